@@ -1,0 +1,21 @@
+/* evbridge — small string helpers. All functions are thread-safe. */
+#ifndef EVB_COMMON_TEXT_H
+#define EVB_COMMON_TEXT_H
+
+#include <stddef.h>
+
+/* 1 when s[0..n) is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
+int evb_utf8_valid(const char *s, size_t n);
+
+/* Number of code points in well-formed UTF-8 s[0..n). */
+size_t evb_utf8_len(const char *s, size_t n);
+
+/* malloc'd copy; NULL in gives NULL; NULL on allocation failure. */
+char *evb_strdup(const char *s);
+char *evb_strndup(const char *s, size_t n);
+
+/* 1 when every byte of s matches the set given as ranges, e.g. "a-z0-9-" (a '-' at the end
+ * is literal), and minlen <= strlen(s) <= maxlen. */
+int evb_str_matches(const char *s, const char *set, size_t minlen, size_t maxlen);
+
+#endif

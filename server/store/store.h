@@ -1,0 +1,120 @@
+/* evbridge — durable storage (SQLite by default).
+ *
+ * Nothing outside server/store/ sees SQL. The store owns one database in the data
+ * directory (WAL mode, numbered migrations recorded in a schema-version table) and ONE
+ * writer thread: every write is a job on a bounded queue; the writer takes as many queued
+ * jobs as are waiting (up to a batch cap) and runs them in one transaction — group
+ * commit — then calls each job's completion. Event ingestion is asynchronous (the
+ * publisher is acknowledged from the completion, after the commit); metadata writes are
+ * synchronous wrappers over the same queue. Reads use their own connections and never
+ * wait for the writer (WAL).
+ *
+ * Designed so a second backend (PostgreSQL) is an addition: callers see only this header.
+ * All functions are thread-safe unless stated otherwise.
+ */
+#ifndef EVB_SERVER_STORE_H
+#define EVB_SERVER_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "server/cloudevents/event.h"
+#include "server/store/records.h"
+
+typedef struct evb_store evb_store;
+
+typedef struct evb_store_options {
+    const char *data_dir;    /* created (0700) if missing; the database is <dir>/evbridge.db */
+    int64_t dedup_window_ms; /* 0 = 24 h */
+    size_t queue_cap;        /* max queued write jobs; 0 = 4096; beyond it: EVB_ERR_LIMIT */
+    int max_batch;           /* max jobs per transaction; 0 = 256 */
+    int synchronous_normal;  /* 0 (default) = PRAGMA synchronous=FULL: an acknowledged event
+                                survives power loss; 1 = NORMAL: survives a process crash only */
+} evb_store_options;
+
+/* Opens (creating and migrating as needed) and starts the writer thread. On error fills
+ * err (may be NULL) with a message naming the path. */
+evb_err evb_store_open(const evb_store_options *opt, evb_store **out, evb_error *err);
+/* Stops accepting writes, commits every job already queued (their completions run),
+ * stops the writer and closes. NULL is a no-op. Not concurrent with other calls. */
+void evb_store_close(evb_store *s);
+/* 1 while the store is open and the last commit did not fail. */
+int evb_store_ready(const evb_store *s);
+
+/* ---- events (group commit) ---- */
+
+typedef enum evb_put_status {
+    EVB_PUT_PENDING = 0,
+    EVB_PUT_PUBLISHED = 1,    /* stored */
+    EVB_PUT_DEDUPLICATED = 2, /* (connector, org, id) seen within the window; nothing stored */
+} evb_put_status;
+
+typedef struct evb_put_item {
+    evb_event *ev;          /* borrowed until the completion has run; the store sets ev->seq */
+    evb_put_status status;  /* out */
+    char first_id[129];     /* out, DEDUPLICATED: the id of the first event (same as ev->id) */
+} evb_put_item;
+
+/* Completion: runs on the writer thread after the transaction holding the items committed
+ * (err == EVB_OK; every item has its status) or failed (err != EVB_OK: nothing of this
+ * submission was stored). Must not block for long; must not call back into the store
+ * synchronously except evb_store_put_events. */
+typedef void (*evb_store_put_cb)(void *arg, evb_err err);
+
+/* Queues the items for the next group commit. Within one submission and across
+ * submissions, items are applied in queue order, so a repeated (connector, org, id) later
+ * in the same batch is DEDUPLICATED against the earlier one. On EVB_OK the completion runs
+ * exactly once; on error it never runs: EVB_ERR_LIMIT (queue full: back-pressure),
+ * EVB_ERR_UNAVAILABLE (closing or failed). */
+evb_err evb_store_put_events(evb_store *s, evb_put_item *items, size_t n, evb_store_put_cb cb,
+                             void *arg);
+
+/* The newest event with this id, optionally narrowed to org and/or connector (NULL = any).
+ * *out is malloc'd (evb_event_free). EVB_ERR_NOT_FOUND when none. */
+evb_err evb_store_get_event(evb_store *s, const char *id, const char *org, const char *connector,
+                            evb_event **out);
+
+typedef struct evb_event_query {
+    const char *org;       /* NULL = any */
+    const char *connector; /* NULL = any */
+    const char *type;      /* NULL = any */
+    int64_t start_ms;      /* on the event time, inclusive; INT64_MIN = unbounded */
+    int64_t end_ms;        /* exclusive; INT64_MAX = unbounded */
+    int64_t after_seq;     /* paging: only events with seq > after_seq; 0 = from the start */
+    int limit;             /* 1..1000 */
+} evb_event_query;
+
+/* Events matching q in store order (seq ascending). *out is a malloc'd array of *n_out
+ * events (evb_event_array_free). *next_after_seq is the seq to continue from, or 0 when
+ * there are no more. */
+evb_err evb_store_list_events(evb_store *s, const evb_event_query *q, evb_event ***out,
+                              size_t *n_out, int64_t *next_after_seq);
+
+/* Counts stored events (tests and metrics). */
+evb_err evb_store_count_events(evb_store *s, int64_t *out);
+
+/* ---- connectors ---- */
+
+/* Create fails with EVB_ERR_EXISTS when the name is taken. Sets create/update times. */
+evb_err evb_store_connector_create(evb_store *s, const evb_connector *c);
+/* Replaces every field but name, isv and create time. EVB_ERR_NOT_FOUND when absent. */
+evb_err evb_store_connector_update(evb_store *s, const evb_connector *c);
+evb_err evb_store_connector_delete(evb_store *s, const char *name);
+evb_err evb_store_connector_get(evb_store *s, const char *name, evb_connector **out);
+/* All connectors (isv NULL) or one ISV's, by name. */
+evb_err evb_store_connector_list(evb_store *s, const char *isv, evb_connector ***out,
+                                 size_t *n_out);
+
+/* ---- API keys ---- */
+
+evb_err evb_store_key_create(evb_store *s, const evb_api_key *k);
+/* Sets revoke_ms (once). EVB_ERR_NOT_FOUND when absent. */
+evb_err evb_store_key_revoke(evb_store *s, const char *key_id, int64_t revoke_ms);
+evb_err evb_store_key_get(evb_store *s, const char *key_id, evb_api_key **out);
+evb_err evb_store_key_list(evb_store *s, int include_revoked, evb_api_key ***out,
+                           size_t *n_out);
+/* Number of keys with role "admin" that are not revoked (first-start bootstrap). */
+evb_err evb_store_key_count_admin(evb_store *s, int64_t *out);
+
+#endif
