@@ -29,4 +29,11 @@ size_t evb_base64_encode(const void *data, size_t n, char *out);
  * EVB_ERR_PARSE on bad input. */
 evb_err evb_base64_decode(const char *s, size_t len, uint8_t *out, size_t *outlen);
 
+/* Base64url (RFC 4648 §5) without padding. Encode writes a NUL-terminated string into out,
+ * which must hold (4*n+2)/3+1 bytes; returns the length. */
+size_t evb_base64url_encode(const void *data, size_t n, char *out);
+/* Decodes unpadded base64url into out (>= 3*len/4+1 bytes); '=' padding, whitespace and
+ * non-zero unused bits are rejected with EVB_ERR_PARSE. */
+evb_err evb_base64url_decode(const char *s, size_t len, uint8_t *out, size_t *outlen);
+
 #endif

@@ -33,6 +33,10 @@ int evb_log_enabled(evb_log_level level);
 void evb_log(evb_log_level level, const char *component, const char *const *ctx,
              const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/* Sends records to fd instead of stderr (fd < 0 restores stderr). The caller keeps fd open
+ * while logging. For tests and daemons that redirect their log; call before threads start. */
+void evb_log_set_fd(int fd);
+
 #define evb_log_info(comp, ...) evb_log(EVB_LOG_INFO, comp, NULL, __VA_ARGS__)
 #define evb_log_warn(comp, ...) evb_log(EVB_LOG_WARN, comp, NULL, __VA_ARGS__)
 #define evb_log_error(comp, ...) evb_log(EVB_LOG_ERROR, comp, NULL, __VA_ARGS__)

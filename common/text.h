@@ -18,4 +18,10 @@ char *evb_strndup(const char *s, size_t n);
  * is literal), and minlen <= strlen(s) <= maxlen. */
 int evb_str_matches(const char *s, const char *set, size_t minlen, size_t maxlen);
 
+/* URL-encodes s[0..n) for a query component (RFC 3986 §2): every byte except the
+ * unreserved set A-Z a-z 0-9 "-" "." "_" "~" becomes %XX with upper-case hex (a space
+ * becomes %20). Returns a malloc'd NUL-terminated string; NULL when s is NULL or on
+ * allocation failure. Used e.g. for the DingTalk robot `sign` parameter. */
+char *evb_url_encode(const char *s, size_t n);
+
 #endif

@@ -3,6 +3,7 @@
  * Times are int64 milliseconds since the Unix epoch (UTC) unless the name says otherwise.
  * RFC 3339 parsing is strict (RFC 3339 §5.6: full-date "T" full-time, 'T'/'t' and 'Z'/'z'
  * accepted, fractional seconds of any length, numeric offsets; leap second 60 accepted
+ * only as the last second of a UTC day, i.e. 23:59:60 after applying the offset (§5.7),
  * and folded to 59). All functions are thread-safe.
  */
 #ifndef EVB_COMMON_TIMEUTIL_H
