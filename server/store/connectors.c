@@ -1,0 +1,293 @@
+/* evbridge — connectors (SQLite): create/update/delete through the writer, get/list
+ * through the reader pool.
+ *
+ * Writes are synchronous wrappers over the write queue: the caller's thread encodes the
+ * event types as JSON (jansson), queues a job and waits for its outcome, so metadata writes
+ * ride in the same group commit as events. A connector's event types are always read and
+ * written whole, so they are one JSON array column: [{"type","subject","version",
+ * "description"}...] (absent members for NULL strings). Times are set here, not by callers.
+ */
+#include "server/store/store_int.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CONN_COLS "name, display_name, isv, source, types, create_ms, update_ms"
+
+/* ---- event types <-> JSON ---- */
+
+static int set_str(json_t *o, const char *k, const char *v)
+{
+    if (v == NULL)
+        return 0;
+    json_t *s = json_string(v);
+    return s == NULL ? -1 : json_object_set_new(o, k, s);
+}
+
+static evb_err types_encode(const evb_connector *c, char **out)
+{
+    json_t *a = json_array();
+    if (a == NULL)
+        return EVB_ERR_NOMEM;
+    evb_err e = EVB_OK;
+    for (size_t i = 0; i < c->n_types && e == EVB_OK; i++) {
+        const evb_event_type_def *t = &c->types[i];
+        json_t *o = json_object();
+        if (o == NULL || json_array_append_new(a, o) != 0) {
+            e = EVB_ERR_NOMEM;
+            break;
+        }
+        if (t->type == NULL || set_str(o, "type", t->type) != 0 ||
+            set_str(o, "subject", t->subject) != 0 ||
+            json_object_set_new(o, "version", json_integer(t->version)) != 0 ||
+            set_str(o, "description", t->description) != 0)
+            e = EVB_ERR_INVALID; /* no type name, or text that is not UTF-8 */
+    }
+    if (e == EVB_OK) {
+        *out = json_dumps(a, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        if (*out == NULL)
+            e = EVB_ERR_NOMEM;
+    }
+    json_decref(a);
+    return e;
+}
+
+static char *get_str(json_t *o, const char *k, int *ok)
+{
+    json_t *v = json_object_get(o, k);
+    if (v == NULL || json_is_null(v))
+        return NULL;
+    if (!json_is_string(v)) {
+        *ok = 0;
+        return NULL;
+    }
+    return store_strdup(json_string_value(v), ok);
+}
+
+static evb_err types_decode(const char *text, evb_connector *c)
+{
+    json_t *a = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+    if (a == NULL || !json_is_array(a)) {
+        json_decref(a);
+        return EVB_ERR_INTERNAL; /* the store wrote it: a corrupt row */
+    }
+    evb_err e = EVB_OK;
+    size_t n = json_array_size(a);
+    if (n > 0) {
+        c->types = calloc(n, sizeof *c->types);
+        if (c->types == NULL)
+            e = EVB_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < n && e == EVB_OK; i++) {
+        json_t *o = json_array_get(a, i);
+        evb_event_type_def *t = &c->types[c->n_types++];
+        int ok = json_is_object(o);
+        if (ok) {
+            t->type = get_str(o, "type", &ok);
+            t->subject = get_str(o, "subject", &ok);
+            t->description = get_str(o, "description", &ok);
+            t->version = (int32_t)json_integer_value(json_object_get(o, "version"));
+        }
+        if (!ok || t->type == NULL)
+            e = EVB_ERR_INTERNAL;
+    }
+    json_decref(a);
+    return e;
+}
+
+/* ---- writes ---- */
+
+enum { OP_CREATE, OP_UPDATE, OP_DELETE };
+
+typedef struct conn_job {
+    store_sync_job sync;
+    int op;
+    const evb_connector *c;
+    const char *name;
+    const char *types_json;
+} conn_job;
+
+static evb_err conn_write(evb_store *s, conn_job *x, sqlite3_stmt *st)
+{
+    int64_t now = store_now_ms();
+    store_bind_text(st, 1, x->c->name);
+    store_bind_text(st, 2, x->c->display_name);
+    store_bind_text(st, 3, x->c->isv);
+    store_bind_text(st, 4, x->c->source);
+    store_bind_text(st, 5, x->types_json);
+    sqlite3_bind_int64(st, 6, now);
+    int rc = store_step_done(st);
+    if (rc != SQLITE_OK)
+        return store_map_rc(rc);
+    if (sqlite3_changes(s->wdb) == 0)
+        return x->op == OP_CREATE ? EVB_ERR_EXISTS : EVB_ERR_NOT_FOUND;
+    return EVB_OK;
+}
+
+static evb_err conn_run(evb_store *s, store_job *j)
+{
+    conn_job *x = (conn_job *)j;
+    evb_err e = EVB_OK;
+    sqlite3_stmt *st;
+    switch (x->op) {
+    case OP_CREATE:
+        st = store_wstmt(s, WS_CONN_INSERT,
+                         "INSERT INTO connectors(" CONN_COLS ") "
+                         "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?6) ON CONFLICT(name) DO NOTHING",
+                         &e);
+        return st != NULL ? conn_write(s, x, st) : e;
+    case OP_UPDATE:
+        /* isv (?3) is bound but not used: a connector never changes owner. */
+        st = store_wstmt(s, WS_CONN_UPDATE,
+                         "UPDATE connectors SET display_name = ?2, source = ?4, types = ?5, "
+                         "update_ms = ?6 WHERE name = ?1",
+                         &e);
+        return st != NULL ? conn_write(s, x, st) : e;
+    default:
+        st = store_wstmt(s, WS_CONN_DELETE, "DELETE FROM connectors WHERE name = ?1", &e);
+        if (st == NULL)
+            return e;
+        store_bind_text(st, 1, x->name);
+        int rc = store_step_done(st);
+        if (rc != SQLITE_OK)
+            return store_map_rc(rc);
+        return sqlite3_changes(s->wdb) == 0 ? EVB_ERR_NOT_FOUND : EVB_OK;
+    }
+}
+
+static const store_job_ops conn_ops = {conn_run, NULL, store_sync_complete};
+
+static evb_err conn_submit(evb_store *s, int op, const evb_connector *c)
+{
+    if (s == NULL || c == NULL || c->name == NULL || (c->n_types > 0 && c->types == NULL))
+        return EVB_ERR_INVALID;
+    char *types = NULL;
+    evb_err e = types_encode(c, &types);
+    if (e != EVB_OK)
+        return e;
+    conn_job x = {.sync = {.job = {.ops = &conn_ops}}, .op = op, .c = c, .types_json = types};
+    e = store_run_sync(s, &x.sync);
+    free(types);
+    return e;
+}
+
+evb_err evb_store_connector_create(evb_store *s, const evb_connector *c)
+{
+    return conn_submit(s, OP_CREATE, c);
+}
+
+evb_err evb_store_connector_update(evb_store *s, const evb_connector *c)
+{
+    return conn_submit(s, OP_UPDATE, c);
+}
+
+evb_err evb_store_connector_delete(evb_store *s, const char *name)
+{
+    if (s == NULL || name == NULL)
+        return EVB_ERR_INVALID;
+    conn_job x = {.sync = {.job = {.ops = &conn_ops}}, .op = OP_DELETE, .name = name};
+    return store_run_sync(s, &x.sync);
+}
+
+/* ---- reads ---- */
+
+static evb_err conn_from_row(sqlite3_stmt *st, evb_connector **out)
+{
+    evb_connector *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return EVB_ERR_NOMEM;
+    int ok = 1;
+    c->name = store_col_text(st, 0, &ok);
+    c->display_name = store_col_text(st, 1, &ok);
+    c->isv = store_col_text(st, 2, &ok);
+    c->source = store_col_text(st, 3, &ok);
+    c->create_ms = sqlite3_column_int64(st, 5);
+    c->update_ms = sqlite3_column_int64(st, 6);
+    evb_err e = ok ? EVB_OK : EVB_ERR_NOMEM;
+    if (e == EVB_OK)
+        e = types_decode((const char *)sqlite3_column_text(st, 4), c);
+    if (e != EVB_OK) {
+        evb_connector_free(c);
+        return e;
+    }
+    *out = c;
+    return EVB_OK;
+}
+
+evb_err evb_store_connector_get(evb_store *s, const char *name, evb_connector **out)
+{
+    if (s == NULL || name == NULL || out == NULL)
+        return EVB_ERR_INVALID;
+    store_reader *r = NULL;
+    evb_err e = store_reader_get(s, &r);
+    if (e != EVB_OK)
+        return e;
+    sqlite3_stmt *st = store_rstmt(
+        r, RS_CONN_GET, "SELECT " CONN_COLS " FROM connectors WHERE name = ?1", &e);
+    if (st != NULL) {
+        store_bind_text(st, 1, name);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+            e = conn_from_row(st, out);
+        else
+            e = rc == SQLITE_DONE ? EVB_ERR_NOT_FOUND : store_map_rc(rc);
+        sqlite3_reset(st);
+    }
+    store_reader_put(s, r);
+    return e;
+}
+
+evb_err evb_store_connector_list(evb_store *s, const char *isv, evb_connector ***out,
+                                 size_t *n_out)
+{
+    if (s == NULL || out == NULL || n_out == NULL)
+        return EVB_ERR_INVALID;
+    *out = NULL;
+    *n_out = 0;
+    store_reader *r = NULL;
+    evb_err e = store_reader_get(s, &r);
+    if (e != EVB_OK)
+        return e;
+    sqlite3_stmt *st =
+        isv == NULL
+            ? store_rstmt(r, RS_CONN_LIST_ALL,
+                          "SELECT " CONN_COLS " FROM connectors ORDER BY name", &e)
+            : store_rstmt(r, RS_CONN_LIST_ISV,
+                          "SELECT " CONN_COLS " FROM connectors WHERE isv = ?1 ORDER BY name",
+                          &e);
+    evb_connector **cs = NULL;
+    size_t n = 0, cap = 0;
+    if (st != NULL) {
+        if (isv != NULL)
+            store_bind_text(st, 1, isv);
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            if (n == cap) {
+                size_t ncap = cap ? cap * 2 : 16;
+                evb_connector **g = realloc(cs, ncap * sizeof *g);
+                if (g == NULL) {
+                    e = EVB_ERR_NOMEM;
+                    break;
+                }
+                cs = g;
+                cap = ncap;
+            }
+            e = conn_from_row(st, &cs[n]);
+            if (e != EVB_OK)
+                break;
+            n++;
+        }
+        if (e == EVB_OK && rc != SQLITE_DONE)
+            e = store_map_rc(rc);
+        sqlite3_reset(st);
+    }
+    store_reader_put(s, r);
+    if (e != EVB_OK) {
+        evb_connector_array_free(cs, n);
+        return e;
+    }
+    *out = cs;
+    *n_out = n;
+    return EVB_OK;
+}

@@ -1,0 +1,216 @@
+/* evbridge — API keys (SQLite): create/revoke through the writer, get/list/count through the
+ * reader pool.
+ *
+ * Only the hash of a key's secret is stored (the caller hashes). Revocation is a timestamp
+ * set once: revoking a revoked key succeeds and keeps the first time, so a retried admin
+ * call is harmless. Writes are synchronous wrappers over the write queue (see writer.c).
+ */
+#include "server/store/store_int.h"
+
+#include <stdlib.h>
+
+#define KEY_COLS "key_id, hash, role, scope, description, create_ms, revoke_ms"
+
+/* ---- writes ---- */
+
+typedef struct key_job {
+    store_sync_job sync;
+    const evb_api_key *k; /* create */
+    const char *key_id;   /* revoke */
+    int64_t revoke_ms;
+} key_job;
+
+static evb_err key_create_run(evb_store *s, store_job *j)
+{
+    key_job *x = (key_job *)j;
+    evb_err e = EVB_OK;
+    sqlite3_stmt *st = store_wstmt(s, WS_KEY_INSERT,
+                                   "INSERT INTO api_keys(" KEY_COLS ") "
+                                   "VALUES(?1, ?2, ?3, ?4, ?5, ?6, 0) "
+                                   "ON CONFLICT(key_id) DO NOTHING",
+                                   &e);
+    if (st == NULL)
+        return e;
+    const evb_api_key *k = x->k;
+    store_bind_text(st, 1, k->key_id);
+    store_bind_text(st, 2, k->hash);
+    store_bind_text(st, 3, k->role);
+    store_bind_text(st, 4, k->scope != NULL ? k->scope : "");
+    store_bind_text(st, 5, k->description);
+    sqlite3_bind_int64(st, 6, k->create_ms > 0 ? k->create_ms : store_now_ms());
+    int rc = store_step_done(st);
+    if (rc != SQLITE_OK)
+        return store_map_rc(rc);
+    return sqlite3_changes(s->wdb) == 0 ? EVB_ERR_EXISTS : EVB_OK;
+}
+
+static evb_err key_revoke_run(evb_store *s, store_job *j)
+{
+    key_job *x = (key_job *)j;
+    evb_err e = EVB_OK;
+    sqlite3_stmt *st = store_wstmt(
+        s, WS_KEY_REVOKE, "UPDATE api_keys SET revoke_ms = ?2 WHERE key_id = ?1 AND revoke_ms = 0",
+        &e);
+    if (st == NULL)
+        return e;
+    store_bind_text(st, 1, x->key_id);
+    sqlite3_bind_int64(st, 2, x->revoke_ms);
+    int rc = store_step_done(st);
+    if (rc != SQLITE_OK)
+        return store_map_rc(rc);
+    if (sqlite3_changes(s->wdb) > 0)
+        return EVB_OK;
+    /* Nothing changed: already revoked (fine) or no such key. */
+    st = store_wstmt(s, WS_KEY_REVOKED_AT, "SELECT revoke_ms FROM api_keys WHERE key_id = ?1",
+                     &e);
+    if (st == NULL)
+        return e;
+    store_bind_text(st, 1, x->key_id);
+    rc = sqlite3_step(st);
+    e = rc == SQLITE_ROW ? EVB_OK : rc == SQLITE_DONE ? EVB_ERR_NOT_FOUND : store_map_rc(rc);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return e;
+}
+
+static const store_job_ops key_create_ops = {key_create_run, NULL, store_sync_complete};
+static const store_job_ops key_revoke_ops = {key_revoke_run, NULL, store_sync_complete};
+
+evb_err evb_store_key_create(evb_store *s, const evb_api_key *k)
+{
+    if (s == NULL || k == NULL || k->key_id == NULL || k->hash == NULL || k->role == NULL)
+        return EVB_ERR_INVALID;
+    key_job x = {.sync = {.job = {.ops = &key_create_ops}}, .k = k};
+    return store_run_sync(s, &x.sync);
+}
+
+evb_err evb_store_key_revoke(evb_store *s, const char *key_id, int64_t revoke_ms)
+{
+    if (s == NULL || key_id == NULL)
+        return EVB_ERR_INVALID;
+    key_job x = {.sync = {.job = {.ops = &key_revoke_ops}},
+                 .key_id = key_id,
+                 .revoke_ms = revoke_ms > 0 ? revoke_ms : store_now_ms()};
+    return store_run_sync(s, &x.sync);
+}
+
+/* ---- reads ---- */
+
+static evb_err key_from_row(sqlite3_stmt *st, evb_api_key **out)
+{
+    evb_api_key *k = calloc(1, sizeof *k);
+    if (k == NULL)
+        return EVB_ERR_NOMEM;
+    int ok = 1;
+    k->key_id = store_col_text(st, 0, &ok);
+    k->hash = store_col_text(st, 1, &ok);
+    k->role = store_col_text(st, 2, &ok);
+    k->scope = store_col_text(st, 3, &ok);
+    k->description = store_col_text(st, 4, &ok);
+    k->create_ms = sqlite3_column_int64(st, 5);
+    k->revoke_ms = sqlite3_column_int64(st, 6);
+    if (!ok) {
+        evb_api_key_free(k);
+        return EVB_ERR_NOMEM;
+    }
+    *out = k;
+    return EVB_OK;
+}
+
+evb_err evb_store_key_get(evb_store *s, const char *key_id, evb_api_key **out)
+{
+    if (s == NULL || key_id == NULL || out == NULL)
+        return EVB_ERR_INVALID;
+    store_reader *r = NULL;
+    evb_err e = store_reader_get(s, &r);
+    if (e != EVB_OK)
+        return e;
+    sqlite3_stmt *st =
+        store_rstmt(r, RS_KEY_GET, "SELECT " KEY_COLS " FROM api_keys WHERE key_id = ?1", &e);
+    if (st != NULL) {
+        store_bind_text(st, 1, key_id);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+            e = key_from_row(st, out);
+        else
+            e = rc == SQLITE_DONE ? EVB_ERR_NOT_FOUND : store_map_rc(rc);
+        sqlite3_reset(st);
+    }
+    store_reader_put(s, r);
+    return e;
+}
+
+evb_err evb_store_key_list(evb_store *s, int include_revoked, evb_api_key ***out, size_t *n_out)
+{
+    if (s == NULL || out == NULL || n_out == NULL)
+        return EVB_ERR_INVALID;
+    *out = NULL;
+    *n_out = 0;
+    store_reader *r = NULL;
+    evb_err e = store_reader_get(s, &r);
+    if (e != EVB_OK)
+        return e;
+    sqlite3_stmt *st =
+        include_revoked
+            ? store_rstmt(r, RS_KEY_LIST_ALL,
+                          "SELECT " KEY_COLS " FROM api_keys ORDER BY create_ms, key_id", &e)
+            : store_rstmt(r, RS_KEY_LIST_ACTIVE,
+                          "SELECT " KEY_COLS " FROM api_keys WHERE revoke_ms = 0 "
+                          "ORDER BY create_ms, key_id",
+                          &e);
+    evb_api_key **ks = NULL;
+    size_t n = 0, cap = 0;
+    if (st != NULL) {
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            if (n == cap) {
+                size_t ncap = cap ? cap * 2 : 16;
+                evb_api_key **g = realloc(ks, ncap * sizeof *g);
+                if (g == NULL) {
+                    e = EVB_ERR_NOMEM;
+                    break;
+                }
+                ks = g;
+                cap = ncap;
+            }
+            e = key_from_row(st, &ks[n]);
+            if (e != EVB_OK)
+                break;
+            n++;
+        }
+        if (e == EVB_OK && rc != SQLITE_DONE)
+            e = store_map_rc(rc);
+        sqlite3_reset(st);
+    }
+    store_reader_put(s, r);
+    if (e != EVB_OK) {
+        evb_api_key_array_free(ks, n);
+        return e;
+    }
+    *out = ks;
+    *n_out = n;
+    return EVB_OK;
+}
+
+evb_err evb_store_key_count_admin(evb_store *s, int64_t *out)
+{
+    if (s == NULL || out == NULL)
+        return EVB_ERR_INVALID;
+    store_reader *r = NULL;
+    evb_err e = store_reader_get(s, &r);
+    if (e != EVB_OK)
+        return e;
+    sqlite3_stmt *st = store_rstmt(
+        r, RS_KEY_COUNT_ADMIN,
+        "SELECT count(*) FROM api_keys WHERE role = 'admin' AND revoke_ms = 0", &e);
+    if (st != NULL) {
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+            *out = sqlite3_column_int64(st, 0);
+        else
+            e = store_map_rc(rc == SQLITE_DONE ? SQLITE_INTERNAL : rc);
+        sqlite3_reset(st);
+    }
+    store_reader_put(s, r);
+    return e;
+}

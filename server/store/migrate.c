@@ -1,0 +1,172 @@
+/* evbridge — numbered schema migrations (SQLite).
+ *
+ * MIGRATIONS is append-only: step N is applied once, in its own transaction together with
+ * its row in schema_version (version, name, applied_ms), so a crash leaves either all of a
+ * step or none of it. Later issues add steps (schemas, actions, connections, deliveries,
+ * traces) at the end; never edit a step that has shipped. A database whose recorded
+ * version is newer than this binary knows is refused rather than guessed at.
+ *
+ * Design notes on step 1:
+ *  - events.seq is AUTOINCREMENT: sequence numbers never go backwards or get reused, even
+ *    after the newest rows are deleted (paging, replay and deliveries rely on it).
+ *  - extensions are a JSON object text {"name":"value",...} (NULL when there are none).
+ *  - dedup_keys is WITHOUT ROWID keyed by (connector, org, id) (one b-tree write per
+ *    event), with an index on created_ms for the bounded purge of expired keys.
+ *  - connectors keep their event types as a JSON array text: always read and written whole.
+ *  - api_keys keep only the hash of the secret.
+ */
+#include "server/store/store_int.h"
+
+#include <stdio.h>
+
+typedef struct migration {
+    int version;
+    const char *name;
+    const char *sql;
+} migration;
+
+static const migration MIGRATIONS[] = {
+    {1, "events, dedup keys, connectors, api keys",
+     "CREATE TABLE events ("
+     " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+     " id TEXT NOT NULL,"
+     " org TEXT,"
+     " connector TEXT,"
+     " type TEXT NOT NULL,"
+     " source TEXT NOT NULL,"
+     " subject TEXT,"
+     " time TEXT,"
+     " time_ms INTEGER NOT NULL,"
+     " datacontenttype TEXT,"
+     " dataschema TEXT,"
+     " extensions TEXT,"
+     " data BLOB,"
+     " recv_ms INTEGER NOT NULL);"
+     "CREATE INDEX events_by_id ON events(id);"
+     "CREATE INDEX events_by_oct ON events(org, connector, type, time_ms);"
+     "CREATE TABLE dedup_keys ("
+     " connector TEXT NOT NULL,"
+     " org TEXT NOT NULL,"
+     " id TEXT NOT NULL,"
+     " first_id TEXT NOT NULL,"
+     " created_ms INTEGER NOT NULL,"
+     " PRIMARY KEY (connector, org, id)) WITHOUT ROWID;"
+     "CREATE INDEX dedup_keys_by_created ON dedup_keys(created_ms);"
+     "CREATE TABLE connectors ("
+     " name TEXT PRIMARY KEY,"
+     " display_name TEXT,"
+     " isv TEXT,"
+     " source TEXT,"
+     " types TEXT NOT NULL,"
+     " create_ms INTEGER NOT NULL,"
+     " update_ms INTEGER NOT NULL);"
+     "CREATE INDEX connectors_by_isv ON connectors(isv, name);"
+     "CREATE TABLE api_keys ("
+     " key_id TEXT PRIMARY KEY,"
+     " hash TEXT NOT NULL,"
+     " role TEXT NOT NULL,"
+     " scope TEXT NOT NULL DEFAULT '',"
+     " description TEXT,"
+     " create_ms INTEGER NOT NULL,"
+     " revoke_ms INTEGER NOT NULL DEFAULT 0);"},
+};
+
+#define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
+
+static evb_err fail(sqlite3 *db, const char *path, const char *what, int rc, evb_error *err)
+{
+    int code = sqlite3_extended_errcode(db);
+    if (rc == SQLITE_OK)
+        code = SQLITE_ERROR;
+    const char *hint = (code & 0xff) == SQLITE_BUSY     ? " (database is locked by another process)"
+                       : (code & 0xff) == SQLITE_READONLY ? " (read-only)"
+                       : (code & 0xff) == SQLITE_FULL     ? " (disk full)"
+                                                          : "";
+    evb_err e = store_map_rc(code);
+    if (e == EVB_OK)
+        e = EVB_ERR_INTERNAL;
+    evb_error_set(err, e, NULL, "database %s: %s: %s%s", path, what, sqlite3_errmsg(db), hint);
+    if (!sqlite3_get_autocommit(db))
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return e;
+}
+
+/* SELECT returning one integer (0 when no row). */
+static int query_int(sqlite3 *db, const char *sql, int arg, int64_t *out)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    if (sqlite3_bind_parameter_count(st) > 0)
+        sqlite3_bind_int(st, 1, arg);
+    rc = sqlite3_step(st);
+    *out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+        rc = SQLITE_OK;
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int record(sqlite3 *db, const migration *m)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db,
+                                "INSERT INTO schema_version(version, name, applied_ms) "
+                                "VALUES(?1, ?2, ?3)",
+                                -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    sqlite3_bind_int(st, 1, m->version);
+    sqlite3_bind_text(st, 2, m->name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, store_now_ms());
+    rc = store_step_done(st);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+evb_err store_migrate(sqlite3 *db, const char *path, evb_error *err)
+{
+    int rc = sqlite3_exec(db,
+                          "CREATE TABLE IF NOT EXISTS schema_version ("
+                          " version INTEGER PRIMARY KEY,"
+                          " name TEXT NOT NULL,"
+                          " applied_ms INTEGER NOT NULL)",
+                          NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return fail(db, path, "cannot create schema_version", rc, err);
+
+    int64_t have = 0;
+    rc = query_int(db, "SELECT coalesce(max(version), 0) FROM schema_version", 0,
+                   &have);
+    if (rc != SQLITE_OK)
+        return fail(db, path, "cannot read schema_version", rc, err);
+    int latest = MIGRATIONS[N_MIGRATIONS - 1].version;
+    if (have > latest)
+        return evb_error_set(err, EVB_ERR_PRECONDITION, NULL,
+                             "database %s has schema version %lld, newer than this evbridged "
+                             "supports (%d): upgrade evbridged",
+                             path, (long long)have, latest);
+
+    for (int i = 0; i < N_MIGRATIONS; i++) {
+        const migration *m = &MIGRATIONS[i];
+        char what[160];
+        snprintf(what, sizeof what, "migration %d (%s)", m->version, m->name);
+        rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+        if (rc != SQLITE_OK)
+            return fail(db, path, what, rc, err);
+        int64_t done = 0;
+        rc = query_int(db, "SELECT count(*) FROM schema_version WHERE version = ?1",
+                       m->version, &done);
+        if (rc == SQLITE_OK && !done) {
+            rc = sqlite3_exec(db, m->sql, NULL, NULL, NULL);
+            if (rc == SQLITE_OK)
+                rc = record(db, m);
+        }
+        if (rc == SQLITE_OK)
+            rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+        if (rc != SQLITE_OK)
+            return fail(db, path, what, rc, err);
+    }
+    return EVB_OK;
+}

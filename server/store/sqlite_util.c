@@ -1,0 +1,105 @@
+/* evbridge — small SQLite helpers shared by the store's files: result-code mapping,
+ * column and binding helpers, the wall clock.
+ *
+ * SQLite codes stop here: store_map_rc turns them into evb_err so no caller outside
+ * server/store/ ever sees one. Faults of the database as a whole (I/O, full disk, read-only
+ * file, lock contention, corruption) become EVB_ERR_UNAVAILABLE: the request may succeed
+ * later, and the writer treats them as a failed transaction rather than a bad job.
+ */
+#include "server/store/store_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+evb_err store_map_rc(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_OK:
+    case SQLITE_DONE:
+    case SQLITE_ROW:
+        return EVB_OK;
+    case SQLITE_NOMEM:
+        return EVB_ERR_NOMEM;
+    case SQLITE_TOOBIG:
+        return EVB_ERR_TOO_LARGE;
+    case SQLITE_CONSTRAINT:
+    case SQLITE_MISMATCH:
+    case SQLITE_RANGE:
+        return EVB_ERR_INVALID;
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+    case SQLITE_READONLY:
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+    case SQLITE_CANTOPEN:
+    case SQLITE_PROTOCOL:
+    case SQLITE_PERM:
+    case SQLITE_NOLFS:
+    case SQLITE_AUTH:
+    case SQLITE_ABORT:
+        return EVB_ERR_UNAVAILABLE;
+    default:
+        return EVB_ERR_INTERNAL;
+    }
+}
+
+int64_t store_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+char *store_strdup(const char *src, int *ok)
+{
+    if (src == NULL)
+        return NULL;
+    size_t n = strlen(src) + 1;
+    char *d = malloc(n);
+    if (d == NULL) {
+        *ok = 0;
+        return NULL;
+    }
+    memcpy(d, src, n);
+    return d;
+}
+
+char *store_col_text(sqlite3_stmt *st, int col, int *ok)
+{
+    if (sqlite3_column_type(st, col) == SQLITE_NULL)
+        return NULL;
+    const unsigned char *t = sqlite3_column_text(st, col);
+    if (t == NULL) { /* out of memory converting the value */
+        *ok = 0;
+        return NULL;
+    }
+    size_t n = (size_t)sqlite3_column_bytes(st, col);
+    char *d = malloc(n + 1);
+    if (d == NULL) {
+        *ok = 0;
+        return NULL;
+    }
+    memcpy(d, t, n);
+    d[n] = '\0';
+    return d;
+}
+
+int store_bind_text(sqlite3_stmt *st, int idx, const char *v)
+{
+    if (v == NULL)
+        return sqlite3_bind_null(st, idx);
+    return sqlite3_bind_text(st, idx, v, -1, SQLITE_STATIC);
+}
+
+int store_step_done(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    while (rc == SQLITE_ROW)
+        rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}

@@ -1,0 +1,322 @@
+/* evbridge — the write queue and the writer thread (group commit).
+ *
+ * Every write is a job on one bounded FIFO (mutex + condvars). The single writer thread
+ * takes all waiting jobs up to max_batch and runs them in ONE transaction (BEGIN IMMEDIATE
+ * ... COMMIT), each job inside a savepoint of its own: a job that fails on its own (a
+ * duplicate name, a bad value) is rolled back to its savepoint and gets its own outcome
+ * while the others still commit. If the transaction as a whole fails — a database fault in
+ * a statement (full disk, I/O error, read-only file) or the COMMIT itself — everything is
+ * rolled back and the jobs are retried one transaction each, so each gets its own outcome;
+ * what still cannot commit completes with EVB_ERR_UNAVAILABLE. Nothing is ever reported as
+ * done before its COMMIT returned OK. Completions run after the transaction, in queue order.
+ * The ready flag follows the last commit outcome, so the store recovers by itself once the
+ * fault clears: the next job simply commits again.
+ *
+ * When idle (or at most once per second under load) the writer also purges expired dedup
+ * keys in small batches, in a transaction of their own.
+ */
+#include "server/store/store_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <time.h>
+
+#define PURGE_INTERVAL_MS 1000
+#define IDLE_WAIT_MS 1000
+
+/* ---- queue ---- */
+
+static void enqueue_locked(evb_store *s, store_job *j)
+{
+    j->next = NULL;
+    if (s->tail != NULL)
+        s->tail->next = j;
+    else
+        s->head = j;
+    s->tail = j;
+    s->n_queued++;
+    pthread_cond_signal(&s->cv_work);
+}
+
+evb_err store_submit(evb_store *s, store_job *j)
+{
+    evb_err e = EVB_OK;
+    pthread_mutex_lock(&s->mu);
+    if (s->closing)
+        e = EVB_ERR_UNAVAILABLE;
+    else if (s->n_queued >= s->queue_cap)
+        e = EVB_ERR_LIMIT;
+    else
+        enqueue_locked(s, j);
+    pthread_mutex_unlock(&s->mu);
+    return e;
+}
+
+evb_err store_run_sync(evb_store *s, store_sync_job *sj)
+{
+    /* Waiting on the writer from the writer (a completion) would never return. */
+    if (s->writer_started && pthread_equal(pthread_self(), s->writer))
+        return EVB_ERR_INTERNAL;
+    sj->done = 0;
+    sj->err = EVB_OK;
+    if (pthread_cond_init(&sj->cv, NULL) != 0)
+        return EVB_ERR_NOMEM;
+    evb_err e = EVB_OK;
+    pthread_mutex_lock(&s->mu);
+    while (!s->closing && s->n_queued >= s->queue_cap)
+        pthread_cond_wait(&s->cv_space, &s->mu);
+    if (s->closing) {
+        e = EVB_ERR_UNAVAILABLE;
+    } else {
+        enqueue_locked(s, &sj->job);
+        while (!sj->done)
+            pthread_cond_wait(&sj->cv, &s->mu);
+        e = sj->err;
+    }
+    pthread_mutex_unlock(&s->mu);
+    pthread_cond_destroy(&sj->cv);
+    return e;
+}
+
+void store_sync_complete(evb_store *s, store_job *j, evb_err err)
+{
+    store_sync_job *sj = (store_sync_job *)j;
+    pthread_mutex_lock(&s->mu);
+    sj->err = err;
+    sj->done = 1;
+    pthread_cond_signal(&sj->cv);
+    pthread_mutex_unlock(&s->mu); /* sj may be gone from here on */
+}
+
+/* ---- transactions ---- */
+
+static int tx(evb_store *s, int slot, const char *sql)
+{
+    evb_err e = EVB_OK;
+    sqlite3_stmt *st = store_wstmt(s, slot, sql, &e);
+    if (st == NULL)
+        return SQLITE_ERROR;
+    return store_step_done(st);
+}
+
+static void rollback_if_open(evb_store *s)
+{
+    if (!sqlite3_get_autocommit(s->wdb))
+        tx(s, WS_ROLLBACK, "ROLLBACK");
+}
+
+/* A job error that means the transaction itself is lost, not just this job. */
+static int tx_lost(evb_store *s, evb_err e)
+{
+    return e == EVB_ERR_UNAVAILABLE || sqlite3_get_autocommit(s->wdb);
+}
+
+static void reset_job(store_job *j)
+{
+    if (j->ops->reset != NULL)
+        j->ops->reset(j);
+}
+
+static void finish(evb_store *s, store_job *j, evb_err e)
+{
+    if (e != EVB_OK)
+        reset_job(j);
+    j->ops->complete(s, j, e);
+}
+
+enum { TOGETHER_COMMITTED, TOGETHER_FAILED, TOGETHER_NO_TX };
+
+/* All jobs in one transaction, a savepoint each. res[i] gets each job's own outcome. */
+static int run_together(evb_store *s, store_job **jobs, int n, evb_err *res)
+{
+    if (tx(s, WS_BEGIN, "BEGIN IMMEDIATE") != SQLITE_OK) {
+        rollback_if_open(s);
+        return TOGETHER_NO_TX;
+    }
+    for (int i = 0; i < n; i++) {
+        reset_job(jobs[i]);
+        if (tx(s, WS_SAVEPOINT, "SAVEPOINT job") != SQLITE_OK)
+            goto fail;
+        evb_err e = jobs[i]->ops->run(s, jobs[i]);
+        if (e == EVB_OK) {
+            if (tx(s, WS_RELEASE, "RELEASE job") != SQLITE_OK)
+                goto fail;
+        } else {
+            if (tx_lost(s, e))
+                goto fail;
+            if (tx(s, WS_ROLLBACK_TO, "ROLLBACK TO job") != SQLITE_OK ||
+                tx(s, WS_RELEASE, "RELEASE job") != SQLITE_OK)
+                goto fail;
+        }
+        res[i] = e;
+    }
+    if (tx(s, WS_COMMIT, "COMMIT") != SQLITE_OK)
+        goto fail;
+    return TOGETHER_COMMITTED;
+fail:
+    rollback_if_open(s);
+    return TOGETHER_FAILED;
+}
+
+/* One transaction per job. When even BEGIN fails the database is unusable right now: the
+ * remaining jobs fail at once instead of each waiting out the busy timeout. */
+static void run_individually(evb_store *s, store_job **jobs, int n, int no_tx)
+{
+    for (int i = 0; i < n; i++) {
+        store_job *j = jobs[i];
+        if (no_tx) {
+            finish(s, j, EVB_ERR_UNAVAILABLE);
+            continue;
+        }
+        reset_job(j);
+        if (tx(s, WS_BEGIN, "BEGIN IMMEDIATE") != SQLITE_OK) {
+            rollback_if_open(s);
+            atomic_store(&s->ready, 0);
+            no_tx = 1;
+            finish(s, j, EVB_ERR_UNAVAILABLE);
+            continue;
+        }
+        evb_err e = j->ops->run(s, j);
+        if (e != EVB_OK) {
+            rollback_if_open(s);
+            if (e == EVB_ERR_UNAVAILABLE)
+                atomic_store(&s->ready, 0);
+            finish(s, j, e);
+            continue;
+        }
+        if (tx(s, WS_COMMIT, "COMMIT") != SQLITE_OK) {
+            rollback_if_open(s);
+            atomic_store(&s->ready, 0);
+            finish(s, j, EVB_ERR_UNAVAILABLE);
+            continue;
+        }
+        atomic_fetch_add(&s->n_commits, 1);
+        atomic_store(&s->ready, 1);
+        finish(s, j, EVB_OK);
+    }
+}
+
+static void run_batch(evb_store *s, store_job **jobs, int n)
+{
+    int r = n > 1 ? run_together(s, jobs, n, s->results) : TOGETHER_FAILED;
+    if (r != TOGETHER_COMMITTED) {
+        if (r == TOGETHER_NO_TX)
+            atomic_store(&s->ready, 0);
+        run_individually(s, jobs, n, r == TOGETHER_NO_TX);
+        return;
+    }
+    atomic_fetch_add(&s->n_commits, 1);
+    atomic_store(&s->ready, 1);
+    for (int i = 0; i < n; i++)
+        finish(s, jobs[i], s->results[i]);
+}
+
+/* ---- dedup purge ---- */
+
+static void maybe_purge(evb_store *s)
+{
+    int64_t now = store_now_ms();
+    if (now < s->next_purge_ms)
+        return;
+    int full = 0;
+    if (tx(s, WS_BEGIN, "BEGIN IMMEDIATE") != SQLITE_OK) {
+        rollback_if_open(s);
+    } else if (store_dedup_purge(s, now, &full) != EVB_OK ||
+               tx(s, WS_COMMIT, "COMMIT") != SQLITE_OK) {
+        rollback_if_open(s);
+        full = 0;
+    }
+    int64_t every = s->dedup_window_ms / 2;
+    if (every > PURGE_INTERVAL_MS)
+        every = PURGE_INTERVAL_MS;
+    if (every < 10)
+        every = 10;
+    s->next_purge_ms = full ? now : now + every;
+}
+
+/* ---- the thread ---- */
+
+static void *writer_main(void *arg)
+{
+    evb_store *s = arg;
+    for (;;) {
+        pthread_mutex_lock(&s->mu);
+        while (s->head == NULL && !s->closing) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += IDLE_WAIT_MS / 1000;
+            if (pthread_cond_timedwait(&s->cv_work, &s->mu, &ts) == ETIMEDOUT)
+                break;
+        }
+        if (s->head == NULL && s->closing) {
+            pthread_mutex_unlock(&s->mu);
+            break;
+        }
+        int n = 0;
+        while (s->head != NULL && n < s->max_batch) {
+            store_job *j = s->head;
+            s->head = j->next;
+            j->next = NULL;
+            s->batch[n++] = j;
+        }
+        if (s->head == NULL)
+            s->tail = NULL;
+        s->n_queued -= (size_t)n;
+        if (n > 0)
+            pthread_cond_broadcast(&s->cv_space);
+        pthread_mutex_unlock(&s->mu);
+
+        if (n > 0)
+            run_batch(s, s->batch, n);
+        maybe_purge(s);
+    }
+    return NULL;
+}
+
+evb_err store_writer_start(evb_store *s)
+{
+    s->next_purge_ms = store_now_ms();
+    if (pthread_create(&s->writer, NULL, writer_main, s) != 0)
+        return EVB_ERR_NOMEM;
+    s->writer_started = 1;
+    return EVB_OK;
+}
+
+void store_writer_stop(evb_store *s)
+{
+    pthread_mutex_lock(&s->mu);
+    s->closing = 1;
+    pthread_cond_broadcast(&s->cv_work);
+    pthread_cond_broadcast(&s->cv_space);
+    pthread_mutex_unlock(&s->mu);
+    if (s->writer_started) {
+        pthread_join(s->writer, NULL);
+        s->writer_started = 0;
+    }
+}
+
+/* ---- test hook: run one SQL statement in the writer ---- */
+
+typedef struct exec_job {
+    store_sync_job sync;
+    const char *sql;
+} exec_job;
+
+static evb_err exec_run(evb_store *s, store_job *j)
+{
+    exec_job *x = (exec_job *)j;
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->wdb, x->sql, -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = store_step_done(st);
+    sqlite3_finalize(st);
+    return store_map_rc(rc);
+}
+
+static const store_job_ops exec_ops = {exec_run, NULL, store_sync_complete};
+
+evb_err store_test_exec(evb_store *s, const char *sql)
+{
+    exec_job x = {.sync = {.job = {.ops = &exec_ops}}, .sql = sql};
+    return store_run_sync(s, &x.sync);
+}
