@@ -1,0 +1,206 @@
+/* evbridge — evbridged flags and environment. See config.h.
+ *
+ * One table drives parsing, environment lookup and --help, so the three never disagree.
+ * Numbers are checked for range and trailing garbage; the error names the flag.
+ */
+#include "server/config/config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { T_STR, T_INT, T_I64 } opt_type;
+
+typedef struct opt_def {
+    const char *flag;  /* without the leading "--" */
+    const char *env;
+    opt_type type;
+    size_t off;        /* offset in evb_config */
+    const char *def;   /* default as text; NULL = unset */
+    int64_t min, max;  /* for numbers */
+    const char *help;
+} opt_def;
+
+#define OFF(f) offsetof(evb_config, f)
+
+static const opt_def opts[] = {
+    {"listen", "EVB_LISTEN", T_STR, OFF(listen), "127.0.0.1:50051", 0, 0,
+     "gRPC listen address host:port (port 0 picks a free one)"},
+    {"data-dir", "EVB_DATA_DIR", T_STR, OFF(data_dir), "./data", 0, 0,
+     "data directory: SQLite store and admin.key"},
+    {"port-file", "EVB_PORT_FILE", T_STR, OFF(port_file), NULL, 0, 0,
+     "write the bound gRPC port to this file once listening"},
+    {"threads", "EVB_THREADS", T_INT, OFF(threads), "0", 0, 256,
+     "gRPC worker threads (completion queues); 0 = number of cores"},
+    {"log-level", "EVB_LOG_LEVEL", T_STR, OFF(log_level), "info", 0, 0,
+     "debug | info | warn | error"},
+    {"log-format", "EVB_LOG_FORMAT", T_STR, OFF(log_format), "json", 0, 0, "json | text"},
+    {"max-entries", "EVB_MAX_ENTRIES", T_INT, OFF(max_entries), "100", 1, 10000,
+     "max entries per PutEvents request"},
+    {"max-entry-bytes", "EVB_MAX_ENTRY_BYTES", T_I64, OFF(max_entry_bytes), "262144", 1,
+     64 << 20, "max data bytes per entry (larger: TOO_LARGE)"},
+    {"max-request-bytes", "EVB_MAX_REQUEST_BYTES", T_I64, OFF(max_request_bytes), "1048576", 1,
+     256 << 20, "max bytes per PutEvents request (larger: INVALID_ARGUMENT)"},
+    {"max-message-bytes", "EVB_MAX_MESSAGE_BYTES", T_I64, OFF(max_message_bytes), "4194304",
+     1024, 512 << 20, "max gRPC message received (larger: RESOURCE_EXHAUSTED)"},
+    {"dedup-window", "EVB_DEDUP_WINDOW", T_I64, OFF(dedup_window_s), "86400", 1,
+     366LL * 86400, "seconds during which (connector, org, id) is deduplicated"},
+    {"stream-max-inflight", "EVB_STREAM_MAX_INFLIGHT", T_INT, OFF(stream_max_inflight), "64",
+     1, 4096, "PublishStream requests being processed per stream before reading pauses"},
+    {"sync", "EVB_SYNC", T_STR, OFF(sync), "full", 0, 0,
+     "full (acknowledged events survive power loss) | normal (survive a crash)"},
+    {"grace-ms", "EVB_GRACE_MS", T_INT, OFF(grace_ms), "5000", 0, 600000,
+     "on SIGTERM/SIGINT, time given to in-flight calls before they are cancelled"},
+    {"tls-cert", "EVB_TLS_CERT", T_STR, OFF(tls_cert), NULL, 0, 0,
+     "server certificate chain (PEM file); with --tls-key enables TLS"},
+    {"tls-key", "EVB_TLS_KEY", T_STR, OFF(tls_key), NULL, 0, 0, "server private key (PEM file)"},
+    {"tls-client-ca", "EVB_TLS_CLIENT_CA", T_STR, OFF(tls_client_ca), NULL, 0, 0,
+     "CA bundle (PEM file) for client certificates: enables mutual TLS"},
+};
+#define N_OPTS (sizeof opts / sizeof opts[0])
+
+static void print_help(FILE *out)
+{
+    fprintf(out, "Usage: evbridged [options]\n\n"
+                 "evbridge event bridge server. Every option can also be set by the\n"
+                 "environment variable shown; a flag wins over the environment.\n\n");
+    for (size_t i = 0; i < N_OPTS; i++) {
+        const opt_def *o = &opts[i];
+        const char *arg = o->type == T_STR ? "VALUE" : "N";
+        fprintf(out, "  --%s %s\n      %s\n      env %s", o->flag, arg, o->help, o->env);
+        if (o->def != NULL)
+            fprintf(out, "; default %s", o->def);
+        fputc('\n', out);
+    }
+    fprintf(out, "  --help      print this help and exit\n"
+                 "  --version   print the version and exit\n");
+}
+
+/* Stores text into the field of o; returns 0 and prints to err when invalid. */
+static int set_value(evb_config *cfg, const opt_def *o, const char *text, const char *from,
+                     FILE *err)
+{
+    char *field = (char *)cfg + o->off;
+    if (o->type == T_STR) {
+        char *copy = strdup(text);
+        if (copy == NULL) {
+            fprintf(err, "evbridged: out of memory\n");
+            return 0;
+        }
+        free(*(char **)field);
+        *(char **)field = copy;
+        return 1;
+    }
+    errno = 0;
+    char *end = NULL;
+    long long v = strtoll(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || v < o->min || v > o->max) {
+        fprintf(err, "evbridged: %s: %s must be an integer in %lld..%lld, got \"%s\"\n", from,
+                o->flag, (long long)o->min, (long long)o->max, text);
+        return 0;
+    }
+    if (o->type == T_INT)
+        *(int *)field = (int)v;
+    else
+        *(int64_t *)field = (int64_t)v;
+    return 1;
+}
+
+static int check_choices(const evb_config *cfg, FILE *err)
+{
+    static const struct {
+        const char *flag;
+        size_t off;
+        const char *choices[5];
+    } sets[] = {
+        {"log-level", OFF(log_level), {"debug", "info", "warn", "error", NULL}},
+        {"log-format", OFF(log_format), {"json", "text", NULL}},
+        {"sync", OFF(sync), {"full", "normal", NULL}},
+    };
+    for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) {
+        const char *v = *(char *const *)((const char *)cfg + sets[i].off);
+        int ok = 0;
+        for (int j = 0; sets[i].choices[j] != NULL; j++)
+            ok |= strcmp(v, sets[i].choices[j]) == 0;
+        if (!ok) {
+            fprintf(err, "evbridged: --%s: unknown value \"%s\"\n", sets[i].flag, v);
+            return 0;
+        }
+    }
+    if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL)) {
+        fprintf(err, "evbridged: --tls-cert and --tls-key must be given together\n");
+        return 0;
+    }
+    if (cfg->tls_client_ca != NULL && cfg->tls_cert == NULL) {
+        fprintf(err, "evbridged: --tls-client-ca needs --tls-cert and --tls-key\n");
+        return 0;
+    }
+    return 1;
+}
+
+evb_config_outcome evb_config_parse(evb_config *cfg, int argc, char **argv, FILE *out,
+                                    FILE *err)
+{
+    memset(cfg, 0, sizeof *cfg);
+    for (size_t i = 0; i < N_OPTS; i++) {
+        const char *env = getenv(opts[i].env);
+        const char *v = env != NULL && env[0] != '\0' ? env : opts[i].def;
+        if (v != NULL && !set_value(cfg, &opts[i], v, opts[i].env, err))
+            goto fail;
+    }
+    struct option longopts[N_OPTS + 3];
+    for (size_t i = 0; i < N_OPTS; i++)
+        longopts[i] = (struct option){opts[i].flag, required_argument, NULL, (int)i};
+    longopts[N_OPTS] = (struct option){"help", no_argument, NULL, 'h'};
+    longopts[N_OPTS + 1] = (struct option){"version", no_argument, NULL, 'V'};
+    longopts[N_OPTS + 2] = (struct option){NULL, 0, NULL, 0};
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+        if (c == 'h') {
+            print_help(out);
+            evb_config_fini(cfg);
+            return EVB_CONFIG_EXIT_OK;
+        }
+        if (c == 'V') {
+            fprintf(out, "evbridged %s\n", EVB_VERSION);
+            evb_config_fini(cfg);
+            return EVB_CONFIG_EXIT_OK;
+        }
+        if (c == '?' || c == ':') {
+            fprintf(err, "evbridged: %s option \"%s\" (see --help)\n",
+                    c == ':' ? "missing value for" : "unknown", argv[optind - 1]);
+            goto fail;
+        }
+        char from[80];
+        snprintf(from, sizeof from, "--%s", opts[c].flag);
+        if (!set_value(cfg, &opts[c], optarg, from, err))
+            goto fail;
+    }
+    if (optind < argc) {
+        fprintf(err, "evbridged: unexpected argument \"%s\" (see --help)\n", argv[optind]);
+        goto fail;
+    }
+    if (!check_choices(cfg, err))
+        goto fail;
+    return EVB_CONFIG_RUN;
+fail:
+    evb_config_fini(cfg);
+    return EVB_CONFIG_ERROR;
+}
+
+void evb_config_fini(evb_config *cfg)
+{
+    if (cfg == NULL)
+        return;
+    for (size_t i = 0; i < N_OPTS; i++) {
+        if (opts[i].type == T_STR) {
+            char **f = (char **)((char *)cfg + opts[i].off);
+            free(*f);
+            *f = NULL;
+        }
+    }
+}

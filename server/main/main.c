@@ -1,0 +1,222 @@
+/* evbridge — evbridged: wiring only.
+ *
+ * Order of start: block SIGINT/SIGTERM (so every later thread inherits the mask and one
+ * sigwait() sees them), parse the configuration, open the store, load keys (creating the
+ * first admin key), start the gRPC server, announce readiness. Order of stop: health goes
+ * NOT_SERVING, the gRPC server finishes in-flight calls (their commits still run), then the
+ * store drains and commits whatever is queued and closes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/timeutil.h"
+#include "server/auth/auth.h"
+#include "server/config/config.h"
+#include "server/rpc/rpc.h"
+#include "server/rpc/svc.h"
+#include "server/store/store.h"
+
+#define COMP "main"
+
+/* Reads a whole (small) file into a NUL-terminated malloc'd string. */
+static char *read_file(const char *path, const char *what)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        evb_log_error(COMP, "cannot open %s %s: %s", what, path, strerror(errno));
+        return NULL;
+    }
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (cap - len < 4096) {
+            cap = cap ? cap * 2 : 8192;
+            char *nb = cap <= (1 << 20) ? realloc(buf, cap + 1) : NULL;
+            if (nb == NULL) {
+                evb_log_error(COMP, "%s %s is too large", what, path);
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
+            buf = nb;
+        }
+        size_t n = fread(buf + len, 1, cap - len, f);
+        len += n;
+        if (n == 0)
+            break;
+    }
+    fclose(f);
+    buf[len] = '\0';
+    return buf;
+}
+
+/* Writes the port atomically (temporary file + rename), so readers never see half. */
+static int write_port_file(const char *path, int port)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (f == NULL)
+        return 0;
+    int ok = fprintf(f, "%d\n", port) > 0;
+    ok = fclose(f) == 0 && ok;
+    return ok && rename(tmp, path) == 0;
+}
+
+typedef struct tls_files {
+    char *cert, *key, *ca;
+} tls_files;
+
+static int load_tls(const evb_config *cfg, tls_files *t, evb_rpc_options *ro)
+{
+    memset(t, 0, sizeof *t);
+    if (cfg->tls_cert == NULL)
+        return 1;
+    t->cert = read_file(cfg->tls_cert, "TLS certificate");
+    t->key = read_file(cfg->tls_key, "TLS key");
+    if (cfg->tls_client_ca != NULL)
+        t->ca = read_file(cfg->tls_client_ca, "TLS client CA");
+    ro->tls_cert_pem = t->cert;
+    ro->tls_key_pem = t->key;
+    ro->tls_client_ca_pem = t->ca;
+    return t->cert != NULL && t->key != NULL && (cfg->tls_client_ca == NULL || t->ca != NULL);
+}
+
+static void free_tls(tls_files *t)
+{
+    free(t->cert);
+    free(t->key);
+    free(t->ca);
+}
+
+static evb_store *open_store(const evb_config *cfg)
+{
+    evb_store_options so = {
+        .data_dir = cfg->data_dir,
+        .dedup_window_ms = cfg->dedup_window_s * 1000,
+        .synchronous_normal = strcmp(cfg->sync, "normal") == 0,
+    };
+    evb_store *store = NULL;
+    evb_error e;
+    evb_error_clear(&e);
+    evb_err rc = evb_store_open(&so, &store, &e);
+    if (rc != EVB_OK) {
+        evb_log_error("store", "cannot open the store in %s: %s", cfg->data_dir,
+                      e.message[0] ? e.message : evb_strerror(rc));
+        return NULL;
+    }
+    return store;
+}
+
+static evb_auth *open_auth(evb_store *store, const char *data_dir)
+{
+    evb_auth *auth = NULL;
+    if (evb_auth_new(store, &auth) != EVB_OK) {
+        evb_log_error("auth", "cannot load API keys");
+        return NULL;
+    }
+    char path[4096];
+    int created = 0;
+    evb_error e;
+    evb_error_clear(&e);
+    if (evb_auth_bootstrap(auth, data_dir, &created, path, &e) != EVB_OK) {
+        evb_log_error("auth", "cannot create the first admin key: %s", e.message);
+        evb_auth_free(auth);
+        return NULL;
+    }
+    if (created)
+        evb_log_info("auth", "first start: admin API key written to %s (mode 0600)", path);
+    else
+        evb_log_info("auth", "admin API keys exist; the first one was written to %s", path);
+    return auth;
+}
+
+static int serve(const evb_config *cfg, evb_store *store, evb_auth *auth, sigset_t *sigs)
+{
+    evb_services svc = {
+        .store = store,
+        .auth = auth,
+        .limits = {.max_entries = cfg->max_entries,
+                   .max_entry_bytes = (size_t)cfg->max_entry_bytes,
+                   .max_request_bytes = (size_t)cfg->max_request_bytes},
+        .stream_max_inflight = cfg->stream_max_inflight,
+        .threads = cfg->threads,
+        .start_ms = evb_now_ms(),
+    };
+    atomic_init(&svc.serving, 0);
+    evb_rpc_options ro = {
+        .listen = cfg->listen,
+        .threads = cfg->threads,
+        .max_message_bytes = (size_t)cfg->max_message_bytes,
+        .grace_ms = cfg->grace_ms,
+    };
+    tls_files tls;
+    evb_rpc_server *server = NULL;
+    int port = 0, status = 1;
+    if (!load_tls(cfg, &tls, &ro))
+        goto out;
+    if (evb_rpc_server_new(&ro, &server) != EVB_OK ||
+        evb_services_register(server, &svc) != EVB_OK) {
+        evb_log_error("rpc", "cannot set up the gRPC server");
+        goto out;
+    }
+    if (evb_rpc_server_start(server, &port) != EVB_OK) {
+        evb_log_error("rpc", "cannot listen on %s", cfg->listen);
+        goto out;
+    }
+    atomic_store(&svc.serving, 1);
+    if (cfg->port_file != NULL && !write_port_file(cfg->port_file, port))
+        evb_log_warn(COMP, "cannot write the port file %s: %s", cfg->port_file,
+                     strerror(errno));
+    evb_log_info("rpc", "listening on %s (port %d, %s)", cfg->listen, port,
+                 cfg->tls_cert ? (cfg->tls_client_ca ? "mutual TLS" : "TLS") : "plaintext");
+    int sig = 0;
+    sigwait(sigs, &sig);
+    evb_log_info(COMP, "signal %d: shutting down (grace %d ms)", sig, cfg->grace_ms);
+    atomic_store(&svc.serving, 0);
+    evb_rpc_server_shutdown(server);
+    status = 0;
+out:
+    evb_rpc_server_free(server);
+    free_tls(&tls);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    evb_config cfg;
+    evb_config_outcome oc = evb_config_parse(&cfg, argc, argv, stdout, stderr);
+    if (oc != EVB_CONFIG_RUN)
+        return oc == EVB_CONFIG_EXIT_OK ? 0 : 2;
+    evb_log_configure((evb_log_level)evb_log_level_parse(cfg.log_level),
+                      strcmp(cfg.log_format, "text") == 0 ? EVB_LOG_TEXT : EVB_LOG_JSON);
+
+    int status = 1;
+    evb_rpc_global_init();
+    evb_store *store = open_store(&cfg);
+    evb_auth *auth = store ? open_auth(store, cfg.data_dir) : NULL;
+    if (auth != NULL)
+        status = serve(&cfg, store, auth, &sigs);
+    evb_auth_free(auth);
+    evb_store_close(store); /* commits whatever is still queued */
+    evb_rpc_global_fini();
+    if (status == 0)
+        evb_log_info(COMP, "stopped cleanly");
+    evb_config_fini(&cfg);
+    return status;
+}

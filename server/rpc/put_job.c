@@ -1,0 +1,279 @@
+/* evbridge — PutEvents processing shared by unary and streaming publishing. See put_job.h.
+ *
+ * A job owns the unpacked request, the events built from it and the store items. Rejected
+ * entries never reach the store; accepted ones are committed together in the writer's next
+ * group commit, and the publisher hears PUBLISHED only from the commit's completion.
+ */
+#include "server/rpc/put_job.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/text.h"
+#include "common/timeutil.h"
+#include "evbridge/v1/events.pb-c.h"
+
+typedef struct entry_result {
+    int status;          /* EVBRIDGE__V1__RESULT_STATUS__* */
+    const char *code;    /* reject code */
+    char *message;       /* malloc'd */
+    int item;            /* index into items, -1 when rejected */
+} entry_result;
+
+typedef struct put_job {
+    evb_services *svc;
+    Evbridge__V1__PutEventsRequest *req;
+    evb_event *events;   /* one per entry; zeroed for rejected ones */
+    evb_put_item *items; /* accepted entries */
+    size_t n_items;
+    entry_result *res;
+    int reject_all;
+    evb_put_done_fn done;
+    void *arg;
+} put_job;
+
+static void job_free(put_job *j)
+{
+    if (j == NULL)
+        return;
+    size_t n = j->req != NULL ? j->req->n_entries : 0;
+    for (size_t i = 0; j->events != NULL && i < n; i++)
+        evb_event_fini(&j->events[i]);
+    for (size_t i = 0; j->res != NULL && i < n; i++)
+        free(j->res[i].message);
+    free(j->events);
+    free(j->items);
+    free(j->res);
+    if (j->req != NULL)
+        evbridge__v1__put_events_request__free_unpacked(j->req, NULL);
+    free(j);
+}
+
+static const char *status_name(evb_rpc_status s)
+{
+    switch (s) {
+    case EVB_RPC_INVALID_ARGUMENT: return "INVALID_ARGUMENT";
+    case EVB_RPC_NOT_FOUND: return "NOT_FOUND";
+    case EVB_RPC_PERMISSION_DENIED: return "PERMISSION_DENIED";
+    case EVB_RPC_RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
+    case EVB_RPC_UNAVAILABLE: return "UNAVAILABLE";
+    case EVB_RPC_UNAUTHENTICATED: return "UNAUTHENTICATED";
+    default: return "INTERNAL";
+    }
+}
+
+/* Packs the response from j->res and hands it to the completion; frees the job. */
+static void finish_ok(put_job *j)
+{
+    size_t n = j->req->n_entries;
+    Evbridge__V1__PutEventsResult *rs = calloc(n ? n : 1, sizeof *rs);
+    Evbridge__V1__PutEventsResult **rp = calloc(n ? n : 1, sizeof *rp);
+    Evbridge__V1__PutEventsResponse resp = EVBRIDGE__V1__PUT_EVENTS_RESPONSE__INIT;
+    uint8_t *buf = NULL;
+    if (rs == NULL || rp == NULL)
+        goto oom;
+    for (size_t i = 0; i < n; i++) {
+        Evbridge__V1__PutEventsResult *r = &rs[i];
+        *r = (Evbridge__V1__PutEventsResult)EVBRIDGE__V1__PUT_EVENTS_RESULT__INIT;
+        const entry_result *er = &j->res[i];
+        r->status = er->status;
+        if (er->status == EVBRIDGE__V1__RESULT_STATUS__REJECTED) {
+            r->error_code = (char *)er->code;
+            r->error_message = er->message != NULL ? er->message : (char *)"";
+            resp.failed_entry_count++;
+        } else if (er->status == EVBRIDGE__V1__RESULT_STATUS__DEDUPLICATED) {
+            r->event_id = j->items[er->item].first_id;
+        } else {
+            r->event_id = j->events[i].id;
+        }
+        rp[i] = r;
+    }
+    resp.n_results = n;
+    resp.results = rp;
+    resp.request_id = j->req->request_id;
+    size_t len = protobuf_c_message_get_packed_size(&resp.base);
+    if ((buf = malloc(len ? len : 1)) == NULL)
+        goto oom;
+    protobuf_c_message_pack(&resp.base, buf);
+    j->done(j->arg, EVB_RPC_OK, NULL, buf, len);
+    free(buf);
+    free(rs);
+    free(rp);
+    job_free(j);
+    return;
+oom:
+    free(rs);
+    free(rp);
+    j->done(j->arg, EVB_RPC_INTERNAL, "out of memory", NULL, 0);
+    job_free(j);
+}
+
+/* A whole-request failure: an error status, or (streams) every entry rejected with it. */
+static void finish_err(put_job *j, evb_rpc_status st, const char *msg)
+{
+    if (!j->reject_all || j->req == NULL || j->res == NULL) {
+        j->done(j->arg, st, msg, NULL, 0);
+        job_free(j);
+        return;
+    }
+    for (size_t i = 0; i < j->req->n_entries; i++) {
+        entry_result *er = &j->res[i];
+        er->status = EVBRIDGE__V1__RESULT_STATUS__REJECTED;
+        er->code = status_name(st);
+        free(er->message);
+        er->message = evb_strdup(msg);
+    }
+    finish_ok(j);
+}
+
+static void committed(void *arg, evb_err err)
+{
+    put_job *j = arg;
+    if (err != EVB_OK) {
+        finish_err(j, EVB_RPC_UNAVAILABLE,
+                   "storage failed; nothing of this request was stored, retry later");
+        return;
+    }
+    for (size_t i = 0; i < j->req->n_entries; i++) {
+        entry_result *er = &j->res[i];
+        if (er->item < 0)
+            continue;
+        er->status = j->items[er->item].status == EVB_PUT_DEDUPLICATED
+                         ? EVBRIDGE__V1__RESULT_STATUS__DEDUPLICATED
+                         : EVBRIDGE__V1__RESULT_STATUS__PUBLISHED;
+    }
+    finish_ok(j);
+}
+
+/* Request-level checks. Returns 0 and finishes the job on failure. */
+static int check_request(put_job *j, const evb_principal *p, size_t len, evb_connector **conn)
+{
+    const Evbridge__V1__PutEventsRequest *r = j->req;
+    const evb_ingest_limits *lim = &j->svc->limits;
+    char msg[256];
+    if (strlen(r->request_id) > 128 || !evb_utf8_valid(r->request_id, strlen(r->request_id))) {
+        finish_err(j, EVB_RPC_INVALID_ARGUMENT, "request_id must be UTF-8 of at most 128 bytes");
+        return 0;
+    }
+    if (len > lim->max_request_bytes) {
+        snprintf(msg, sizeof msg, "request is %zu bytes, over the %zu-byte limit", len,
+                 lim->max_request_bytes);
+        finish_err(j, EVB_RPC_INVALID_ARGUMENT, msg);
+        return 0;
+    }
+    if (r->n_entries == 0 || r->n_entries > (size_t)lim->max_entries) {
+        snprintf(msg, sizeof msg, "entries: a request carries 1..%d entries, got %zu",
+                 lim->max_entries, r->n_entries);
+        finish_err(j, EVB_RPC_INVALID_ARGUMENT, msg);
+        return 0;
+    }
+    if (!evb_str_matches(r->connector, "a-z0-9-", 1, 64)) {
+        finish_err(j, EVB_RPC_INVALID_ARGUMENT, "connector must match [a-z0-9-]{1,64}");
+        return 0;
+    }
+    evb_err rc = evb_store_connector_get(j->svc->store, r->connector, conn);
+    if (rc != EVB_OK) {
+        snprintf(msg, sizeof msg, "connector %s: %s", r->connector, evb_strerror(rc));
+        finish_err(j, evb_rpc_status_from_err(rc), msg);
+        return 0;
+    }
+    if (!evb_svc_allowed(p, EVB_ROLE_ISV, (*conn)->isv)) {
+        snprintf(msg, sizeof msg,
+                 "permission denied: only an isv key of ISV \"%s\" (or admin) may publish to "
+                 "connector %s", (*conn)->isv, r->connector);
+        finish_err(j, EVB_RPC_PERMISSION_DENIED, msg);
+        return 0;
+    }
+    return 1;
+}
+
+/* Builds an event per entry; rejected entries get their result now. */
+static void build_entries(put_job *j, const evb_connector *conn)
+{
+    int64_t now = evb_now_ms();
+    for (size_t i = 0; i < j->req->n_entries; i++) {
+        const Evbridge__V1__PutEventsEntry *pe = j->req->entries[i];
+        const char *names[64], *values[64];
+        const char **np = names, **vp = values;
+        if (pe->n_extensions > 64) {
+            np = malloc(pe->n_extensions * sizeof *np);
+            vp = malloc(pe->n_extensions * sizeof *vp);
+        }
+        entry_result *er = &j->res[i];
+        er->item = -1;
+        evb_error e;
+        evb_error_clear(&e);
+        const char *code = EVB_REJECT_INVALID;
+        evb_err rc = EVB_ERR_NOMEM;
+        if (np != NULL && vp != NULL) {
+            for (size_t k = 0; k < pe->n_extensions; k++) {
+                np[k] = pe->extensions[k]->key;
+                vp[k] = pe->extensions[k]->value;
+            }
+            evb_ingest_entry ie = {
+                .id = pe->id, .org = pe->org, .type = pe->type, .subject = pe->subject,
+                .time = pe->time, .datacontenttype = pe->datacontenttype,
+                .data = pe->data.data, .data_len = pe->data.len,
+                .ext_names = np, .ext_values = vp, .n_ext = pe->n_extensions,
+            };
+            rc = evb_ingest_build_event(conn, &ie, i, &j->svc->limits, now, &j->events[i], NULL,
+                                        &code, &e);
+        }
+        if (np != names)
+            free((void *)np);
+        if (vp != values)
+            free((void *)vp);
+        if (rc != EVB_OK) {
+            er->status = EVBRIDGE__V1__RESULT_STATUS__REJECTED;
+            er->code = code;
+            er->message = evb_strdup(e.message[0] ? e.message : evb_strerror(rc));
+            continue;
+        }
+        er->item = (int)j->n_items;
+        j->items[j->n_items++] = (evb_put_item){.ev = &j->events[i]};
+    }
+}
+
+void evb_put_start(evb_services *svc, const evb_principal *p, const uint8_t *req, size_t len,
+                   int reject_all, evb_put_done_fn done, void *arg)
+{
+    put_job *j = calloc(1, sizeof *j);
+    if (j == NULL) {
+        done(arg, EVB_RPC_RESOURCE_EXHAUSTED, "out of memory", NULL, 0);
+        return;
+    }
+    j->svc = svc;
+    j->done = done;
+    j->arg = arg;
+    j->reject_all = reject_all;
+    j->req = evbridge__v1__put_events_request__unpack(NULL, len, req);
+    if (j->req == NULL) {
+        finish_err(j, EVB_RPC_INVALID_ARGUMENT, "malformed PutEventsRequest");
+        return;
+    }
+    size_t n = j->req->n_entries ? j->req->n_entries : 1;
+    j->res = calloc(n, sizeof *j->res);
+    j->events = calloc(n, sizeof *j->events);
+    j->items = calloc(n, sizeof *j->items);
+    if (j->res == NULL || j->events == NULL || j->items == NULL) {
+        free(j->res);
+        j->res = NULL;
+        finish_err(j, EVB_RPC_RESOURCE_EXHAUSTED, "out of memory");
+        return;
+    }
+    evb_connector *conn = NULL;
+    if (!check_request(j, p, len, &conn))
+        return;
+    build_entries(j, conn);
+    evb_connector_free(conn);
+    if (j->n_items == 0) {
+        finish_ok(j);
+        return;
+    }
+    evb_err rc = evb_store_put_events(svc->store, j->items, j->n_items, committed, j);
+    if (rc == EVB_ERR_LIMIT)
+        finish_err(j, EVB_RPC_RESOURCE_EXHAUSTED, "server busy: the write queue is full, retry");
+    else if (rc != EVB_OK)
+        finish_err(j, EVB_RPC_UNAVAILABLE, "storage unavailable; nothing was stored, retry");
+}

@@ -1,0 +1,73 @@
+/* evbridge — the gRPC services of evbridged (handlers over the rpc runtime).
+ *
+ * One file per service (svc_events.c, svc_admin.c, svc_connector.c, svc_health.c); this
+ * header holds what they share: the services context (wired in main.c), authentication
+ * and error helpers, and a per-call arena for building protobuf-c replies. Only files in
+ * server/rpc/ include generated protobuf code.
+ */
+#ifndef EVB_SERVER_RPC_SVC_H
+#define EVB_SERVER_RPC_SVC_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "server/auth/auth.h"
+#include "server/ingest/ingest.h"
+#include "server/rpc/rpc.h"
+#include "server/store/store.h"
+
+typedef struct evb_services {
+    evb_store *store;          /* borrowed */
+    evb_auth *auth;            /* borrowed */
+    evb_ingest_limits limits;
+    int stream_max_inflight;   /* PublishStream requests in progress before reading pauses */
+    int threads;
+    int64_t start_ms;
+    atomic_int serving;        /* 1 once the store is open and until shutdown begins */
+} evb_services;
+
+/* Registers every implemented method of every service on the server. Methods not
+ * registered (those of later issues) are answered UNIMPLEMENTED by the runtime. */
+evb_err evb_services_register(evb_rpc_server *server, evb_services *svc);
+
+/* Per-service registration (one per file). */
+evb_err evb_svc_health_register(evb_rpc_server *server, evb_services *svc);
+evb_err evb_svc_admin_register(evb_rpc_server *server, evb_services *svc);
+evb_err evb_svc_connector_register(evb_rpc_server *server, evb_services *svc);
+evb_err evb_svc_events_register(evb_rpc_server *server, evb_services *svc);
+evb_err evb_svc_events_read_register(evb_rpc_server *server, evb_services *svc);
+
+/* ---- helpers shared by the service files (svc_util.c) ---- */
+
+/* Authenticates a unary call. On failure replies UNAUTHENTICATED and returns 0. */
+int evb_svc_auth(evb_services *svc, evb_rpc_call *call, evb_principal *p);
+/* Replies with the gRPC status mapped from e->code (or code when e is NULL) and message. */
+void evb_svc_reply_err(evb_rpc_call *call, evb_err code, const evb_error *e);
+/* Packs a protobuf-c message and replies OK (INTERNAL when packing memory fails). */
+struct ProtobufCMessage;
+void evb_svc_reply_msg(evb_rpc_call *call, const struct ProtobufCMessage *msg);
+/* 1 when p has role admin or role `r` with scope `scope` (scope NULL: any scope). */
+int evb_svc_allowed(const evb_principal *p, evb_role r, const char *scope);
+/* Replies PERMISSION_DENIED naming what was needed. */
+void evb_svc_deny(evb_rpc_call *call, const char *what);
+
+/* A bump arena for building replies: every allocation is freed at once. */
+typedef struct evb_arena evb_arena;
+evb_arena *evb_arena_new(void);
+void evb_arena_free(evb_arena *a);
+/* Zeroed memory; NULL when out of memory. */
+void *evb_arena_alloc(evb_arena *a, size_t n);
+char *evb_arena_strdup(evb_arena *a, const char *s);
+
+/* RFC 3339 text for ms, in the arena. */
+char *evb_arena_time(evb_arena *a, int64_t ms);
+
+/* ---- CloudEvents protobuf mapping (ce_pb.c) ---- */
+struct Io__Cloudevents__V1__CloudEvent;
+/* Builds the io.cloudevents.v1.CloudEvent of ev in the arena (strings copied). NULL when
+ * out of memory. */
+struct Io__Cloudevents__V1__CloudEvent *evb_ce_to_pb(evb_arena *a, const evb_event *ev);
+
+#endif
