@@ -290,8 +290,10 @@ class Server {
   async stop(timeoutMs = 30000) {
     if (!this.proc) return null;
     if (!this.exit) this.proc.kill('SIGTERM');
-    const timer = new Promise((resolve) => setTimeout(() => resolve('timeout'), timeoutMs));
+    let handle;
+    const timer = new Promise((resolve) => { handle = setTimeout(() => resolve('timeout'), timeoutMs); });
     const r = await Promise.race([this.exited, timer]);
+    clearTimeout(handle);
     if (r === 'timeout') {
       this.kill();
       await this.exited;
