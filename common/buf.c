@@ -144,13 +144,34 @@ evb_err evb_buf_append_json_escaped(evb_buf *b, const char *s, size_t n)
         unsigned char c = p[i];
         char esc[7];
         switch (c) {
-        case '"': rc = evb_buf_append(b, "\\\"", 2); i++; break;
-        case '\\': rc = evb_buf_append(b, "\\\\", 2); i++; break;
-        case '\n': rc = evb_buf_append(b, "\\n", 2); i++; break;
-        case '\r': rc = evb_buf_append(b, "\\r", 2); i++; break;
-        case '\t': rc = evb_buf_append(b, "\\t", 2); i++; break;
-        case '\b': rc = evb_buf_append(b, "\\b", 2); i++; break;
-        case '\f': rc = evb_buf_append(b, "\\f", 2); i++; break;
+        case '"':
+            rc = evb_buf_append(b, "\\\"", 2);
+            i++;
+            break;
+        case '\\':
+            rc = evb_buf_append(b, "\\\\", 2);
+            i++;
+            break;
+        case '\n':
+            rc = evb_buf_append(b, "\\n", 2);
+            i++;
+            break;
+        case '\r':
+            rc = evb_buf_append(b, "\\r", 2);
+            i++;
+            break;
+        case '\t':
+            rc = evb_buf_append(b, "\\t", 2);
+            i++;
+            break;
+        case '\b':
+            rc = evb_buf_append(b, "\\b", 2);
+            i++;
+            break;
+        case '\f':
+            rc = evb_buf_append(b, "\\f", 2);
+            i++;
+            break;
         default:
             if (c < 0x80) { /* other C0 controls and DEL */
                 esc[0] = '\\', esc[1] = 'u', esc[2] = '0', esc[3] = '0';

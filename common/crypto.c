@@ -40,7 +40,7 @@ void evb_sha256_hex(const void *data, size_t n, char *out)
         out[64] = '\0';
         return;
     }
-    for (unsigned int i = 0; i < 32; i++) {
+    for (size_t i = 0; i < 32; i++) {
         out[2 * i] = hex[md[i] >> 4];
         out[2 * i + 1] = hex[md[i] & 0xF];
     }

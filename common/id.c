@@ -17,8 +17,8 @@
 #include "common/timeutil.h"
 
 static pthread_mutex_t uuid_lock = PTHREAD_MUTEX_INITIALIZER;
-static uint64_t last_ms;   /* guarded by uuid_lock */
-static uint32_t last_ctr;  /* guarded by uuid_lock; 12 bits */
+static uint64_t last_ms;  /* guarded by uuid_lock */
+static uint32_t last_ctr; /* guarded by uuid_lock; 12 bits */
 
 static const char hexdig[] = "0123456789abcdef";
 

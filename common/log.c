@@ -142,8 +142,8 @@ static void write_all(int fd, const char *p, size_t n)
     }
 }
 
-void evb_log(evb_log_level level, const char *component, const char *const *ctx,
-             const char *fmt, ...)
+void evb_log(evb_log_level level, const char *component, const char *const *ctx, const char *fmt,
+             ...)
 {
     if (!evb_log_enabled(level))
         return;

@@ -30,8 +30,8 @@ int evb_log_enabled(evb_log_level level);
 /* Writes one record. `component` e.g. "store", "rpc"; the message is printf-formatted.
  * `ctx` is NULL or an array {key, value, key, value, ..., NULL} of context fields
  * (e.g. {"org", org, "event_id", id, NULL}); a pair whose value is NULL is skipped. */
-void evb_log(evb_log_level level, const char *component, const char *const *ctx,
-             const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void evb_log(evb_log_level level, const char *component, const char *const *ctx, const char *fmt,
+             ...) __attribute__((format(printf, 4, 5)));
 
 /* Sends records to fd instead of stderr (fd < 0 restores stderr). The caller keeps fd open
  * while logging. For tests and daemons that redirect their log; call before threads start. */

@@ -154,7 +154,7 @@ evb_err evb_time_parse_rfc3339(const char *s, int64_t *ms_out, int32_t *nanos_ou
         return EVB_ERR_PARSE;
 
     /* seconds since the epoch of the local wall time, then shift by the offset to UTC */
-    int64_t local_min = days_from_civil(year, mon, day) * 1440 + hour * 60 + min;
+    int64_t local_min = days_from_civil(year, mon, day) * 1440 + (int64_t)hour * 60 + min;
     int64_t utc_min = local_min - off_min;
     if (sec == 60) {
         /* RFC 3339 §5.7: a leap second is the last second of a UTC day (23:59:60Z) */

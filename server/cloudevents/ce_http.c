@@ -4,7 +4,8 @@
  * never written to a socket here. Values are percent-encoded per the binding (§3.1.3.2), so
  * a header can never carry CR, LF or other bytes that would split or smuggle headers;
  * Content-Type is the only value sent verbatim and is checked for that reason.
- * Spec: https://github.com/cloudevents/spec/blob/v1.0.2/cloudevents/bindings/http-protocol-binding.md#3132-http-header-values
+ * Spec:
+ * https://github.com/cloudevents/spec/blob/v1.0.2/cloudevents/bindings/http-protocol-binding.md#3132-http-header-values
  */
 #include "server/cloudevents/ce_http.h"
 

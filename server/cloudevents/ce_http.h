@@ -5,7 +5,8 @@
  * '"', '%' and every byte outside U+0021–U+007E of the UTF-8 encoding become %XX with
  * upper-case hex ("Euro € 😀" -> "Euro%20%E2%82%AC%20%F0%9F%98%80"). Structured mode uses
  * ce_json.h with EVB_CE_JSON_CONTENT_TYPE. All functions are thread-safe.
- * Spec: https://github.com/cloudevents/spec/blob/v1.0.2/cloudevents/bindings/http-protocol-binding.md
+ * Spec:
+ * https://github.com/cloudevents/spec/blob/v1.0.2/cloudevents/bindings/http-protocol-binding.md
  */
 #ifndef EVB_SERVER_CLOUDEVENTS_CE_HTTP_H
 #define EVB_SERVER_CLOUDEVENTS_CE_HTTP_H

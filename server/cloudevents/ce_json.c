@@ -25,9 +25,9 @@
 static int json_bytes_valid(const uint8_t *p, size_t n)
 {
     json_error_t jerr;
-    json_t *v = json_loadb((const char *)p, n,
-                           JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL,
-                           &jerr);
+    json_t *v =
+        json_loadb((const char *)p, n,
+                   JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL, &jerr);
     if (v == NULL)
         return 0;
     json_decref(v);
@@ -177,8 +177,7 @@ evb_err evb_ce_json_encode(const evb_event *ev, char **out, size_t *len_out)
     return rc;
 }
 
-evb_err evb_ce_json_encode_batch(const evb_event *const *evs, size_t n, char **out,
-                                 size_t *len_out)
+evb_err evb_ce_json_encode_batch(const evb_event *const *evs, size_t n, char **out, size_t *len_out)
 {
     evb_buf b;
     evb_buf_init(&b, 0);
@@ -271,7 +270,8 @@ static evb_err decode_data(json_t *o, evb_event *ev, evb_error *err)
     }
     size_t n = json_dumpb(data, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY);
     ev->data = malloc(n ? n : 1);
-    if (ev->data == NULL || json_dumpb(data, (char *)ev->data, n, JSON_COMPACT | JSON_ENCODE_ANY) != n)
+    if (ev->data == NULL ||
+        json_dumpb(data, (char *)ev->data, n, JSON_COMPACT | JSON_ENCODE_ANY) != n)
         return evb_error_set(err, EVB_ERR_NOMEM, "data", "out of memory");
     ev->data_len = n;
     return EVB_OK;
@@ -357,8 +357,8 @@ static json_t *parse(const char *text, size_t len, evb_error *err)
     json_error_t jerr;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL)
-        evb_error_set(err, EVB_ERR_PARSE, "", "invalid JSON at line %d column %d: %s",
-                      jerr.line, jerr.column, jerr.text);
+        evb_error_set(err, EVB_ERR_PARSE, "", "invalid JSON at line %d column %d: %s", jerr.line,
+                      jerr.column, jerr.text);
     return root;
 }
 
@@ -372,8 +372,8 @@ evb_err evb_ce_json_decode(const char *text, size_t len, evb_event **out, evb_er
     return rc;
 }
 
-evb_err evb_ce_json_decode_batch(const char *text, size_t len, evb_event ***out,
-                                 size_t *n_out, evb_error *err)
+evb_err evb_ce_json_decode_batch(const char *text, size_t len, evb_event ***out, size_t *n_out,
+                                 evb_error *err)
 {
     json_t *root = parse(text, len, err);
     if (root == NULL)

@@ -56,7 +56,7 @@ evb_err evb_ce_json_decode(const char *text, size_t len, evb_event **out, evb_er
 
 /* Decodes a JSON array of events into *out (malloc'd array of n event pointers; free with
  * evb_event_array_free). err->pointer is prefixed with the index: "[2].source". */
-evb_err evb_ce_json_decode_batch(const char *text, size_t len, evb_event ***out,
-                                 size_t *n_out, evb_error *err);
+evb_err evb_ce_json_decode_batch(const char *text, size_t len, evb_event ***out, size_t *n_out,
+                                 evb_error *err);
 
 #endif

@@ -17,8 +17,8 @@
 #include "common/timeutil.h"
 
 static const char *const reserved_names[] = {
-    "id",   "source", "specversion", "type",  "datacontenttype", "dataschema", "subject",
-    "time", "data",   "data_base64", "orgid", "connector",
+    "id",      "source", "specversion", "type",        "datacontenttype", "dataschema",
+    "subject", "time",   "data",        "data_base64", "orgid",           "connector",
 };
 
 int evb_ce_name_valid(const char *name)
@@ -351,8 +351,7 @@ evb_err evb_ce_event_check(const evb_event *ev, evb_error *err)
             return evb_error_set(err, EVB_ERR_INVALID, name ? name : "",
                                  "extension name must be 1-20 characters of a-z and 0-9");
         if (evb_ce_name_reserved(name))
-            return evb_error_set(err, EVB_ERR_INVALID, name,
-                                 "extension name %s is reserved", name);
+            return evb_error_set(err, EVB_ERR_INVALID, name, "extension name %s is reserved", name);
         if (i > 0 && strcmp(ev->ext[i - 1].name, name) >= 0)
             return evb_error_set(err, EVB_ERR_INVALID, name,
                                  "extension %s is duplicated or out of order", name);

@@ -46,8 +46,8 @@ static void test_value_decode(void)
     CU_ASSERT_EQUAL(evb_ce_http_value_decode("%e2%82%ac", 9, &got), EVB_OK); /* lower hex */
     CU_ASSERT_STRING_EQUAL(got, "\xE2\x82\xAC");
     free(got);
-    static const char *const bad[] = {"%", "%2", "%zz", "a%2g", "%FF", "%00", "%C0%AF",
-                                      "%ED%A0%80"};
+    static const char *const bad[] = {"%",   "%2",  "%zz",    "a%2g",
+                                      "%FF", "%00", "%C0%AF", "%ED%A0%80"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         got = NULL;
         EVB_CHECK_ROW(evb_ce_http_value_decode(bad[i], strlen(bad[i]), &got) == EVB_ERR_PARSE,
@@ -83,8 +83,8 @@ static void test_binary_headers(void)
     size_t n = 0;
     CU_ASSERT_EQUAL_FATAL(evb_ce_http_binary_headers(&ev, &h, &n), EVB_OK);
     static const char *const order[] = {
-        "ce-specversion", "ce-id",      "ce-source",   "ce-type",
-        "ce-subject",     "ce-time",    "ce-dataschema", "ce-orgid",
+        "ce-specversion", "ce-id",       "ce-source",      "ce-type",
+        "ce-subject",     "ce-time",     "ce-dataschema",  "ce-orgid",
         "ce-connector",   "ce-priority", "ce-traceparent", "Content-Type",
     };
     CU_ASSERT_EQUAL_FATAL(n, sizeof order / sizeof order[0]);

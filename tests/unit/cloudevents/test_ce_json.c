@@ -100,10 +100,10 @@ static void test_json_data_kinds(void)
         evb_ce_json_data kind;
     } rows[] = {
         {"application/json", "{\"a\":1}", 7, EVB_CE_DATA_JSON},
-        {NULL, "[1,2]", 5, EVB_CE_DATA_JSON},                      /* absent = JSON */
+        {NULL, "[1,2]", 5, EVB_CE_DATA_JSON}, /* absent = JSON */
         {"application/vnd.x+json", "\"str\"", 5, EVB_CE_DATA_JSON},
-        {"application/json", " 42 \n", 5, EVB_CE_DATA_JSON},       /* scalar, whitespace */
-        {"application/json", "{\"a\":", 5, EVB_CE_DATA_BASE64},   /* unparseable */
+        {"application/json", " 42 \n", 5, EVB_CE_DATA_JSON},               /* scalar, whitespace */
+        {"application/json", "{\"a\":", 5, EVB_CE_DATA_BASE64},            /* unparseable */
         {"application/json", "{\"a\":1,\"a\":2}", 13, EVB_CE_DATA_BASE64}, /* duplicate */
         {"application/json", "plain text", 10, EVB_CE_DATA_BASE64},
         {"text/plain", "hello \xE2\x82\xAC", 9, EVB_CE_DATA_STRING},
@@ -250,8 +250,9 @@ static void test_batch(void)
     free(text);
 
     /* an error names the index */
-    const char *bad = "[{\"specversion\":\"1.0\",\"id\":\"1\",\"source\":\"/s\",\"type\":\"t\"},"
-                      "{\"specversion\":\"1.0\",\"id\":\"2\",\"source\":\"bad uri\",\"type\":\"t\"}]";
+    const char *bad =
+        "[{\"specversion\":\"1.0\",\"id\":\"1\",\"source\":\"/s\",\"type\":\"t\"},"
+        "{\"specversion\":\"1.0\",\"id\":\"2\",\"source\":\"bad uri\",\"type\":\"t\"}]";
     evb_error err;
     CU_ASSERT_EQUAL(evb_ce_json_decode_batch(bad, strlen(bad), &back, &n, &err), EVB_ERR_INVALID);
     CU_ASSERT_STRING_EQUAL(err.pointer, "[1].source");
@@ -269,8 +270,8 @@ static void test_decode_rejects(void)
         {"not json", EVB_ERR_PARSE, ""},
         {"[]", EVB_ERR_INVALID, ""},
         {"{\"id\":\"1\",\"source\":\"/s\",\"type\":\"t\"}", EVB_ERR_INVALID, "specversion"},
-        {"{\"specversion\":\"0.3\",\"id\":\"1\",\"source\":\"/s\",\"type\":\"t\"}",
-         EVB_ERR_INVALID, "specversion"},
+        {"{\"specversion\":\"0.3\",\"id\":\"1\",\"source\":\"/s\",\"type\":\"t\"}", EVB_ERR_INVALID,
+         "specversion"},
         {"{\"specversion\":\"1.0\",\"source\":\"/s\",\"type\":\"t\"}", EVB_ERR_INVALID, "id"},
         {"{\"specversion\":\"1.0\",\"id\":1,\"source\":\"/s\",\"type\":\"t\"}", EVB_ERR_INVALID,
          "id"},

@@ -13,19 +13,34 @@ static void test_names(void)
         const char *name;
         int valid, reserved;
     } rows[] = {
-        {"id", 1, 1},          {"source", 1, 1},      {"specversion", 1, 1},
-        {"type", 1, 1},        {"datacontenttype", 1, 1}, {"dataschema", 1, 1},
-        {"subject", 1, 1},     {"time", 1, 1},        {"data", 1, 1},
-        {"data_base64", 0, 1}, {"orgid", 1, 1},       {"connector", 1, 1},
-        {"traceparent", 1, 0}, {"x", 1, 0},           {"abc123", 1, 0},
-        {"0", 1, 0},           {"a2345678901234567890", 1, 0},
-        {"a23456789012345678901", 0, 0},              {"", 0, 0},
-        {"Upper", 0, 0},       {"with-dash", 0, 0},   {"with_us", 0, 0},
-        {"sp ace", 0, 0},      {"caf\xC3\xA9", 0, 0}, {"ID", 0, 0},
+        {"id", 1, 1},
+        {"source", 1, 1},
+        {"specversion", 1, 1},
+        {"type", 1, 1},
+        {"datacontenttype", 1, 1},
+        {"dataschema", 1, 1},
+        {"subject", 1, 1},
+        {"time", 1, 1},
+        {"data", 1, 1},
+        {"data_base64", 0, 1},
+        {"orgid", 1, 1},
+        {"connector", 1, 1},
+        {"traceparent", 1, 0},
+        {"x", 1, 0},
+        {"abc123", 1, 0},
+        {"0", 1, 0},
+        {"a2345678901234567890", 1, 0},
+        {"a23456789012345678901", 0, 0},
+        {"", 0, 0},
+        {"Upper", 0, 0},
+        {"with-dash", 0, 0},
+        {"with_us", 0, 0},
+        {"sp ace", 0, 0},
+        {"caf\xC3\xA9", 0, 0},
+        {"ID", 0, 0},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
-        EVB_CHECK_ROW(evb_ce_name_valid(rows[i].name) == rows[i].valid, "valid '%s'",
-                      rows[i].name);
+        EVB_CHECK_ROW(evb_ce_name_valid(rows[i].name) == rows[i].valid, "valid '%s'", rows[i].name);
         EVB_CHECK_ROW(evb_ce_name_reserved(rows[i].name) == rows[i].reserved, "reserved '%s'",
                       rows[i].name);
     }
@@ -43,19 +58,19 @@ static void test_strings(void)
         {"", 0, 1},
         {"hello world", 11, 1},
         {"Euro \xE2\x82\xAC \xF0\x9F\x98\x80", 13, 1},
-        {"\xC2\xA0nbsp", 6, 1},        /* U+00A0 is allowed */
+        {"\xC2\xA0nbsp", 6, 1}, /* U+00A0 is allowed */
         {"tab\there", 8, 0},
         {"nl\n", 3, 0},
         {"nul\0x", 5, 0},
         {"\x1f", 1, 0},
         {"del\x7f", 4, 0},
-        {"\xC2\x80", 2, 0},            /* U+0080 */
-        {"x\xC2\x9F", 3, 0},           /* U+009F */
-        {"\xC2\x85", 2, 0},            /* NEL */
-        {"\xFF", 1, 0},                /* not UTF-8 */
-        {"\xED\xA0\x80", 3, 0},        /* surrogate */
-        {"\xC0\xA0", 2, 0},            /* overlong space */
-        {"\xE2\x80\xA8", 3, 1},        /* U+2028 is not in the forbidden ranges */
+        {"\xC2\x80", 2, 0},     /* U+0080 */
+        {"x\xC2\x9F", 3, 0},    /* U+009F */
+        {"\xC2\x85", 2, 0},     /* NEL */
+        {"\xFF", 1, 0},         /* not UTF-8 */
+        {"\xED\xA0\x80", 3, 0}, /* surrogate */
+        {"\xC0\xA0", 2, 0},     /* overlong space */
+        {"\xE2\x80\xA8", 3, 1}, /* U+2028 is not in the forbidden ranges */
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
         EVB_CHECK_ROW(evb_ce_string_valid(rows[i].s, rows[i].n) == rows[i].valid, "row %zu", i);
@@ -159,8 +174,7 @@ static void test_media_types(void)
         {"text/pl\xC3\xA4in", 0, 0, 1},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
-        EVB_CHECK_ROW(evb_ce_media_type_valid(rows[i].s) == rows[i].valid, "valid '%s'",
-                      rows[i].s);
+        EVB_CHECK_ROW(evb_ce_media_type_valid(rows[i].s) == rows[i].valid, "valid '%s'", rows[i].s);
         if (rows[i].valid) {
             EVB_CHECK_ROW(evb_ce_media_type_is_json(rows[i].s) == rows[i].json, "json '%s'",
                           rows[i].s);
@@ -238,8 +252,9 @@ static void test_event_check(void)
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         evb_event e = good_event();
-        char **slots[] = {&e.id, &e.source, &e.type, &e.subject, &e.time,
-                          &e.datacontenttype, &e.dataschema, &e.org, &e.connector};
+        char **slots[] = {&e.id,         &e.source, &e.type,
+                          &e.subject,    &e.time,   &e.datacontenttype,
+                          &e.dataschema, &e.org,    &e.connector};
         evb_ce_ext ext[2] = {good_ext[0], good_ext[1]};
         e.ext = ext;
         if (rows[i].field < 9)
@@ -261,11 +276,11 @@ static void test_event_check_extensions(void)
         const char *a, *b;
         const char *pointer;
     } rows[] = {
-        {"zeta", "alpha", "alpha"},      /* out of order */
-        {"same", "same", "same"},        /* duplicate */
-        {"ok", "Bad", "Bad"},            /* upper case */
-        {"ok", "time", "time"},          /* context attribute */
-        {"ok", "orgid", "orgid"},        /* our own extension */
+        {"zeta", "alpha", "alpha"}, /* out of order */
+        {"same", "same", "same"},   /* duplicate */
+        {"ok", "Bad", "Bad"},       /* upper case */
+        {"ok", "time", "time"},     /* context attribute */
+        {"ok", "orgid", "orgid"},   /* our own extension */
         {"ok", "data", "data"},
         {"ok", "a23456789012345678901", "a23456789012345678901"},
         {"", "ok", ""},

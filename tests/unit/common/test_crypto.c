@@ -43,11 +43,9 @@ static void test_sha256(void)
 static const struct {
     const char *key_hex, *data_hex, *mac_hex;
 } hmac_rows[] = {
-    {"0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b",
-     "4869205468657265",
+    {"0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b", "4869205468657265",
      "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"},
-    {"4a656665",
-     "7768617420646f2079612077616e7420666f72206e6f7468696e673f",
+    {"4a656665", "7768617420646f2079612077616e7420666f72206e6f7468696e673f",
      "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"},
     {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
      "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"
@@ -159,8 +157,8 @@ static void test_base64_vectors(void)
         size_t rl = strlen(raw);
         char enc[32];
         size_t el = evb_base64_encode(raw, rl, enc);
-        EVB_CHECK_ROW(strcmp(enc, b64_rows[i].b64) == 0 && el == strlen(enc), "enc '%s' -> %s",
-                      raw, enc);
+        EVB_CHECK_ROW(strcmp(enc, b64_rows[i].b64) == 0 && el == strlen(enc), "enc '%s' -> %s", raw,
+                      enc);
         uint8_t dec[32];
         size_t dl = 99;
         CU_ASSERT_EQUAL(evb_base64_decode(enc, el, dec, &dl), EVB_OK);
@@ -186,21 +184,15 @@ static void test_base64_vectors(void)
 static void test_base64_strict(void)
 {
     static const char *const bad[] = {
-        "Zg",       /* padding required */
-        "Zg=",      /* length not a multiple of 4 */
-        "Zg=a",     /* '=' in the middle */
-        "Z===",     /* too much padding */
-        "====",
-        "Zh==",     /* non-zero unused bits */
-        "Zm9=",     /* non-zero unused bits */
-        "Zm9v\n",   /* whitespace */
-        "Zm 9v",
-        "Zm9v YmFy",
-        "Zm9-",     /* url alphabet in standard */
-        "Zm9_",
-        "Zm9v====",
-        "=Zm9",
-        "Zm\0v",
+        "Zg",                          /* padding required */
+        "Zg=",                         /* length not a multiple of 4 */
+        "Zg=a",                        /* '=' in the middle */
+        "Z===",                        /* too much padding */
+        "====",   "Zh==",              /* non-zero unused bits */
+        "Zm9=",                        /* non-zero unused bits */
+        "Zm9v\n",                      /* whitespace */
+        "Zm 9v",  "Zm9v YmFy", "Zm9-", /* url alphabet in standard */
+        "Zm9_",   "Zm9v====",  "=Zm9", "Zm\0v",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         uint8_t out[16];

@@ -69,7 +69,7 @@ static char thread_ids[THREADS][PER_THREAD][EVB_UUID_STRLEN + 1];
 
 static void *gen_thread(void *arg)
 {
-    char (*ids)[EVB_UUID_STRLEN + 1] = arg;
+    char(*ids)[EVB_UUID_STRLEN + 1] = arg;
     for (int i = 0; i < PER_THREAD; i++)
         evb_uuid7(ids[i], EVB_UUID_STRLEN + 1);
     return NULL;

@@ -73,8 +73,8 @@ static void test_json_record(void)
 {
     evb_log_configure(EVB_LOG_INFO, EVB_LOG_JSON);
     drain();
-    const char *const ctx[] = {"org", "acme \"corp\"\n", "skipped", NULL, "bad", "x\xff",
-                               "event_id", "e-1", NULL};
+    const char *const ctx[] = {"org",   "acme \"corp\"\n", "skipped", NULL, "bad",
+                               "x\xff", "event_id",        "e-1",     NULL};
     evb_log(EVB_LOG_WARN, "store", ctx, "disk %d%% full\t%s", 93, "\x01");
     char *out = drain();
     size_t len = strlen(out);
@@ -203,9 +203,9 @@ int main(void)
     if (setup() != 0)
         return 2;
     static const evb_unit_case cases[] = {
-        {"level_parse", test_level_parse},   {"filtering", test_filtering},
-        {"json_record", test_json_record},   {"long_record", test_long_record},
-        {"text_record", test_text_record},   {"stderr_default", test_stderr_default},
+        {"level_parse", test_level_parse},           {"filtering", test_filtering},
+        {"json_record", test_json_record},           {"long_record", test_long_record},
+        {"text_record", test_text_record},           {"stderr_default", test_stderr_default},
         {"concurrent_lines", test_concurrent_lines}, {NULL, NULL},
     };
     return evb_unit_run("common/log", cases);

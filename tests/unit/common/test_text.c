@@ -141,9 +141,8 @@ static void test_url_encode(void)
 int main(void)
 {
     static const evb_unit_case cases[] = {
-        {"utf8_valid", test_utf8_valid}, {"utf8_len", test_utf8_len},
-        {"strdup", test_strdup},         {"str_matches", test_str_matches},
-        {"url_encode", test_url_encode}, {NULL, NULL},
+        {"utf8_valid", test_utf8_valid},   {"utf8_len", test_utf8_len},     {"strdup", test_strdup},
+        {"str_matches", test_str_matches}, {"url_encode", test_url_encode}, {NULL, NULL},
     };
     return evb_unit_run("common/text", cases);
 }

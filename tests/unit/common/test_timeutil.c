@@ -55,12 +55,12 @@ static const char *const invalid_rows[] = {
     "",
     "2024",
     "2024-01-15",
-    "2024-01-15T10:30Z",          /* missing seconds */
-    "2024-01-15T10:30:00",        /* missing offset */
-    "2024-01-15 10:30:00Z",       /* space separator */
+    "2024-01-15T10:30Z",    /* missing seconds */
+    "2024-01-15T10:30:00",  /* missing offset */
+    "2024-01-15 10:30:00Z", /* space separator */
     "2024-01-15_10:30:00Z",
-    "2023-02-29T00:00:00Z",       /* not a leap year */
-    "1900-02-29T00:00:00Z",       /* century, not a leap year */
+    "2023-02-29T00:00:00Z", /* not a leap year */
+    "1900-02-29T00:00:00Z", /* century, not a leap year */
     "2024-02-30T00:00:00Z",
     "2024-04-31T00:00:00Z",
     "2024-06-31T00:00:00Z",
@@ -73,11 +73,11 @@ static const char *const invalid_rows[] = {
     "2024-01-15T24:00:00Z",
     "2024-01-15T23:60:00Z",
     "2024-01-15T23:59:61Z",
-    "2024-01-15T12:00:60Z",       /* leap second not at the end of a UTC day */
-    "2016-12-31T23:59:60+01:00",  /* 22:59:60Z */
-    "2024-01-15T10:30:00.Z",      /* empty fraction */
-    "2024-01-15T10:30:00,5Z",     /* comma fraction */
-    "2024-01-15T10:30:00+08",     /* offset without minutes */
+    "2024-01-15T12:00:60Z",      /* leap second not at the end of a UTC day */
+    "2016-12-31T23:59:60+01:00", /* 22:59:60Z */
+    "2024-01-15T10:30:00.Z",     /* empty fraction */
+    "2024-01-15T10:30:00,5Z",    /* comma fraction */
+    "2024-01-15T10:30:00+08",    /* offset without minutes */
     "2024-01-15T10:30:00+0800",
     "2024-01-15T10:30:00+24:00",
     "2024-01-15T10:30:00+08:60",
@@ -178,9 +178,12 @@ static void test_clocks(void)
 int main(void)
 {
     static const evb_unit_case cases[] = {
-        {"parse_valid", test_parse_valid}, {"parse_invalid", test_parse_invalid},
-        {"format", test_format},           {"roundtrip_many", test_roundtrip_many},
-        {"split", test_split},             {"clocks", test_clocks},
+        {"parse_valid", test_parse_valid},
+        {"parse_invalid", test_parse_invalid},
+        {"format", test_format},
+        {"roundtrip_many", test_roundtrip_many},
+        {"split", test_split},
+        {"clocks", test_clocks},
         {NULL, NULL},
     };
     return evb_unit_run("common/timeutil", cases);

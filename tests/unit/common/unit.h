@@ -42,11 +42,11 @@ static inline int evb_unit_run(const char *suite_name, const evb_unit_case *case
 }
 
 /* Table-driven helpers: report the failing row so the log names the case. */
-#define EVB_CHECK_ROW(cond, fmt, ...)                                                        \
-    do {                                                                                     \
-        if (!(cond))                                                                         \
-            fprintf(stderr, "  row failed: " fmt "\n", __VA_ARGS__);                        \
-        CU_ASSERT(cond);                                                                     \
+#define EVB_CHECK_ROW(cond, fmt, ...)                                                              \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            fprintf(stderr, "  row failed: " fmt "\n", __VA_ARGS__);                               \
+        CU_ASSERT(cond);                                                                           \
     } while (0)
 
 #endif
