@@ -1,0 +1,196 @@
+/* evbridge registry — ECMA-262 to PCRE2 translation, compile and bounded match.
+ * See regex_int.h for the design; ECMA-262 pattern syntax:
+ * https://tc39.es/ecma262/#sec-patterns
+ */
+#include "registry/regex_int.h"
+#include "registry/util_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct evb_regex {
+    pcre2_code *code;
+    pcre2_match_context *mctx;
+};
+
+/* ECMAScript WhiteSpace + LineTerminator, as the inside of a character class. */
+static const char ECMA_SPACE[] =
+    "\\t\\n\\x{0b}\\f\\r \\x{a0}\\x{1680}\\x{2000}-\\x{200a}\\x{2028}\\x{2029}\\x{202f}"
+    "\\x{205f}\\x{3000}\\x{feff}";
+
+static int hex4(const char *p, size_t left, unsigned *out)
+{
+    if (left < 4)
+        return 0;
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        unsigned d;
+        if (c >= '0' && c <= '9')
+            d = (unsigned)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            d = (unsigned)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F')
+            d = (unsigned)(c - 'A' + 10);
+        else
+            return 0;
+        v = v * 16 + d;
+    }
+    *out = v;
+    return 1;
+}
+
+/* Handles one escape at p[0] == '\\'; returns the number of pattern bytes consumed. */
+static size_t translate_escape(sbuf *o, const char *p, size_t left, bool in_class)
+{
+    if (left < 2) {
+        sbuf_putc(o, '\\');
+        return 1;
+    }
+    char c = p[1];
+    unsigned cp, lo;
+    if (c == 'u' && hex4(p + 2, left - 2, &cp)) {
+        size_t used = 6;
+        if (cp >= 0xD800 && cp <= 0xDBFF && left >= 12 && p[6] == '\\' && p[7] == 'u' &&
+            hex4(p + 8, left - 8, &lo) && lo >= 0xDC00 && lo <= 0xDFFF) {
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+            used = 12;
+        }
+        sbuf_printf(o, "\\x{%x}", cp);
+        return used;
+    }
+    if (c == 'u' && left > 2 && p[2] == '{') {
+        size_t k = 3;
+        while (k < left && p[k] != '}')
+            k++;
+        if (k < left) {
+            sbuf_puts(o, "\\x{");
+            sbuf_put(o, p + 3, k - 3);
+            sbuf_putc(o, '}');
+            return k + 1;
+        }
+    }
+    if (c == 's' || c == 'S') {
+        if (in_class && c == 's')
+            sbuf_puts(o, ECMA_SPACE);
+        else if (in_class)
+            sbuf_puts(o, "\\S");
+        else
+            sbuf_printf(o, "[%s%s]", c == 'S' ? "^" : "", ECMA_SPACE);
+        return 2;
+    }
+    if (c == 'd' && !in_class) {
+        sbuf_puts(o, "[0-9]");
+        return 2;
+    }
+    if (c == 'D' && !in_class) {
+        sbuf_puts(o, "[^0-9]");
+        return 2;
+    }
+    sbuf_put(o, p, 2);
+    return 2;
+}
+
+static char *translate(const char *pat, size_t len)
+{
+    sbuf o;
+    sbuf_init(&o);
+    bool in_class = false;
+    for (size_t i = 0; i < len;) {
+        char c = pat[i];
+        if (c == '\\') {
+            i += translate_escape(&o, pat + i, len - i, in_class);
+        } else if (!in_class && c == '[') {
+            if (len - i >= 3 && memcmp(pat + i, "[^]", 3) == 0) {
+                sbuf_puts(&o, "[\\s\\S]");
+                i += 3;
+            } else if (len - i >= 2 && memcmp(pat + i, "[]", 2) == 0) {
+                sbuf_puts(&o, "(?!)");
+                i += 2;
+            } else {
+                in_class = true;
+                sbuf_putc(&o, c);
+                i++;
+                if (i < len && pat[i] == '^') {
+                    sbuf_putc(&o, '^');
+                    i++;
+                }
+                if (i < len && pat[i] == ']') { /* ECMA: "[]...]" is not a literal ']' */
+                    sbuf_puts(&o, "\\]");
+                    i++;
+                }
+            }
+        } else {
+            if (in_class && c == ']')
+                in_class = false;
+            else if (in_class && c == '[')
+                sbuf_putc(&o, '\\'); /* literal '[' in an ECMA class; PCRE may see [:x:] */
+            sbuf_putc(&o, c);
+            i++;
+        }
+    }
+    if (o.failed || o.data == NULL) {
+        bool empty = !o.failed;
+        sbuf_fini(&o);
+        return empty ? calloc(1, 1) : NULL;
+    }
+    return o.data;
+}
+
+evb_regex *regex_compile(const char *pat, size_t len, char *errbuf, size_t errlen)
+{
+    char *t = translate(pat, len);
+    if (t == NULL) {
+        snprintf(errbuf, errlen, "out of memory");
+        return NULL;
+    }
+    evb_regex *re = calloc(1, sizeof *re);
+    if (re == NULL) {
+        free(t);
+        snprintf(errbuf, errlen, "out of memory");
+        return NULL;
+    }
+    int ec;
+    PCRE2_SIZE off;
+    re->code = pcre2_compile((PCRE2_SPTR)t, strlen(t), PCRE2_UTF | PCRE2_DOLLAR_ENDONLY, &ec,
+                             &off, NULL);
+    free(t);
+    if (re->code == NULL) {
+        PCRE2_UCHAR msg[160];
+        pcre2_get_error_message(ec, msg, sizeof msg);
+        snprintf(errbuf, errlen, "%s", (const char *)msg);
+        free(re);
+        return NULL;
+    }
+    (void)pcre2_jit_compile(re->code, PCRE2_JIT_COMPLETE); /* falls back to the interpreter */
+    re->mctx = pcre2_match_context_create(NULL);
+    if (re->mctx == NULL) {
+        regex_free(re);
+        snprintf(errbuf, errlen, "out of memory");
+        return NULL;
+    }
+    pcre2_set_match_limit(re->mctx, EVB_REGEX_MATCH_LIMIT);
+    pcre2_set_depth_limit(re->mctx, EVB_REGEX_DEPTH_LIMIT);
+    pcre2_set_heap_limit(re->mctx, EVB_REGEX_HEAP_LIMIT_KIB);
+    return re;
+}
+
+int regex_match(const evb_regex *re, const char *s, size_t n, pcre2_match_data *md)
+{
+    int rc = pcre2_match(re->code, (PCRE2_SPTR)s, n, 0, 0, md, re->mctx);
+    if (rc >= 0)
+        return 1;
+    if (rc == PCRE2_ERROR_NOMATCH)
+        return 0;
+    return -1;
+}
+
+void regex_free(evb_regex *re)
+{
+    if (re == NULL)
+        return;
+    pcre2_code_free(re->code);
+    pcre2_match_context_free(re->mctx);
+    free(re);
+}

@@ -1,0 +1,37 @@
+/* evbridge registry — ECMA-262 regular expressions on PCRE2, private to registry/.
+ *
+ * JSON Schema says `pattern` is ECMA-262. PCRE2 (UTF mode, no UCP, so \d and \w stay ASCII
+ * as in ECMAScript; PCRE2_DOLLAR_ENDONLY so `$` matches at the end of input only) is close;
+ * the remaining differences are translated: \uXXXX (and surrogate pairs, \u{...}) become
+ * \x{...}, \s/\S use ECMAScript's Unicode white-space set, `[^]` and `[]` mean "any" and
+ * "nothing". Patterns are JIT-compiled once. Every match runs with a match limit and a depth
+ * limit, so a catastrophic pattern ("(a+)+$") fails fast instead of stalling a thread.
+ *
+ * A compiled evb_regex is immutable; regex_match may run concurrently on one evb_regex as
+ * long as each thread passes its own match data.
+ */
+#ifndef EVB_REGISTRY_REGEX_INT_H
+#define EVB_REGISTRY_REGEX_INT_H
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define EVB_REGEX_MATCH_LIMIT 200000u
+#define EVB_REGEX_DEPTH_LIMIT 2000u
+#define EVB_REGEX_HEAP_LIMIT_KIB 8192u
+
+typedef struct evb_regex evb_regex;
+
+/* Compiles ECMA-262 pattern pat[0..len). On failure returns NULL and writes a reason into
+ * errbuf (errlen bytes) — "out of memory" or PCRE2's message with the offset. */
+evb_regex *regex_compile(const char *pat, size_t len, char *errbuf, size_t errlen);
+
+/* 1 = matches somewhere in s[0..n), 0 = no match, -1 = limit hit or error (treat as a
+ * failure: the input could not be checked). md: from pcre2_match_data_create(1, NULL). */
+int regex_match(const evb_regex *re, const char *s, size_t n, pcre2_match_data *md);
+
+void regex_free(evb_regex *re);
+
+#endif

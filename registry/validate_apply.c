@@ -1,0 +1,301 @@
+/* evbridge registry — applicator keywords: properties, patternProperties,
+ * additionalProperties, propertyNames, dependentSchemas, prefixItems/items/additionalItems,
+ * contains, allOf/anyOf/oneOf/not, if/then/else, unevaluatedProperties/Items.
+ * 2020-12 core §10-11: https://json-schema.org/draft/2020-12/json-schema-core#section-10
+ *
+ * Annotation bookkeeping: every member/item a subschema successfully evaluates is marked in
+ * the current evset (if any). anyOf/oneOf/if evaluate branches into scratch sets and merge
+ * only the ones that passed; allOf, $ref and then/else write straight into the caller's set
+ * because their failure fails the whole schema, whose annotations the caller then drops.
+ */
+#include "registry/validate_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const named_node *find_named(const named_node *a, size_t n, const char *k, size_t kl)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        size_t m = a[mid].klen < kl ? a[mid].klen : kl;
+        int c = m ? memcmp(a[mid].key, k, m) : 0;
+        if (c == 0)
+            c = (a[mid].klen > kl) - (a[mid].klen < kl);
+        if (c == 0)
+            return &a[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+/* Evaluates child at instance member/item `inst`, with both paths pushed. */
+static bool descend(vctx *c, const snode *child, const evb_json *inst, const char *kw,
+                    const char *kseg, size_t kseg_n, bool kseg_index, size_t kidx,
+                    const char *iseg, size_t iseg_n, size_t iidx)
+{
+    size_t km = kpush(c, kw, strlen(kw));
+    if (kseg != NULL)
+        kpush(c, kseg, kseg_n);
+    else if (kseg_index)
+        kpush_index(c, kidx);
+    size_t id = c->idepth;
+    size_t im = iseg ? ipush(c, iseg, iseg_n) : ipush_index(c, iidx);
+    bool r = eval(c, child, inst, NULL);
+    ppop(&c->ip, im);
+    c->idepth = id;
+    ppop(&c->kp, km);
+    return r;
+}
+
+static bool additional(vctx *c, const snode *n, const char *key, size_t kl, const evb_json *val)
+{
+    if (n->additional->is_bool && !n->additional->bool_val) {
+        char q[120];
+        quote(q, sizeof q, key, kl);
+        size_t id = c->idepth;
+        size_t im = ipush(c, key, kl);
+        bool r = vfail(c, "additionalProperties", "property \"%s\" is not allowed", q);
+        ppop(&c->ip, im);
+        c->idepth = id;
+        return r;
+    }
+    return descend(c, n->additional, val, "additionalProperties", NULL, 0, false, 0, key, kl, 0);
+}
+
+static bool check_members(vctx *c, const snode *n, const evb_json *inst, evset *ev)
+{
+    bool ok = true;
+    for (size_t i = 0; i < evb_json_size(inst); i++) {
+        size_t kl;
+        const char *key = evb_json_key_at(inst, i, &kl);
+        const evb_json *val = evb_json_value_at(inst, i);
+        bool matched = false;
+        const named_node *p = find_named(n->props, n->n_props, key, kl);
+        if (p != NULL) {
+            matched = true;
+            STEP(ok, c, descend(c, p->node, val, "properties", key, kl, false, 0, key, kl, 0));
+        }
+        for (size_t j = 0; j < n->n_patprops; j++) {
+            const pat_node *pp = &n->patprops[j];
+            int r = regex_match(pp->re, key, kl, c->md);
+            if (r < 0) {
+                char q[120];
+                quote(q, sizeof q, pp->src, strlen(pp->src));
+                STEP(ok, c, vfail(c, "patternProperties", "property name could not be checked "
+                                  "against pattern \"%s\" (matching limit exceeded)", q));
+            } else if (r == 1) {
+                matched = true;
+                STEP(ok, c, descend(c, pp->node, val, "patternProperties", pp->src,
+                                    strlen(pp->src), false, 0, key, kl, 0));
+            }
+        }
+        if (!matched && n->additional != NULL) {
+            matched = true;
+            STEP(ok, c, additional(c, n, key, kl, val));
+        }
+        if (matched)
+            ev_mark(ev, i);
+    }
+    return ok;
+}
+
+bool check_object(vctx *c, const snode *n, const evb_json *inst, evset *ev)
+{
+    bool ok = true;
+    if (n->n_props || n->n_patprops || n->additional)
+        STEP(ok, c, check_members(c, n, inst, ev));
+    if (n->prop_names != NULL) {
+        for (size_t i = 0; i < evb_json_size(inst); i++) {
+            evb_json name = {.type = EVB_JSON_STRING};
+            name.u.s = evb_json_key_at(inst, i, &name.n);
+            c->quiet++;
+            bool r = eval(c, n->prop_names, &name, NULL);
+            c->quiet--;
+            if (!r && !c->err) {
+                char q[120];
+                quote(q, sizeof q, name.u.s, name.n);
+                STEP(ok, c, vfail(c, "propertyNames", "property name \"%s\" is not valid", q));
+            }
+        }
+    }
+    for (size_t d = 0; d < n->n_dep_schemas; d++) {
+        const named_node *ds = &n->dep_schemas[d];
+        if (evb_json_getn(inst, ds->key, ds->klen) == NULL)
+            continue;
+        size_t km = kpush(c, n->dep_schemas_kw, strlen(n->dep_schemas_kw));
+        kpush(c, ds->key, ds->klen);
+        bool r = eval(c, ds->node, inst, ev);
+        ppop(&c->kp, km);
+        STEP(ok, c, r);
+    }
+    return ok && !c->err;
+}
+
+static bool check_contains(vctx *c, const snode *n, const evb_json *inst, evset *ev)
+{
+    size_t sz = evb_json_size(inst), found = 0;
+    for (size_t i = 0; i < sz; i++) {
+        c->quiet++;
+        bool r = eval(c, n->contains, evb_json_at(inst, i), NULL);
+        c->quiet--;
+        if (c->err)
+            return false;
+        if (r) {
+            found++;
+            ev_mark(ev, i);
+        }
+    }
+    uint64_t min = (n->has & H_MINCONTAINS) ? n->min_contains : 1;
+    bool ok = true;
+    if (found < min)
+        STEP(ok, c, vfail(c, (n->has & H_MINCONTAINS) ? "minContains" : "contains",
+                          "must contain at least %llu matching item(s), but has %zu",
+                          (unsigned long long)min, found));
+    if ((n->has & H_MAXCONTAINS) && found > n->max_contains)
+        STEP(ok, c, vfail(c, "maxContains", "must contain at most %llu matching item(s), but "
+                          "has %zu", (unsigned long long)n->max_contains, found));
+    return ok;
+}
+
+bool check_array(vctx *c, const snode *n, const evb_json *inst, evset *ev)
+{
+    bool ok = true;
+    size_t sz = evb_json_size(inst);
+    size_t np = n->n_prefix < sz ? n->n_prefix : sz;
+    for (size_t i = 0; i < np; i++) {
+        STEP(ok, c, descend(c, n->prefix[i], evb_json_at(inst, i), n->prefix_kw, NULL, 0, true,
+                            i, NULL, 0, i));
+        ev_mark(ev, i);
+    }
+    if (n->items != NULL && sz > np) {
+        if (n->items->is_bool && !n->items->bool_val) {
+            STEP(ok, c, vfail(c, n->items_kw, "must have at most %zu items, but has %zu", np, sz));
+        } else {
+            for (size_t i = np; i < sz; i++) {
+                STEP(ok, c, descend(c, n->items, evb_json_at(inst, i), n->items_kw, NULL, 0,
+                                    false, 0, NULL, 0, i));
+                ev_mark(ev, i);
+            }
+        }
+    }
+    if (n->contains != NULL)
+        STEP(ok, c, check_contains(c, n, inst, ev));
+    return ok;
+}
+
+/* Evaluates branch i of keyword kw quietly; merges annotations into ev when it passes. */
+static bool branch(vctx *c, const snode *b, const evb_json *inst, evset *ev, bool merge)
+{
+    evset tmp = {0};
+    if (ev != NULL && !ev_alloc(c, &tmp, ev->n))
+        return false;
+    c->quiet++;
+    bool r = eval(c, b, inst, ev ? &tmp : NULL);
+    c->quiet--;
+    if (r && merge)
+        ev_merge(ev, &tmp);
+    free(tmp.bits);
+    return r;
+}
+
+static bool check_any_one(vctx *c, const snode *n, const evb_json *inst, evset *ev)
+{
+    bool ok = true;
+    if (n->n_any) {
+        size_t passed = 0;
+        for (size_t i = 0; i < n->n_any && (ev != NULL || passed == 0); i++)
+            passed += branch(c, n->any_of[i], inst, ev, true);
+        if (c->err)
+            return false;
+        if (passed == 0)
+            STEP(ok, c, vfail(c, "anyOf", "must match at least one of the %zu schemas in anyOf",
+                              n->n_any));
+    }
+    if (n->n_one) {
+        size_t passed = 0, first = 0, second = 0;
+        for (size_t i = 0; i < n->n_one && passed < 2; i++) {
+            if (!branch(c, n->one_of[i], inst, NULL, false))
+                continue;
+            if (passed++ == 0)
+                first = i;
+            else
+                second = i;
+        }
+        if (c->err)
+            return false;
+        if (passed == 1 && ev != NULL)
+            branch(c, n->one_of[first], inst, ev, true);
+        if (passed == 0)
+            STEP(ok, c, vfail(c, "oneOf", "must match exactly one of the %zu schemas in oneOf, "
+                              "but matches none", n->n_one));
+        else if (passed > 1)
+            STEP(ok, c, vfail(c, "oneOf", "must match exactly one schema in oneOf, but matches "
+                              "schemas %zu and %zu", first, second));
+    }
+    return ok;
+}
+
+bool check_combinators(vctx *c, const snode *n, const evb_json *inst, evset *ev)
+{
+    bool ok = true;
+    for (size_t i = 0; i < n->n_all; i++) {
+        size_t km = kpush(c, "allOf", 5);
+        kpush_index(c, i);
+        bool r = eval(c, n->all_of[i], inst, ev);
+        ppop(&c->kp, km);
+        STEP(ok, c, r);
+    }
+    STEP(ok, c, check_any_one(c, n, inst, ev));
+    if (n->not_ != NULL) {
+        bool r = branch(c, n->not_, inst, NULL, false);
+        if (c->err)
+            return false;
+        if (r)
+            STEP(ok, c, vfail(c, "not", "must not match the schema in not"));
+    }
+    if (n->if_ != NULL) {
+        bool r = branch(c, n->if_, inst, ev, true);
+        if (c->err)
+            return false;
+        const snode *next = r ? n->then_ : n->else_;
+        if (next != NULL) {
+            size_t km = kpush(c, r ? "then" : "else", 4);
+            bool r2 = eval(c, next, inst, ev);
+            ppop(&c->kp, km);
+            STEP(ok, c, r2);
+        }
+    }
+    return ok;
+}
+
+bool check_unevaluated(vctx *c, const snode *n, const evb_json *inst, evset *ev)
+{
+    bool ok = true;
+    bool obj = evb_json_typeof(inst) == EVB_JSON_OBJECT;
+    const snode *u = obj ? n->uneval_props : n->uneval_items;
+    const char *kw = obj ? "unevaluatedProperties" : "unevaluatedItems";
+    for (size_t i = 0; i < evb_json_size(inst); i++) {
+        if (ev->bits[i / 64] & (1ull << (i % 64)))
+            continue;
+        size_t kl = 0;
+        const char *key = obj ? evb_json_key_at(inst, i, &kl) : NULL;
+        const evb_json *val = obj ? evb_json_value_at(inst, i) : evb_json_at(inst, i);
+        if (u->is_bool && !u->bool_val) {
+            char q[120];
+            if (obj)
+                quote(q, sizeof q, key, kl);
+            STEP(ok, c, obj ? vfail(c, kw, "property \"%s\" is not allowed (not evaluated by "
+                                    "any subschema)", q)
+                            : vfail(c, kw, "item %zu is not allowed (not evaluated by any "
+                                    "subschema)", i));
+            continue;
+        }
+        STEP(ok, c, descend(c, u, val, kw, NULL, 0, false, 0, key, kl, i));
+        ev_mark(ev, i);
+    }
+    return ok;
+}

@@ -1,0 +1,3 @@
+/* placeholder */
+void registry_keyword_tests_placeholder(void);
+void registry_keyword_tests_placeholder(void) {}
