@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import grpc  # noqa: E402
 
 from evbharness import (  # noqa: E402
-    PUBLISHED, Client, ServerTestCase, admin_pb2, connector_pb2, create_connector,
+    PUBLISHED, REJECTED, Client, ServerTestCase, admin_pb2, connector_pb2, create_connector,
     create_key, describe, entry, events_pb2, health_pb2, main, put, rpc_code, unique)
 
 UNAUTH = grpc.StatusCode.UNAUTHENTICATED
@@ -143,9 +143,26 @@ class AuthTest(ServerTestCase):
         self.assertRpcError(grpc.StatusCode.NOT_FOUND, self.admin.events.GetEvent,
                             events_pb2.GetEventRequest(event_id="x", org=org,
                                                        connector=conn_a.name))
-        self.assertRpcError(DENIED, lambda: list(cli_b.events.PublishStream(iter([
-            events_pb2.PutEventsRequest(connector=conn_a.name, request_id="s1",
-                                        entries=[entry(org)])]))))
+        # On a stream either the stream ends PERMISSION_DENIED, or the request is answered
+        # with every entry REJECTED (error_code PERMISSION_DENIED) and the stream goes on.
+        try:
+            replies = list(cli_b.events.PublishStream(iter([
+                events_pb2.PutEventsRequest(connector=conn_a.name, request_id="s1",
+                                            entries=[entry(org, id_="y"), entry(org, id_="z")]),
+                events_pb2.PutEventsRequest(connector=conn_b.name, request_id="s2",
+                                            entries=[entry(org, id_="own-stream")])])))
+            self.assertEqual([r.request_id for r in replies], ["s1", "s2"])
+            self.assertEqual(replies[0].failed_entry_count, 2, describe(replies[0]))
+            for res in replies[0].results:
+                self.assertEqual((res.status, res.error_code), (REJECTED, "PERMISSION_DENIED"),
+                                 describe(replies[0]))
+            self.assertEqual(replies[1].results[0].status, PUBLISHED, describe(replies[1]))
+        except grpc.RpcError as e:
+            self.assertEqual(e.code(), DENIED, "%s %s" % (e.code(), e.details()))
+        for eid in ("y", "z"):
+            self.assertRpcError(grpc.StatusCode.NOT_FOUND, self.admin.events.GetEvent,
+                                events_pb2.GetEventRequest(event_id=eid, org=org,
+                                                           connector=conn_a.name))
         # managing another ISV's connectors
         self.assertRpcError(DENIED, create_connector, cli_b, _isv_a)
         code, detail = rpc_code(cli_b.connectors.DeleteConnector,
@@ -208,8 +225,8 @@ class AuthTest(ServerTestCase):
         ev = get("iso-shared")
         self.assertEqual(ev.attributes["orgid"].ce_string, org_a)
         self.assertEqual(ev.text_data.replace(" ", ""), '{"org":"a"}')
-        code, _ = rpc_code(get, "iso-shared", org_b)
-        self.assertIn(code, (grpc.StatusCode.NOT_FOUND, DENIED))
+        # checked at the end, so the listing checks below run either way
+        shared_b = rpc_code(get, "iso-shared", org_b)
 
         self.assertRpcError(DENIED, a.events.ListEvents, events_pb2.ListEventsRequest(org=org_b))
         self.assertRpcError(DENIED, a.events.ListEvents,
@@ -242,6 +259,10 @@ class AuthTest(ServerTestCase):
                             events_pb2.GetEventRequest(event_id="iso-a"))
         self.assertEqual(b.events.GetEvent(events_pb2.GetEventRequest(
             event_id="iso-shared")).attributes["orgid"].ce_string, org_b)
+        code, got = shared_b
+        self.assertIn(code, (grpc.StatusCode.NOT_FOUND, DENIED),
+                      "GetEvent(iso-shared, org=B) with an org A key must not answer OK "
+                      "(it asked for org B's event); got %s: %s" % (code, str(got)[:300]))
 
     def test_still_serving(self):
         self.assertServing()
