@@ -168,7 +168,7 @@ static bool check_hostname(const char *s, size_t n)
             return false;
         if (label == 0 && c == '-')
             return false;
-        if (label == 2 && c == '-' && s[i - 1] == '-' &&
+        if (label == 3 && c == '-' && s[i - 1] == '-' &&
             !((s[i - 3] == 'x' || s[i - 3] == 'X') && (s[i - 2] == 'n' || s[i - 2] == 'N')))
             return false; /* RFC 5891 §4.2.3.1: "--" in positions 3-4 only for "xn--" */
         label++;
@@ -315,7 +315,7 @@ static bool check_regex(const char *s, size_t n)
 
 bool fmt_check(fmt_id f, const char *s, size_t n)
 {
-    if (f != FMT_UNKNOWN && memchr(s, '\0', n) != NULL)
+    if (f != FMT_UNKNOWN && f != FMT_JSON_POINTER && memchr(s, 0, n) != NULL)
         return false;
     switch (f) {
     case FMT_UNKNOWN: return true;

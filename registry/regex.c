@@ -41,6 +41,52 @@ static int hex4(const char *p, size_t left, unsigned *out)
     return 1;
 }
 
+/* ECMAScript long General_Category names that PCRE2 10.42 only knows by their short form. */
+static const char *const GC_NAMES[][2] = {
+    {"Letter", "L"},           {"Cased_Letter", "L&"},     {"Uppercase_Letter", "Lu"},
+    {"Lowercase_Letter", "Ll"}, {"Titlecase_Letter", "Lt"}, {"Modifier_Letter", "Lm"},
+    {"Other_Letter", "Lo"},    {"Mark", "M"},              {"Nonspacing_Mark", "Mn"},
+    {"Spacing_Mark", "Mc"},    {"Enclosing_Mark", "Me"},   {"Number", "N"},
+    {"Decimal_Number", "Nd"},  {"digit", "Nd"},            {"Letter_Number", "Nl"},
+    {"Other_Number", "No"},    {"Punctuation", "P"},       {"punct", "P"},
+    {"Connector_Punctuation", "Pc"}, {"Dash_Punctuation", "Pd"}, {"Open_Punctuation", "Ps"},
+    {"Close_Punctuation", "Pe"}, {"Initial_Punctuation", "Pi"}, {"Final_Punctuation", "Pf"},
+    {"Other_Punctuation", "Po"}, {"Symbol", "S"},          {"Math_Symbol", "Sm"},
+    {"Currency_Symbol", "Sc"}, {"Modifier_Symbol", "Sk"},  {"Other_Symbol", "So"},
+    {"Separator", "Z"},        {"Space_Separator", "Zs"},  {"Line_Separator", "Zl"},
+    {"Paragraph_Separator", "Zp"}, {"Other", "C"},         {"Control", "Cc"},
+    {"cntrl", "Cc"},           {"Format", "Cf"},           {"Surrogate", "Cs"},
+    {"Private_Use", "Co"},     {"Unassigned", "Cn"},
+};
+
+/* \p{Name} / \p{gc=Name} / \p{Script=Name}: rewrite to a name PCRE2 accepts. */
+static size_t translate_property(sbuf *o, const char *p, size_t left)
+{
+    const char *close = memchr(p, '}', left);
+    if (left < 4 || p[2] != '{' || close == NULL)
+        return 0;
+    const char *name = p + 3;
+    size_t n = (size_t)(close - name);
+    const char *eq = memchr(name, '=', n);
+    if (eq != NULL) {
+        n -= (size_t)(eq + 1 - name);
+        name = eq + 1;
+    }
+    sbuf_putc(o, '\\');
+    sbuf_putc(o, p[1]);
+    sbuf_putc(o, '{');
+    const char *mapped = NULL;
+    for (size_t i = 0; i < sizeof GC_NAMES / sizeof GC_NAMES[0]; i++)
+        if (strlen(GC_NAMES[i][0]) == n && memcmp(GC_NAMES[i][0], name, n) == 0)
+            mapped = GC_NAMES[i][1];
+    if (mapped != NULL)
+        sbuf_puts(o, mapped);
+    else
+        sbuf_put(o, name, n);
+    sbuf_putc(o, '}');
+    return (size_t)(close - p) + 1;
+}
+
 /* Handles one escape at p[0] == '\\'; returns the number of pattern bytes consumed. */
 static size_t translate_escape(sbuf *o, const char *p, size_t left, bool in_class)
 {
@@ -70,6 +116,11 @@ static size_t translate_escape(sbuf *o, const char *p, size_t left, bool in_clas
             sbuf_putc(o, '}');
             return k + 1;
         }
+    }
+    if (c == 'p' || c == 'P') {
+        size_t used = translate_property(o, p, left);
+        if (used > 0)
+            return used;
     }
     if (c == 's' || c == 'S') {
         if (in_class && c == 's')

@@ -138,6 +138,8 @@ static void record(counts *c, const char *key, int passed, const char *why, int 
     if (gated) {
         c->unexpected++;
         printf("%s%s :: reason: %s\n", g_list ? "" : "UNEXPECTED FAILURE ", key, why);
+    } else if (g_list) {
+        printf("(not gated) %s :: reason: %s\n", key, why);
     }
 }
 
