@@ -168,9 +168,6 @@ static bool check_hostname(const char *s, size_t n)
             return false;
         if (label == 0 && c == '-')
             return false;
-        if (label == 3 && c == '-' && s[i - 1] == '-' &&
-            !((s[i - 3] == 'x' || s[i - 3] == 'X') && (s[i - 2] == 'n' || s[i - 2] == 'N')))
-            return false; /* RFC 5891 §4.2.3.1: "--" in positions 3-4 only for "xn--" */
         label++;
     }
     return true;
