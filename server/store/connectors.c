@@ -223,8 +223,8 @@ evb_err evb_store_connector_get(evb_store *s, const char *name, evb_connector **
     evb_err e = store_reader_get(s, &r);
     if (e != EVB_OK)
         return e;
-    sqlite3_stmt *st = store_rstmt(
-        r, RS_CONN_GET, "SELECT " CONN_COLS " FROM connectors WHERE name = ?1", &e);
+    sqlite3_stmt *st =
+        store_rstmt(r, RS_CONN_GET, "SELECT " CONN_COLS " FROM connectors WHERE name = ?1", &e);
     if (st != NULL) {
         store_bind_text(st, 1, name);
         int rc = sqlite3_step(st);
@@ -238,8 +238,7 @@ evb_err evb_store_connector_get(evb_store *s, const char *name, evb_connector **
     return e;
 }
 
-evb_err evb_store_connector_list(evb_store *s, const char *isv, evb_connector ***out,
-                                 size_t *n_out)
+evb_err evb_store_connector_list(evb_store *s, const char *isv, evb_connector ***out, size_t *n_out)
 {
     if (s == NULL || out == NULL || n_out == NULL)
         return EVB_ERR_INVALID;
@@ -251,11 +250,10 @@ evb_err evb_store_connector_list(evb_store *s, const char *isv, evb_connector **
         return e;
     sqlite3_stmt *st =
         isv == NULL
-            ? store_rstmt(r, RS_CONN_LIST_ALL,
-                          "SELECT " CONN_COLS " FROM connectors ORDER BY name", &e)
+            ? store_rstmt(r, RS_CONN_LIST_ALL, "SELECT " CONN_COLS " FROM connectors ORDER BY name",
+                          &e)
             : store_rstmt(r, RS_CONN_LIST_ISV,
-                          "SELECT " CONN_COLS " FROM connectors WHERE isv = ?1 ORDER BY name",
-                          &e);
+                          "SELECT " CONN_COLS " FROM connectors WHERE isv = ?1 ORDER BY name", &e);
     evb_connector **cs = NULL;
     size_t n = 0, cap = 0;
     if (st != NULL) {

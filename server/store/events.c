@@ -19,8 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define EVENT_COLS                                                                             \
-    "seq, id, org, connector, type, source, subject, time, time_ms, datacontenttype, "        \
+#define EVENT_COLS                                                                                 \
+    "seq, id, org, connector, type, source, subject, time, time_ms, datacontenttype, "             \
     "dataschema, extensions, data, recv_ms"
 #define PURGE_BATCH 500
 
@@ -62,13 +62,15 @@ static evb_err ext_decode(const char *text, evb_event *ev)
         json_decref(o);
         return EVB_ERR_INTERNAL; /* the store wrote it: a corrupt row */
     }
-    evb_err e = EVB_OK;
     size_t n = json_object_size(o);
-    if (n > 0) {
-        ev->ext = calloc(n, sizeof *ev->ext);
-        if (ev->ext == NULL)
-            e = EVB_ERR_NOMEM;
+    if (n == 0) {
+        json_decref(o);
+        return EVB_OK;
     }
+    evb_err e = EVB_OK;
+    ev->ext = calloc(n, sizeof *ev->ext);
+    if (ev->ext == NULL)
+        e = EVB_ERR_NOMEM;
     const char *k;
     json_t *v;
     json_object_foreach(o, k, v)
@@ -141,13 +143,13 @@ static const char *or_empty(const char *v)
 static int dedup_claim(evb_store *s, evb_put_item *it, int64_t now, evb_err *e)
 {
     const evb_event *ev = it->ev;
-    sqlite3_stmt *st = store_wstmt(
-        s, WS_DEDUP_UPSERT,
-        "INSERT INTO dedup_keys(connector, org, id, first_id, created_ms) "
-        "VALUES(?1, ?2, ?3, ?3, ?4) ON CONFLICT(connector, org, id) DO UPDATE SET "
-        "first_id = excluded.first_id, created_ms = excluded.created_ms "
-        "WHERE dedup_keys.created_ms < ?5",
-        e);
+    sqlite3_stmt *st =
+        store_wstmt(s, WS_DEDUP_UPSERT,
+                    "INSERT INTO dedup_keys(connector, org, id, first_id, created_ms) "
+                    "VALUES(?1, ?2, ?3, ?3, ?4) ON CONFLICT(connector, org, id) DO UPDATE SET "
+                    "first_id = excluded.first_id, created_ms = excluded.created_ms "
+                    "WHERE dedup_keys.created_ms < ?5",
+                    e);
     if (st == NULL)
         return 0;
     store_bind_text(st, 1, or_empty(ev->connector));
@@ -191,12 +193,12 @@ static int dedup_claim(evb_store *s, evb_put_item *it, int64_t now, evb_err *e)
 static evb_err insert_event(evb_store *s, evb_event *ev, const char *ext_json)
 {
     evb_err e = EVB_OK;
-    sqlite3_stmt *st = store_wstmt(
-        s, WS_EVENT_INSERT,
-        "INSERT INTO events(id, org, connector, type, source, subject, time, time_ms, "
-        "datacontenttype, dataschema, extensions, data, recv_ms) "
-        "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-        &e);
+    sqlite3_stmt *st =
+        store_wstmt(s, WS_EVENT_INSERT,
+                    "INSERT INTO events(id, org, connector, type, source, subject, time, time_ms, "
+                    "datacontenttype, dataschema, extensions, data, recv_ms) "
+                    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                    &e);
     if (st == NULL)
         return e;
     store_bind_text(st, 1, ev->id);
@@ -265,10 +267,8 @@ evb_err evb_store_put_events(evb_store *s, evb_put_item *items, size_t n, evb_st
         p->n = i + 1;
         e = ext_encode(items[i].ev, &p->ext_json[i]);
     }
-    if (e == EVB_OK) {
-        put_reset(&p->job);
+    if (e == EVB_OK) /* items are untouched unless accepted: the writer resets them */
         e = store_submit(s, &p->job);
-    }
     if (e != EVB_OK)
         put_job_free(p);
     return e;

@@ -48,9 +48,9 @@ static evb_err key_revoke_run(evb_store *s, store_job *j)
 {
     key_job *x = (key_job *)j;
     evb_err e = EVB_OK;
-    sqlite3_stmt *st = store_wstmt(
-        s, WS_KEY_REVOKE, "UPDATE api_keys SET revoke_ms = ?2 WHERE key_id = ?1 AND revoke_ms = 0",
-        &e);
+    sqlite3_stmt *st =
+        store_wstmt(s, WS_KEY_REVOKE,
+                    "UPDATE api_keys SET revoke_ms = ?2 WHERE key_id = ?1 AND revoke_ms = 0", &e);
     if (st == NULL)
         return e;
     store_bind_text(st, 1, x->key_id);
@@ -61,8 +61,7 @@ static evb_err key_revoke_run(evb_store *s, store_job *j)
     if (sqlite3_changes(s->wdb) > 0)
         return EVB_OK;
     /* Nothing changed: already revoked (fine) or no such key. */
-    st = store_wstmt(s, WS_KEY_REVOKED_AT, "SELECT revoke_ms FROM api_keys WHERE key_id = ?1",
-                     &e);
+    st = store_wstmt(s, WS_KEY_REVOKED_AT, "SELECT revoke_ms FROM api_keys WHERE key_id = ?1", &e);
     if (st == NULL)
         return e;
     store_bind_text(st, 1, x->key_id);
@@ -200,9 +199,9 @@ evb_err evb_store_key_count_admin(evb_store *s, int64_t *out)
     evb_err e = store_reader_get(s, &r);
     if (e != EVB_OK)
         return e;
-    sqlite3_stmt *st = store_rstmt(
-        r, RS_KEY_COUNT_ADMIN,
-        "SELECT count(*) FROM api_keys WHERE role = 'admin' AND revoke_ms = 0", &e);
+    sqlite3_stmt *st =
+        store_rstmt(r, RS_KEY_COUNT_ADMIN,
+                    "SELECT count(*) FROM api_keys WHERE role = 'admin' AND revoke_ms = 0", &e);
     if (st != NULL) {
         int rc = sqlite3_step(st);
         if (rc == SQLITE_ROW)

@@ -78,7 +78,7 @@ static evb_err fail(sqlite3 *db, const char *path, const char *what, int rc, evb
     int code = sqlite3_extended_errcode(db);
     if (rc == SQLITE_OK)
         code = SQLITE_ERROR;
-    const char *hint = (code & 0xff) == SQLITE_BUSY     ? " (database is locked by another process)"
+    const char *hint = (code & 0xff) == SQLITE_BUSY ? " (database is locked by another process)"
                        : (code & 0xff) == SQLITE_READONLY ? " (read-only)"
                        : (code & 0xff) == SQLITE_FULL     ? " (disk full)"
                                                           : "";
@@ -137,8 +137,7 @@ evb_err store_migrate(sqlite3 *db, const char *path, evb_error *err)
         return fail(db, path, "cannot create schema_version", rc, err);
 
     int64_t have = 0;
-    rc = query_int(db, "SELECT coalesce(max(version), 0) FROM schema_version", 0,
-                   &have);
+    rc = query_int(db, "SELECT coalesce(max(version), 0) FROM schema_version", 0, &have);
     if (rc != SQLITE_OK)
         return fail(db, path, "cannot read schema_version", rc, err);
     int latest = MIGRATIONS[N_MIGRATIONS - 1].version;
@@ -156,8 +155,8 @@ evb_err store_migrate(sqlite3 *db, const char *path, evb_error *err)
         if (rc != SQLITE_OK)
             return fail(db, path, what, rc, err);
         int64_t done = 0;
-        rc = query_int(db, "SELECT count(*) FROM schema_version WHERE version = ?1",
-                       m->version, &done);
+        rc = query_int(db, "SELECT count(*) FROM schema_version WHERE version = ?1", m->version,
+                       &done);
         if (rc == SQLITE_OK && !done) {
             rc = sqlite3_exec(db, m->sql, NULL, NULL, NULL);
             if (rc == SQLITE_OK)

@@ -16,8 +16,7 @@ static evb_err open_reader(evb_store *s, store_reader **out)
     store_reader *r = calloc(1, sizeof *r);
     if (r == NULL)
         return EVB_ERR_NOMEM;
-    int rc = sqlite3_open_v2(s->db_path, &r->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
-                             NULL);
+    int rc = sqlite3_open_v2(s->db_path, &r->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         sqlite3_close(r->db);
         free(r);
@@ -83,8 +82,7 @@ void store_reader_put(evb_store *s, store_reader *r)
 sqlite3_stmt *store_rstmt(store_reader *r, int slot, const char *sql, evb_err *err)
 {
     if (r->st[slot] == NULL) {
-        int rc = sqlite3_prepare_v3(r->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &r->st[slot],
-                                    NULL);
+        int rc = sqlite3_prepare_v3(r->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &r->st[slot], NULL);
         if (rc != SQLITE_OK) {
             *err = store_map_rc(rc);
             r->st[slot] = NULL;

@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define DEFAULT_WINDOW_MS (24 * 3600 * 1000LL)
+#define DEFAULT_WINDOW_MS (24LL * 3600 * 1000)
 #define DEFAULT_QUEUE_CAP 4096
 #define DEFAULT_MAX_BATCH 256
 
@@ -65,18 +65,17 @@ static evb_err prepare_dir(const char *dir, evb_error *err)
                                  strerror(errno));
         int rc = mkdir_p(dir);
         if (rc != 0)
-            return evb_error_set(err, EVB_ERR_IO, NULL, "cannot create data directory %s: %s",
-                                 dir, strerror(rc));
+            return evb_error_set(err, EVB_ERR_IO, NULL, "cannot create data directory %s: %s", dir,
+                                 strerror(rc));
         if (stat(dir, &st) != 0)
             return evb_error_set(err, EVB_ERR_IO, NULL, "data directory %s: %s", dir,
                                  strerror(errno));
     }
     if (!S_ISDIR(st.st_mode))
-        return evb_error_set(err, EVB_ERR_IO, NULL, "data directory %s is not a directory",
-                             dir);
+        return evb_error_set(err, EVB_ERR_IO, NULL, "data directory %s is not a directory", dir);
     if (access(dir, R_OK | W_OK | X_OK) != 0)
-        return evb_error_set(err, EVB_ERR_IO, NULL, "data directory %s is not writable: %s",
-                             dir, strerror(errno));
+        return evb_error_set(err, EVB_ERR_IO, NULL, "data directory %s is not writable: %s", dir,
+                             strerror(errno));
     return EVB_OK;
 }
 
@@ -124,17 +123,16 @@ static evb_err exec_pragma(evb_store *s, const char *sql, evb_error *err)
 
 static evb_err open_writer_db(evb_store *s, evb_error *err)
 {
-    int rc = sqlite3_open_v2(s->db_path, &s->wdb,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                             NULL);
+    int rc =
+        sqlite3_open_v2(s->db_path, &s->wdb,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK)
-        return evb_error_set(err, store_map_rc(rc), NULL, "cannot open database %s: %s",
-                             s->db_path, s->wdb ? sqlite3_errmsg(s->wdb) : sqlite3_errstr(rc));
+        return evb_error_set(err, store_map_rc(rc), NULL, "cannot open database %s: %s", s->db_path,
+                             s->wdb ? sqlite3_errmsg(s->wdb) : sqlite3_errstr(rc));
     sqlite3_extended_result_codes(s->wdb, 1);
     if (sqlite3_db_readonly(s->wdb, "main") == 1)
         return evb_error_set(err, EVB_ERR_UNAVAILABLE, NULL,
-                             "database %s is read-only (check the file's permissions)",
-                             s->db_path);
+                             "database %s is read-only (check the file's permissions)", s->db_path);
     sqlite3_busy_timeout(s->wdb, STORE_BUSY_TIMEOUT_MS);
 
     /* journal_mode returns the resulting mode: check it really is WAL. */
@@ -142,14 +140,14 @@ static evb_err open_writer_db(evb_store *s, evb_error *err)
     rc = sqlite3_prepare_v2(s->wdb, "PRAGMA journal_mode=WAL", -1, &st, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_step(st);
-    int wal = rc == SQLITE_ROW &&
-              sqlite3_stricmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
+    int wal =
+        rc == SQLITE_ROW && sqlite3_stricmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
     sqlite3_finalize(st);
     if (rc != SQLITE_ROW) {
         int code = sqlite3_extended_errcode(s->wdb);
-        const char *what = (code & 0xff) == SQLITE_BUSY ? "database is locked: "
+        const char *what = (code & 0xff) == SQLITE_BUSY     ? "database is locked: "
                            : (code & 0xff) == SQLITE_NOTADB ? "not a database: "
-                                                             : "";
+                                                            : "";
         return evb_error_set(err, store_map_rc(code), NULL, "cannot open database %s: %s%s",
                              s->db_path, what, sqlite3_errmsg(s->wdb));
     }
@@ -158,9 +156,8 @@ static evb_err open_writer_db(evb_store *s, evb_error *err)
                              "database %s: cannot switch to WAL mode (file system without "
                              "shared memory support?)",
                              s->db_path);
-    evb_err e = exec_pragma(s, s->synchronous_normal ? "PRAGMA synchronous=NORMAL"
-                                                     : "PRAGMA synchronous=FULL",
-                            err);
+    evb_err e = exec_pragma(
+        s, s->synchronous_normal ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL", err);
     if (e == EVB_OK)
         e = exec_pragma(s, "PRAGMA foreign_keys=ON", err);
     if (e == EVB_OK)
@@ -229,8 +226,10 @@ evb_err evb_store_open(const evb_store_options *opt, evb_store **out, evb_error 
     s->batch = calloc((size_t)s->max_batch, sizeof *s->batch);
     s->results = calloc((size_t)s->max_batch, sizeof *s->results);
     evb_err e = EVB_OK;
-    if (s->dir == NULL || s->db_path == NULL || s->batch == NULL || s->results == NULL)
-        e = evb_error_set(err, EVB_ERR_NOMEM, NULL, "out of memory");
+    if (s->dir == NULL || s->db_path == NULL || s->batch == NULL || s->results == NULL) {
+        evb_error_set(err, EVB_ERR_NOMEM, NULL, "out of memory");
+        e = EVB_ERR_NOMEM;
+    }
     if (e == EVB_OK)
         e = prepare_dir(s->dir, err);
     if (e == EVB_OK)
@@ -271,8 +270,8 @@ int evb_store_ready(const evb_store *s)
 sqlite3_stmt *store_wstmt(evb_store *s, int slot, const char *sql, evb_err *err)
 {
     if (s->wst[slot] == NULL) {
-        int rc = sqlite3_prepare_v3(s->wdb, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->wst[slot],
-                                    NULL);
+        int rc =
+            sqlite3_prepare_v3(s->wdb, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->wst[slot], NULL);
         if (rc != SQLITE_OK) {
             *err = store_map_rc(rc);
             s->wst[slot] = NULL;

@@ -148,13 +148,13 @@ struct evb_store {
     /* writer thread */
     pthread_t writer;
     int writer_started;
-    store_job **batch;  /* max_batch slots, writer thread only */
-    evb_err *results;   /* max_batch slots, writer thread only */
+    store_job **batch; /* max_batch slots, writer thread only */
+    evb_err *results;  /* max_batch slots, writer thread only */
     int64_t next_purge_ms;
 
     atomic_int ready;
-    atomic_uint_fast64_t n_commits;   /* committed write transactions (group commits) */
-    atomic_int test_fail_commits;     /* test hook: the commit hook vetoes commits */
+    atomic_uint_fast64_t n_commits; /* committed write transactions (group commits) */
+    atomic_int test_fail_commits;   /* test hook: the commit hook vetoes commits */
 
     /* read-only connection pool (guarded by rmu) */
     pthread_mutex_t rmu;

@@ -541,8 +541,7 @@ static void test_list_and_paging(void)
     for (int i = 0; i < N; i++) {
         char id[32];
         snprintf(id, sizeof id, "L%02d", i);
-        evs[i] = make_event(id, orgs[i % 2], conns[(i / 2) % 2], types[(i / 4) % 2],
-                            1000 + i * 10);
+        evs[i] = make_event(id, orgs[i % 2], conns[(i / 2) % 2], types[(i / 4) % 2], 1000 + i * 10);
         items[i] = (evb_put_item){.ev = evs[i]};
     }
     CU_ASSERT_EQUAL_FATAL(put_wait(s, items, N), EVB_OK);
@@ -582,8 +581,12 @@ static void test_list_and_paging(void)
     evb_event_array_free(out, n);
 
     /* every filter together, with a time window [1100, 1300) */
-    q = (evb_event_query){.org = "oa", .connector = "c1", .type = "t2", .start_ms = 1100,
-                          .end_ms = 1300, .limit = 1000};
+    q = (evb_event_query){.org = "oa",
+                          .connector = "c1",
+                          .type = "t2",
+                          .start_ms = 1100,
+                          .end_ms = 1300,
+                          .limit = 1000};
     CU_ASSERT_EQUAL(evb_store_list_events(s, &q, &out, &n, &next), EVB_OK);
     int expect = 0;
     for (int i = 0; i < N; i++)
@@ -714,10 +717,15 @@ typedef struct drain_item {
     int completed; /* 1 + err */
 } drain_item;
 
+static evb_store *drain_store;
+static int drain_resubmit = -1;
+
 static void drain_cb(void *arg, evb_err err)
 {
     drain_item *d = arg;
     d->completed = 1 + (int)err;
+    if (drain_resubmit < 0) /* a completion submitting while the store closes */
+        drain_resubmit = (int)evb_store_put_events(drain_store, &d->item, 1, drain_cb, d);
 }
 
 static void *open_gate_later(void *arg)
@@ -732,6 +740,8 @@ static void test_close_drains(void)
     char *dir = tmpdir_new();
     evb_store *s = open_store(dir, 0, 0);
     static drain_item d[DRAIN_N];
+    drain_store = s;
+    drain_resubmit = -1;
     gate g;
     gate_close(s, &g, "gate-drain");
     int accepted = 0;
@@ -762,6 +772,7 @@ static void test_close_drains(void)
         }
     }
     CU_ASSERT_EQUAL(ok, DRAIN_N);
+    CU_ASSERT_EQUAL(drain_resubmit, EVB_ERR_UNAVAILABLE);
     s = open_store(dir, 0, 0);
     CU_ASSERT_EQUAL(count_events(s), ok + 1); /* + the gate's event */
     evb_event *got = NULL;
@@ -948,12 +959,18 @@ static void test_connectors(void)
     char *dir = tmpdir_new();
     evb_store *s = open_store(dir, 0, 0);
     evb_event_type_def types[2] = {
-        {.type = "customer.changed", .subject = "std.customer", .version = 3,
+        {.type = "customer.changed",
+         .subject = "std.customer",
+         .version = 3,
          .description = "a customer changed"},
         {.type = "product.changed", .subject = NULL, .version = 0, .description = NULL},
     };
-    evb_connector c = {.name = "xbongbong-crm", .display_name = "XBB CRM", .isv = "xbb",
-                       .source = "/connectors/xbongbong-crm", .types = types, .n_types = 2};
+    evb_connector c = {.name = "xbongbong-crm",
+                       .display_name = "XBB CRM",
+                       .isv = "xbb",
+                       .source = "/connectors/xbongbong-crm",
+                       .types = types,
+                       .n_types = 2};
     CU_ASSERT_EQUAL(evb_store_connector_create(s, &c), EVB_OK);
     CU_ASSERT_EQUAL(evb_store_connector_create(s, &c), EVB_ERR_EXISTS);
     evb_connector c2 = {.name = "erp", .isv = "other", .source = "/connectors/erp"};
@@ -982,8 +999,12 @@ static void test_connectors(void)
 
     /* update: everything but name, isv and create time */
     sleep_ms(3);
-    evb_connector u = {.name = "xbongbong-crm", .display_name = NULL, .isv = "hijack",
-                       .source = "/new", .types = types, .n_types = 1};
+    evb_connector u = {.name = "xbongbong-crm",
+                       .display_name = NULL,
+                       .isv = "hijack",
+                       .source = "/new",
+                       .types = types,
+                       .n_types = 1};
     CU_ASSERT_EQUAL(evb_store_connector_update(s, &u), EVB_OK);
     CU_ASSERT_EQUAL_FATAL(evb_store_connector_get(s, "xbongbong-crm", &got), EVB_OK);
     CU_ASSERT_PTR_NULL(got->display_name);
@@ -1048,10 +1069,14 @@ static void test_keys(void)
     CU_ASSERT_EQUAL(evb_store_key_count_admin(s, &n_admin), EVB_OK);
     CU_ASSERT_EQUAL(n_admin, 0);
 
-    evb_api_key k1 = {.key_id = "k1", .hash = "aa", .role = "admin", .scope = "",
-                      .description = "bootstrap", .create_ms = 100};
-    evb_api_key k2 = {.key_id = "k2", .hash = "bb", .role = "isv", .scope = "xbb",
-                      .create_ms = 200};
+    evb_api_key k1 = {.key_id = "k1",
+                      .hash = "aa",
+                      .role = "admin",
+                      .scope = "",
+                      .description = "bootstrap",
+                      .create_ms = 100};
+    evb_api_key k2 = {
+        .key_id = "k2", .hash = "bb", .role = "isv", .scope = "xbb", .create_ms = 200};
     evb_api_key k3 = {.key_id = "k3", .hash = "cc", .role = "admin", .scope = NULL};
     CU_ASSERT_EQUAL(evb_store_key_create(s, &k1), EVB_OK);
     CU_ASSERT_EQUAL(evb_store_key_create(s, &k2), EVB_OK);
@@ -1118,8 +1143,7 @@ static void *reader_thread(void *arg)
 {
     rd_ctx *r = arg;
     while (!atomic_load(r->stop)) {
-        evb_event_query q = {.org = "org", .start_ms = INT64_MIN, .end_ms = INT64_MAX,
-                             .limit = 50};
+        evb_event_query q = {.org = "org", .start_ms = INT64_MIN, .end_ms = INT64_MAX, .limit = 50};
         evb_event **out = NULL;
         size_t n = 0;
         int64_t next = 0;
