@@ -22,13 +22,14 @@ struct evb_rpc_call {
     rpc_head h;
     rpc_tag t_request;
     rpc_tag t_reply;
-    grpc_byte_buffer *payload;   /* request (received) */
-    grpc_byte_buffer *send_buf;  /* response (in flight) */
-    grpc_slice details;          /* status message (in flight) */
+    grpc_byte_buffer *payload;  /* request (received) */
+    grpc_byte_buffer *send_buf; /* response (in flight) */
+    grpc_slice details;         /* status message (in flight) */
     int close_cancelled;
 };
 
-static void call_free(evb_rpc_call *c) {
+static void call_free(evb_rpc_call *c)
+{
     evb_rpc_server *s = c->h.srv;
     if (c->payload != NULL)
         grpc_byte_buffer_destroy(c->payload);
@@ -40,13 +41,15 @@ static void call_free(evb_rpc_call *c) {
     rpc_server_release(s);
 }
 
-static void on_reply_done(rpc_tag *t, int ok) {
+static void on_reply_done(rpc_tag *t, int ok)
+{
     (void)ok; /* a failed reply (client gone) needs no further action */
     call_free(RPC_CONTAINER_OF(t, evb_rpc_call, t_reply));
 }
 
 static void start_reply(evb_rpc_call *c, evb_rpc_status status, const char *message,
-                        const uint8_t *resp, size_t len, bool with_message) {
+                        const uint8_t *resp, size_t len, bool with_message)
+{
     grpc_op ops[4];
     size_t n = 0;
     memset(ops, 0, sizeof(ops));
@@ -76,13 +79,15 @@ static void start_reply(evb_rpc_call *c, evb_rpc_status status, const char *mess
     }
 }
 
-void evb_rpc_reply(evb_rpc_call *call, const uint8_t *resp, size_t len) {
+void evb_rpc_reply(evb_rpc_call *call, const uint8_t *resp, size_t len)
+{
     if (call == NULL)
         return;
     start_reply(call, EVB_RPC_OK, NULL, resp, len, true);
 }
 
-void evb_rpc_reply_error(evb_rpc_call *call, evb_rpc_status status, const char *message) {
+void evb_rpc_reply_error(evb_rpc_call *call, evb_rpc_status status, const char *message)
+{
     if (call == NULL)
         return;
     if (status == EVB_RPC_OK) /* an OK status without a message would break unary rules */
@@ -90,30 +95,35 @@ void evb_rpc_reply_error(evb_rpc_call *call, evb_rpc_status status, const char *
     start_reply(call, status, message, NULL, 0, false);
 }
 
-const char *evb_rpc_call_metadata(const evb_rpc_call *call, const char *key) {
+const char *evb_rpc_call_metadata(const evb_rpc_call *call, const char *key)
+{
     return rpc_head_metadata(&call->h, key);
 }
 
-const char *evb_rpc_call_peer(const evb_rpc_call *call) {
+const char *evb_rpc_call_peer(const evb_rpc_call *call)
+{
     return call->h.peer;
 }
 
-int64_t evb_rpc_call_deadline_ms(const evb_rpc_call *call) {
+int64_t evb_rpc_call_deadline_ms(const evb_rpc_call *call)
+{
     return call->h.deadline_ms;
 }
 
-const char *evb_rpc_call_method(const evb_rpc_call *call) {
+const char *evb_rpc_call_method(const evb_rpc_call *call)
+{
     return call->h.method->name;
 }
 
-static void on_call_request(rpc_tag *t, int ok) {
+static void on_call_request(rpc_tag *t, int ok)
+{
     evb_rpc_call *c = RPC_CONTAINER_OF(t, evb_rpc_call, t_request);
     if (!ok) { /* server shutting down: the request was never matched */
         call_free(c);
         return;
     }
     rpc_method *m = c->h.method;
-    (void)rpc_call_post(c->h.srv, m, c->h.cq_idx); /* keep the pool of requests full */
+    rpc_repost(c->h.srv, m, c->h.cq_idx); /* keep the pool of requests full */
     if (rpc_head_capture(&c->h) != EVB_OK) {
         evb_rpc_reply_error(c, EVB_RPC_RESOURCE_EXHAUSTED, "out of memory");
         return;
@@ -131,7 +141,8 @@ static void on_call_request(rpc_tag *t, int ok) {
     grpc_slice_unref(req);
 }
 
-evb_err rpc_call_post(evb_rpc_server *s, rpc_method *m, int cq_idx) {
+evb_err rpc_call_post(evb_rpc_server *s, rpc_method *m, int cq_idx)
+{
     if (!rpc_server_acquire(s))
         return EVB_OK;
     evb_rpc_call *c = calloc(1, sizeof(*c));
@@ -163,7 +174,8 @@ typedef struct rpc_generic {
     int close_cancelled;
 } rpc_generic;
 
-static void generic_free(rpc_generic *g) {
+static void generic_free(rpc_generic *g)
+{
     evb_rpc_server *s = g->h.srv;
     grpc_call_details_destroy(&g->details);
     grpc_slice_unref(g->msg);
@@ -172,19 +184,34 @@ static void generic_free(rpc_generic *g) {
     rpc_server_release(s);
 }
 
-static void on_generic_reply(rpc_tag *t, int ok) {
+static void on_generic_reply(rpc_tag *t, int ok)
+{
     (void)ok;
     generic_free(RPC_CONTAINER_OF(t, rpc_generic, t_reply));
 }
 
-static void on_generic_request(rpc_tag *t, int ok) {
+/* "unknown method /pkg.Svc/M" (the name cut to a sane length). */
+static grpc_slice unknown_message(const grpc_call_details *d)
+{
+    static const char prefix[] = "unknown method ";
+    size_t n = GRPC_SLICE_LENGTH(d->method);
+    if (n > 200)
+        n = 200;
+    char buf[sizeof(prefix) + 200];
+    memcpy(buf, prefix, sizeof(prefix) - 1);
+    memcpy(buf + sizeof(prefix) - 1, GRPC_SLICE_START_PTR(d->method), n);
+    return grpc_slice_from_copied_buffer(buf, sizeof(prefix) - 1 + n);
+}
+
+static void on_generic_request(rpc_tag *t, int ok)
+{
     rpc_generic *g = RPC_CONTAINER_OF(t, rpc_generic, t_request);
     if (!ok) {
         generic_free(g);
         return;
     }
-    (void)rpc_generic_post(g->h.srv, g->h.cq_idx);
-    g->msg = grpc_slice_from_static_string("unknown method");
+    rpc_repost(g->h.srv, NULL, g->h.cq_idx);
+    g->msg = unknown_message(&g->details);
     grpc_op ops[3];
     memset(ops, 0, sizeof(ops));
     ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
@@ -200,7 +227,8 @@ static void on_generic_request(rpc_tag *t, int ok) {
     }
 }
 
-evb_err rpc_generic_post(evb_rpc_server *s, int cq_idx) {
+evb_err rpc_generic_post(evb_rpc_server *s, int cq_idx)
+{
     if (!rpc_server_acquire(s))
         return EVB_OK;
     rpc_generic *g = calloc(1, sizeof(*g));

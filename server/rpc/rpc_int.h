@@ -13,6 +13,7 @@
 #define EVB_SERVER_RPC_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -41,7 +42,8 @@ typedef struct rpc_method {
     evb_rpc_unary_fn unary_fn;
     evb_rpc_stream_ops stream_ops;
     void *arg;
-    void *handle; /* from grpc_server_register_method */
+    void *handle;       /* from grpc_server_register_method */
+    atomic_int deficit; /* requests that could not be re-posted (allocation failure) */
 } rpc_method;
 
 struct evb_rpc_server {
@@ -62,13 +64,14 @@ struct evb_rpc_server {
     int nworkers_running;
 
     pthread_mutex_t mu;
-    pthread_cond_t cv;     /* signalled on live == 0, shutdown notified, state change */
-    size_t live;           /* contexts alive (posted requests + calls) */
+    pthread_cond_t cv; /* signalled on live == 0, shutdown notified, state change */
+    size_t live;       /* contexts alive (posted requests + calls) */
     bool started;
-    bool stopping;         /* no more re-posting */
+    bool stopping; /* no more re-posting */
     bool shutdown_notified;
-    int shutdown_state;    /* 0 none, 1 running, 2 done */
+    int shutdown_state; /* 0 none, 1 running, 2 done */
     rpc_tag shutdown_tag;
+    atomic_int generic_deficit;
 };
 
 /* Fields shared by every call context: the call, its request metadata and copies of what
@@ -106,10 +109,13 @@ grpc_slice rpc_bb_read(grpc_byte_buffer *bb);
 /* A byte buffer holding a copy of msg. */
 grpc_byte_buffer *rpc_bb_copy(const uint8_t *msg, size_t len);
 
-/* ---- rpc_call.c / rpc_stream.c / rpc_server.c: post one request ---- */
+/* ---- rpc_call.c / rpc_stream.c: post one request ---- */
 /* Each returns EVB_OK when a request is posted (or the server is stopping). */
 evb_err rpc_call_post(evb_rpc_server *s, rpc_method *m, int cq_idx);
 evb_err rpc_stream_post(evb_rpc_server *s, rpc_method *m, int cq_idx);
 evb_err rpc_generic_post(evb_rpc_server *s, int cq_idx);
+/* Re-posts after a new call: the replacement plus any earlier shortfall, so a transient
+ * allocation failure does not shrink the pool of requests for good. */
+void rpc_repost(evb_rpc_server *s, rpc_method *m, int cq_idx);
 
 #endif

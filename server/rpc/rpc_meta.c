@@ -20,13 +20,15 @@
 
 #include "server/rpc/rpc_int.h"
 
-int64_t rpc_mono_ms(void) {
+int64_t rpc_mono_ms(void)
+{
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void rpc_head_init(rpc_head *h, evb_rpc_server *srv, rpc_method *m, int cq_idx) {
+void rpc_head_init(rpc_head *h, evb_rpc_server *srv, rpc_method *m, int cq_idx)
+{
     memset(h, 0, sizeof(*h));
     h->srv = srv;
     h->method = m;
@@ -36,7 +38,8 @@ void rpc_head_init(rpc_head *h, evb_rpc_server *srv, rpc_method *m, int cq_idx) 
     grpc_metadata_array_init(&h->md);
 }
 
-static char *slice_strdup(grpc_slice s) {
+static char *slice_strdup(grpc_slice s)
+{
     size_t n = GRPC_SLICE_LENGTH(s);
     char *p = malloc(n + 1);
     if (p == NULL)
@@ -47,7 +50,8 @@ static char *slice_strdup(grpc_slice s) {
     return p;
 }
 
-static int64_t deadline_to_mono_ms(gpr_timespec d) {
+static int64_t deadline_to_mono_ms(gpr_timespec d)
+{
     if (gpr_time_cmp(d, gpr_inf_future(d.clock_type)) == 0)
         return INT64_MAX;
     gpr_timespec now = gpr_now(d.clock_type);
@@ -58,7 +62,8 @@ static int64_t deadline_to_mono_ms(gpr_timespec d) {
     return rpc_mono_ms() + left_ms;
 }
 
-evb_err rpc_head_capture(rpc_head *h) {
+evb_err rpc_head_capture(rpc_head *h)
+{
     size_t n = h->md.count;
     if (n > 0) {
         h->md_kv = calloc(2 * n, sizeof(char *));
@@ -87,7 +92,8 @@ evb_err rpc_head_capture(rpc_head *h) {
     return EVB_OK;
 }
 
-void rpc_head_fini(rpc_head *h) {
+void rpc_head_fini(rpc_head *h)
+{
     for (size_t i = 0; i < h->md_n; i++) {
         free(h->md_kv[2 * i]);
         free(h->md_kv[2 * i + 1]);
@@ -104,7 +110,8 @@ void rpc_head_fini(rpc_head *h) {
     }
 }
 
-const char *rpc_head_metadata(const rpc_head *h, const char *key) {
+const char *rpc_head_metadata(const rpc_head *h, const char *key)
+{
     if (key == NULL)
         return NULL;
     for (size_t i = 0; i < h->md_n; i++) {
@@ -114,7 +121,8 @@ const char *rpc_head_metadata(const rpc_head *h, const char *key) {
     return NULL;
 }
 
-grpc_slice rpc_bb_read(grpc_byte_buffer *bb) {
+grpc_slice rpc_bb_read(grpc_byte_buffer *bb)
+{
     grpc_byte_buffer_reader r;
     if (!grpc_byte_buffer_reader_init(&r, bb))
         return grpc_empty_slice();
@@ -123,9 +131,10 @@ grpc_slice rpc_bb_read(grpc_byte_buffer *bb) {
     return s;
 }
 
-grpc_byte_buffer *rpc_bb_copy(const uint8_t *msg, size_t len) {
-    grpc_slice s = len > 0 ? grpc_slice_from_copied_buffer((const char *)msg, len)
-                           : grpc_empty_slice();
+grpc_byte_buffer *rpc_bb_copy(const uint8_t *msg, size_t len)
+{
+    grpc_slice s =
+        len > 0 ? grpc_slice_from_copied_buffer((const char *)msg, len) : grpc_empty_slice();
     grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&s, 1);
     grpc_slice_unref(s);
     return bb;

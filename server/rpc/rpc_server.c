@@ -24,21 +24,24 @@
 
 #include "server/rpc/rpc_int.h"
 
-#define DEFAULT_MAX_MESSAGE (4u * 1024u * 1024u)
+#define DEFAULT_MAX_MESSAGE ((size_t)4 * 1024 * 1024)
 #define DEFAULT_GRACE_MS 5000
 #define MAX_THREADS 256
 
-void evb_rpc_global_init(void) {
+void evb_rpc_global_init(void)
+{
     grpc_init();
 }
 
-void evb_rpc_global_fini(void) {
+void evb_rpc_global_fini(void)
+{
     grpc_shutdown_blocking();
 }
 
 /* ---- context accounting ---- */
 
-bool rpc_server_acquire(evb_rpc_server *s) {
+bool rpc_server_acquire(evb_rpc_server *s)
+{
     pthread_mutex_lock(&s->mu);
     bool ok = !s->stopping;
     if (ok)
@@ -47,20 +50,49 @@ bool rpc_server_acquire(evb_rpc_server *s) {
     return ok;
 }
 
-void rpc_server_release(evb_rpc_server *s) {
+void rpc_server_release(evb_rpc_server *s)
+{
     pthread_mutex_lock(&s->mu);
     if (--s->live == 0)
         pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
 }
 
-grpc_completion_queue *rpc_server_cq(evb_rpc_server *s, int idx) {
+grpc_completion_queue *rpc_server_cq(evb_rpc_server *s, int idx)
+{
     return s->cqs[idx];
+}
+
+static evb_err post_one(evb_rpc_server *s, rpc_method *m, int cq_idx)
+{
+    if (m == NULL)
+        return rpc_generic_post(s, cq_idx);
+    return m->kind == RPC_KIND_UNARY ? rpc_call_post(s, m, cq_idx) : rpc_stream_post(s, m, cq_idx);
+}
+
+void rpc_repost(evb_rpc_server *s, rpc_method *m, int cq_idx)
+{
+    atomic_int *deficit = m != NULL ? &m->deficit : &s->generic_deficit;
+    if (post_one(s, m, cq_idx) != EVB_OK) {
+        atomic_fetch_add(deficit, 1);
+        return;
+    }
+    int owed = atomic_load(deficit);
+    while (owed > 0) {
+        if (!atomic_compare_exchange_weak(deficit, &owed, owed - 1))
+            continue;
+        if (post_one(s, m, cq_idx) != EVB_OK) {
+            atomic_fetch_add(deficit, 1);
+            return;
+        }
+        owed = atomic_load(deficit);
+    }
 }
 
 /* ---- options and methods ---- */
 
-static char *dup_opt(const char *v, bool *oom) {
+static char *dup_opt(const char *v, bool *oom)
+{
     if (v == NULL)
         return NULL;
     char *p = strdup(v);
@@ -69,14 +101,16 @@ static char *dup_opt(const char *v, bool *oom) {
     return p;
 }
 
-static void free_opts(evb_rpc_server *s) {
+static void free_opts(evb_rpc_server *s)
+{
     free(s->listen);
     free(s->tls_cert_pem);
     free(s->tls_key_pem);
     free(s->tls_client_ca_pem);
 }
 
-evb_err evb_rpc_server_new(const evb_rpc_options *opt, evb_rpc_server **out) {
+evb_err evb_rpc_server_new(const evb_rpc_options *opt, evb_rpc_server **out)
+{
     if (opt == NULL || out == NULL || opt->listen == NULL || opt->listen[0] == '\0')
         return EVB_ERR_INVALID;
     if ((opt->tls_cert_pem == NULL) != (opt->tls_key_pem == NULL))
@@ -128,11 +162,13 @@ evb_err evb_rpc_server_new(const evb_rpc_options *opt, evb_rpc_server **out) {
         free(s);
         return EVB_ERR_NOMEM;
     }
+    atomic_init(&s->generic_deficit, 0);
     *out = s;
     return EVB_OK;
 }
 
-static evb_err add_method(evb_rpc_server *s, const char *method, rpc_method *m) {
+static evb_err add_method(evb_rpc_server *s, const char *method, rpc_method *m)
+{
     if (s == NULL || method == NULL || method[0] != '/' || method[1] == '\0')
         return EVB_ERR_INVALID;
     if (s->started)
@@ -152,12 +188,15 @@ static evb_err add_method(evb_rpc_server *s, const char *method, rpc_method *m) 
     m->name = strdup(method);
     if (m->name == NULL)
         return EVB_ERR_NOMEM;
-    s->methods[s->nmethods++] = *m;
+    s->methods[s->nmethods] = *m;
+    atomic_init(&s->methods[s->nmethods].deficit, 0);
+    s->nmethods++;
     return EVB_OK;
 }
 
 evb_err evb_rpc_server_add_unary(evb_rpc_server *s, const char *method, evb_rpc_unary_fn fn,
-                                 void *method_arg) {
+                                 void *method_arg)
+{
     if (fn == NULL)
         return EVB_ERR_INVALID;
     rpc_method m;
@@ -169,7 +208,8 @@ evb_err evb_rpc_server_add_unary(evb_rpc_server *s, const char *method, evb_rpc_
 }
 
 evb_err evb_rpc_server_add_stream(evb_rpc_server *s, const char *method,
-                                  const evb_rpc_stream_ops *ops, void *method_arg) {
+                                  const evb_rpc_stream_ops *ops, void *method_arg)
+{
     if (ops == NULL || ops->on_message == NULL)
         return EVB_ERR_INVALID;
     rpc_method m;
@@ -182,7 +222,8 @@ evb_err evb_rpc_server_add_stream(evb_rpc_server *s, const char *method,
 
 /* ---- workers ---- */
 
-static void *worker_main(void *arg) {
+static void *worker_main(void *arg)
+{
     grpc_completion_queue *cq = arg;
     for (;;) {
         grpc_event ev = grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
@@ -196,7 +237,8 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
-static void on_shutdown_notified(rpc_tag *t, int ok) {
+static void on_shutdown_notified(rpc_tag *t, int ok)
+{
     (void)ok;
     evb_rpc_server *s = RPC_CONTAINER_OF(t, evb_rpc_server, shutdown_tag);
     pthread_mutex_lock(&s->mu);
@@ -207,7 +249,8 @@ static void on_shutdown_notified(rpc_tag *t, int ok) {
 
 /* Shuts the queues down, joins the workers, destroys server and queues. The server must
  * be unstarted without listeners, or fully shut down with no live context. */
-static void teardown(evb_rpc_server *s) {
+static void teardown(evb_rpc_server *s)
+{
     for (int i = 0; i < s->threads; i++) {
         if (s->cqs[i] != NULL)
             grpc_completion_queue_shutdown(s->cqs[i]);
@@ -228,7 +271,8 @@ static void teardown(evb_rpc_server *s) {
     s->workers = NULL;
 }
 
-static grpc_server_credentials *make_creds(const evb_rpc_server *s) {
+static grpc_server_credentials *make_creds(const evb_rpc_server *s)
+{
     if (s->tls_cert_pem == NULL)
         return grpc_insecure_server_credentials_create();
     grpc_ssl_pem_key_cert_pair pair = {s->tls_key_pem, s->tls_cert_pem};
@@ -240,14 +284,14 @@ static grpc_server_credentials *make_creds(const evb_rpc_server *s) {
                                                  GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE, NULL);
 }
 
-static evb_err post_all(evb_rpc_server *s) {
+static evb_err post_all(evb_rpc_server *s)
+{
     for (int q = 0; q < s->threads; q++) {
         for (size_t i = 0; i < s->nmethods; i++) {
             rpc_method *m = &s->methods[i];
             int n = m->kind == RPC_KIND_UNARY ? RPC_PREPOST_UNARY : RPC_PREPOST_STREAM;
             for (int k = 0; k < n; k++) {
-                evb_err rc = m->kind == RPC_KIND_UNARY ? rpc_call_post(s, m, q)
-                                                       : rpc_stream_post(s, m, q);
+                evb_err rc = post_one(s, m, q);
                 if (rc != EVB_OK)
                     return rc;
             }
@@ -261,7 +305,8 @@ static evb_err post_all(evb_rpc_server *s) {
     return EVB_OK;
 }
 
-evb_err evb_rpc_server_start(evb_rpc_server *s, int *port_out) {
+evb_err evb_rpc_server_start(evb_rpc_server *s, int *port_out)
+{
     if (s == NULL)
         return EVB_ERR_INVALID;
     if (s->started || s->shutdown_state != 0)
@@ -284,7 +329,7 @@ evb_err evb_rpc_server_start(evb_rpc_server *s, int *port_out) {
     }
     grpc_channel_args cargs = {nargs, args};
 
-    s->cqs = calloc((size_t)s->threads, sizeof(*s->cqs));
+    s->cqs = calloc((size_t)s->threads, sizeof(grpc_completion_queue *));
     s->workers = calloc((size_t)s->threads, sizeof(*s->workers));
     if (s->cqs == NULL || s->workers == NULL) {
         rc = EVB_ERR_NOMEM;
@@ -305,11 +350,11 @@ evb_err evb_rpc_server_start(evb_rpc_server *s, int *port_out) {
     }
     for (size_t i = 0; i < s->nmethods; i++) {
         rpc_method *m = &s->methods[i];
-        m->handle = grpc_server_register_method(
-            s->server, m->name, NULL,
-            m->kind == RPC_KIND_UNARY ? GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER
-                                      : GRPC_SRM_PAYLOAD_NONE,
-            0);
+        m->handle = grpc_server_register_method(s->server, m->name, NULL,
+                                                m->kind == RPC_KIND_UNARY
+                                                    ? GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER
+                                                    : GRPC_SRM_PAYLOAD_NONE,
+                                                0);
         if (m->handle == NULL) {
             rc = EVB_ERR_INVALID;
             goto fail;
@@ -361,7 +406,8 @@ fail:
 
 /* ---- shutdown ---- */
 
-static struct timespec mono_after_ms(int ms) {
+static struct timespec mono_after_ms(int ms)
+{
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     ts.tv_sec += ms / 1000;
@@ -373,7 +419,8 @@ static struct timespec mono_after_ms(int ms) {
     return ts;
 }
 
-void evb_rpc_server_shutdown(evb_rpc_server *s) {
+void evb_rpc_server_shutdown(evb_rpc_server *s)
+{
     if (s == NULL)
         return;
     pthread_mutex_lock(&s->mu);
@@ -424,7 +471,8 @@ void evb_rpc_server_shutdown(evb_rpc_server *s) {
     pthread_mutex_unlock(&s->mu);
 }
 
-void evb_rpc_server_free(evb_rpc_server *s) {
+void evb_rpc_server_free(evb_rpc_server *s)
+{
     if (s == NULL)
         return;
     evb_rpc_server_shutdown(s);

@@ -34,7 +34,7 @@ struct evb_rpc_stream {
     grpc_byte_buffer *recv_buf;
     int close_cancelled;
 
-    send_node *qhead, *qtail; /* waiting, not yet started */
+    send_node *qhead, *qtail;   /* waiting, not yet started */
     grpc_byte_buffer *send_buf; /* in flight */
     size_t queued;              /* waiting + in flight */
     size_t low_water;
@@ -48,7 +48,8 @@ struct evb_rpc_stream {
     grpc_slice fin_details;
 };
 
-static void stream_free(evb_rpc_stream *st) {
+static void stream_free(evb_rpc_stream *st)
+{
     evb_rpc_server *s = st->h.srv;
     send_node *n = st->qhead;
     while (n != NULL) {
@@ -69,14 +70,16 @@ static void stream_free(evb_rpc_stream *st) {
 }
 
 /* Marks the stream broken and makes sure RECV_CLOSE completes. Mutex held. */
-static void break_locked(evb_rpc_stream *st) {
+static void break_locked(evb_rpc_stream *st)
+{
     if (!st->broken) {
         st->broken = true;
         grpc_call_cancel(st->h.call, NULL);
     }
 }
 
-static bool start_locked(evb_rpc_stream *st, grpc_op *ops, size_t n, rpc_tag *tag) {
+static bool start_locked(evb_rpc_stream *st, grpc_op *ops, size_t n, rpc_tag *tag)
+{
     if (grpc_call_start_batch(st->h.call, ops, n, tag, NULL) != GRPC_CALL_OK) {
         break_locked(st);
         return false;
@@ -85,7 +88,8 @@ static bool start_locked(evb_rpc_stream *st, grpc_op *ops, size_t n, rpc_tag *ta
     return true;
 }
 
-static void start_send_locked(evb_rpc_stream *st, grpc_byte_buffer *bb) {
+static void start_send_locked(evb_rpc_stream *st, grpc_byte_buffer *bb)
+{
     grpc_op op;
     memset(&op, 0, sizeof(op));
     op.op = GRPC_OP_SEND_MESSAGE;
@@ -100,7 +104,8 @@ static void start_send_locked(evb_rpc_stream *st, grpc_byte_buffer *bb) {
     }
 }
 
-static void start_status_locked(evb_rpc_stream *st) {
+static void start_status_locked(evb_rpc_stream *st)
+{
     grpc_op op;
     memset(&op, 0, sizeof(op));
     op.op = GRPC_OP_SEND_STATUS_FROM_SERVER;
@@ -110,7 +115,8 @@ static void start_status_locked(evb_rpc_stream *st) {
     start_locked(st, &op, 1, &st->t_status);
 }
 
-static void start_recv_locked(evb_rpc_stream *st) {
+static void start_recv_locked(evb_rpc_stream *st)
+{
     if (st->recv_inflight || st->half_closed || st->closed || st->broken)
         return;
     grpc_op op;
@@ -123,7 +129,8 @@ static void start_recv_locked(evb_rpc_stream *st) {
 }
 
 /* Runs on_done and frees the stream when it is over. Worker thread, mutex not held. */
-static void check_done(evb_rpc_stream *st) {
+static void check_done(evb_rpc_stream *st)
+{
     pthread_mutex_lock(&st->mu);
     bool over = st->closed && st->inflight == 0 && !st->done;
     if (over)
@@ -138,7 +145,8 @@ static void check_done(evb_rpc_stream *st) {
     stream_free(st);
 }
 
-static void on_initmd(rpc_tag *t, int ok) {
+static void on_initmd(rpc_tag *t, int ok)
+{
     evb_rpc_stream *st = RPC_CONTAINER_OF(t, evb_rpc_stream, t_initmd);
     pthread_mutex_lock(&st->mu);
     st->inflight--;
@@ -148,7 +156,8 @@ static void on_initmd(rpc_tag *t, int ok) {
     check_done(st);
 }
 
-static void on_close(rpc_tag *t, int ok) {
+static void on_close(rpc_tag *t, int ok)
+{
     evb_rpc_stream *st = RPC_CONTAINER_OF(t, evb_rpc_stream, t_close);
     pthread_mutex_lock(&st->mu);
     st->inflight--;
@@ -159,7 +168,8 @@ static void on_close(rpc_tag *t, int ok) {
     check_done(st);
 }
 
-static void on_status(rpc_tag *t, int ok) {
+static void on_status(rpc_tag *t, int ok)
+{
     evb_rpc_stream *st = RPC_CONTAINER_OF(t, evb_rpc_stream, t_status);
     pthread_mutex_lock(&st->mu);
     st->inflight--;
@@ -170,7 +180,8 @@ static void on_status(rpc_tag *t, int ok) {
     check_done(st);
 }
 
-static void on_send(rpc_tag *t, int ok) {
+static void on_send(rpc_tag *t, int ok)
+{
     evb_rpc_stream *st = RPC_CONTAINER_OF(t, evb_rpc_stream, t_send);
     bool writable = false;
     pthread_mutex_lock(&st->mu);
@@ -193,7 +204,9 @@ static void on_send(rpc_tag *t, int ok) {
         } else if (st->finish_requested && !st->status_started) {
             start_status_locked(st);
         }
-        writable = before > st->low_water && st->queued <= st->low_water &&
+        /* at the low-water mark, and whenever the queue runs empty (a handler that
+         * gates reading on evb_rpc_stream_queued with a huge cap still gets a call) */
+        writable = ((before > st->low_water && st->queued <= st->low_water) || st->queued == 0) &&
                    !st->finish_requested;
     }
     pthread_mutex_unlock(&st->mu);
@@ -203,7 +216,8 @@ static void on_send(rpc_tag *t, int ok) {
     check_done(st);
 }
 
-static void on_recv(rpc_tag *t, int ok) {
+static void on_recv(rpc_tag *t, int ok)
+{
     evb_rpc_stream *st = RPC_CONTAINER_OF(t, evb_rpc_stream, t_recv);
     const evb_rpc_stream_ops *ops = &st->h.method->stream_ops;
     pthread_mutex_lock(&st->mu);
@@ -236,14 +250,15 @@ static void on_recv(rpc_tag *t, int ok) {
     check_done(st);
 }
 
-static void on_stream_request(rpc_tag *t, int ok) {
+static void on_stream_request(rpc_tag *t, int ok)
+{
     evb_rpc_stream *st = RPC_CONTAINER_OF(t, evb_rpc_stream, t_request);
     if (!ok) { /* server shutting down: the request was never matched */
         stream_free(st);
         return;
     }
     rpc_method *m = st->h.method;
-    (void)rpc_stream_post(st->h.srv, m, st->h.cq_idx); /* keep the pool of requests full */
+    rpc_repost(st->h.srv, m, st->h.cq_idx); /* keep the pool of requests full */
     bool captured = rpc_head_capture(&st->h) == EVB_OK;
 
     grpc_op op;
@@ -275,7 +290,8 @@ static void on_stream_request(rpc_tag *t, int ok) {
     check_done(st);
 }
 
-evb_err rpc_stream_post(evb_rpc_server *s, rpc_method *m, int cq_idx) {
+evb_err rpc_stream_post(evb_rpc_server *s, rpc_method *m, int cq_idx)
+{
     if (!rpc_server_acquire(s))
         return EVB_OK;
     evb_rpc_stream *st = calloc(1, sizeof(*st));
@@ -308,13 +324,15 @@ evb_err rpc_stream_post(evb_rpc_server *s, rpc_method *m, int cq_idx) {
 
 /* ---- public ---- */
 
-void evb_rpc_stream_request_next(evb_rpc_stream *st) {
+void evb_rpc_stream_request_next(evb_rpc_stream *st)
+{
     pthread_mutex_lock(&st->mu);
     start_recv_locked(st);
     pthread_mutex_unlock(&st->mu);
 }
 
-evb_err evb_rpc_stream_send(evb_rpc_stream *st, const uint8_t *msg, size_t len, size_t cap) {
+evb_err evb_rpc_stream_send(evb_rpc_stream *st, const uint8_t *msg, size_t len, size_t cap)
+{
     if (cap == 0)
         cap = SIZE_MAX;
     pthread_mutex_lock(&st->mu);
@@ -354,7 +372,8 @@ evb_err evb_rpc_stream_send(evb_rpc_stream *st, const uint8_t *msg, size_t len, 
     return EVB_OK;
 }
 
-size_t evb_rpc_stream_queued(const evb_rpc_stream *st) {
+size_t evb_rpc_stream_queued(const evb_rpc_stream *st)
+{
     evb_rpc_stream *w = (evb_rpc_stream *)st; /* the mutex is not part of the value */
     pthread_mutex_lock(&w->mu);
     size_t n = w->queued;
@@ -362,7 +381,8 @@ size_t evb_rpc_stream_queued(const evb_rpc_stream *st) {
     return n;
 }
 
-void evb_rpc_stream_finish(evb_rpc_stream *st, evb_rpc_status status, const char *message) {
+void evb_rpc_stream_finish(evb_rpc_stream *st, evb_rpc_status status, const char *message)
+{
     pthread_mutex_lock(&st->mu);
     if (st->finish_requested || st->closed || st->broken) {
         pthread_mutex_unlock(&st->mu);
@@ -377,10 +397,12 @@ void evb_rpc_stream_finish(evb_rpc_stream *st, evb_rpc_status status, const char
     pthread_mutex_unlock(&st->mu);
 }
 
-const char *evb_rpc_stream_metadata(const evb_rpc_stream *st, const char *key) {
+const char *evb_rpc_stream_metadata(const evb_rpc_stream *st, const char *key)
+{
     return rpc_head_metadata(&st->h, key);
 }
 
-const char *evb_rpc_stream_peer(const evb_rpc_stream *st) {
+const char *evb_rpc_stream_peer(const evb_rpc_stream *st)
+{
     return st->h.peer != NULL ? st->h.peer : "";
 }

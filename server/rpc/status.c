@@ -27,7 +27,8 @@ static const evb_rpc_status status_of[EVB_ERR__COUNT] = {
 
 _Static_assert(EVB_ERR__COUNT == 17, "new evb_err: add it to status_of[] in status.c");
 
-evb_rpc_status evb_rpc_status_from_err(evb_err e) {
+evb_rpc_status evb_rpc_status_from_err(evb_err e)
+{
     if ((int)e < 0 || e >= EVB_ERR__COUNT)
         return EVB_RPC_UNKNOWN;
     return status_of[e];

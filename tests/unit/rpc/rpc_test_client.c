@@ -23,17 +23,20 @@
 #define TAG_START ((void *)6)
 #define TAG_INITMD ((void *)7)
 
-static gpr_timespec after_ms(int ms) {
+static gpr_timespec after_ms(int ms)
+{
     return gpr_time_add(gpr_now(GPR_CLOCK_REALTIME), gpr_time_from_millis(ms, GPR_TIMESPAN));
 }
 
-void tc_result_free(tc_result *r) {
+void tc_result_free(tc_result *r)
+{
     free(r->details);
     free(r->resp);
     memset(r, 0, sizeof(*r));
 }
 
-grpc_channel *tc_channel(int port) {
+grpc_channel *tc_channel(int port)
+{
     char target[64];
     snprintf(target, sizeof(target), "127.0.0.1:%d", port);
     grpc_channel_credentials *creds = grpc_insecure_credentials_create();
@@ -42,14 +45,16 @@ grpc_channel *tc_channel(int port) {
     return ch;
 }
 
-static grpc_byte_buffer *bb_of(const void *p, size_t len) {
+static grpc_byte_buffer *bb_of(const void *p, size_t len)
+{
     grpc_slice s = grpc_slice_from_copied_buffer(p, len);
     grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&s, 1);
     grpc_slice_unref(s);
     return bb;
 }
 
-static void bb_take(grpc_byte_buffer *bb, uint8_t **out, size_t *len) {
+static void bb_take(grpc_byte_buffer *bb, uint8_t **out, size_t *len)
+{
     grpc_byte_buffer_reader r;
     grpc_byte_buffer_reader_init(&r, bb);
     grpc_slice s = grpc_byte_buffer_reader_readall(&r);
@@ -64,7 +69,8 @@ static void bb_take(grpc_byte_buffer *bb, uint8_t **out, size_t *len) {
     grpc_byte_buffer_destroy(bb);
 }
 
-static char *slice_str(grpc_slice s) {
+static char *slice_str(grpc_slice s)
+{
     size_t n = GRPC_SLICE_LENGTH(s);
     char *p = malloc(n + 1);
     if (p != NULL) {
@@ -74,7 +80,8 @@ static char *slice_str(grpc_slice s) {
     return p;
 }
 
-static int wait_tag(grpc_completion_queue *cq, void *tag, int *ok) {
+static int wait_tag(grpc_completion_queue *cq, void *tag, int *ok)
+{
     grpc_event ev = grpc_completion_queue_pluck(cq, tag, after_ms(30000), NULL);
     if (ev.type != GRPC_OP_COMPLETE)
         return -1;
@@ -82,7 +89,8 @@ static int wait_tag(grpc_completion_queue *cq, void *tag, int *ok) {
     return 0;
 }
 
-static void cq_finish(grpc_completion_queue *cq) {
+static void cq_finish(grpc_completion_queue *cq)
+{
     grpc_completion_queue_shutdown(cq);
     while (grpc_completion_queue_pluck(cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
            GRPC_QUEUE_SHUTDOWN) {
@@ -90,8 +98,9 @@ static void cq_finish(grpc_completion_queue *cq) {
     grpc_completion_queue_destroy(cq);
 }
 
-void tc_unary(grpc_channel *ch, const char *method, const void *req, size_t len,
-              const char *md_key, const char *md_val, int deadline_ms, tc_result *out) {
+void tc_unary(grpc_channel *ch, const char *method, const void *req, size_t len, const char *md_key,
+              const char *md_val, int deadline_ms, tc_result *out)
+{
     memset(out, 0, sizeof(*out));
     if (deadline_ms <= 0)
         deadline_ms = 10000;
@@ -156,7 +165,8 @@ struct tc_stream {
 };
 
 /* Waits for `tag` on the stream's queue; other completions are remembered. */
-static int st_wait(tc_stream *s, void *tag, int *ok) {
+static int st_wait(tc_stream *s, void *tag, int *ok)
+{
     size_t t = (size_t)(uintptr_t)tag;
     while (!s->done[t]) {
         grpc_event ev = grpc_completion_queue_next(s->cq, after_ms(30000), NULL);
@@ -172,7 +182,8 @@ static int st_wait(tc_stream *s, void *tag, int *ok) {
 }
 
 /* Waits for whichever of the two tags completes first; returns it. */
-static void *st_wait_any(tc_stream *s, void *a, void *b, int *ok) {
+static void *st_wait_any(tc_stream *s, void *a, void *b, int *ok)
+{
     for (;;) {
         if (a != NULL && s->done[(uintptr_t)a]) {
             (void)st_wait(s, a, ok);
@@ -190,7 +201,8 @@ static void *st_wait_any(tc_stream *s, void *a, void *b, int *ok) {
     }
 }
 
-tc_stream *tc_stream_open(grpc_channel *ch, const char *method, int deadline_ms) {
+tc_stream *tc_stream_open(grpc_channel *ch, const char *method, int deadline_ms)
+{
     tc_stream *s = calloc(1, sizeof(*s));
     if (s == NULL)
         return NULL;
@@ -230,7 +242,8 @@ tc_stream *tc_stream_open(grpc_channel *ch, const char *method, int deadline_ms)
     return s;
 }
 
-int tc_stream_send(tc_stream *s, const void *msg, size_t len) {
+int tc_stream_send(tc_stream *s, const void *msg, size_t len)
+{
     grpc_byte_buffer *bb = bb_of(msg, len);
     grpc_op op;
     memset(&op, 0, sizeof(op));
@@ -245,7 +258,8 @@ int tc_stream_send(tc_stream *s, const void *msg, size_t len) {
     return rc;
 }
 
-static int start_recv(tc_stream *s, grpc_byte_buffer **bb) {
+static int start_recv(tc_stream *s, grpc_byte_buffer **bb)
+{
     grpc_op op;
     memset(&op, 0, sizeof(op));
     op.op = GRPC_OP_RECV_MESSAGE;
@@ -253,7 +267,8 @@ static int start_recv(tc_stream *s, grpc_byte_buffer **bb) {
     return grpc_call_start_batch(s->call, &op, 1, TAG_RECV, NULL) == GRPC_CALL_OK ? 0 : -1;
 }
 
-int tc_stream_recv(tc_stream *s, uint8_t **msg, size_t *len) {
+int tc_stream_recv(tc_stream *s, uint8_t **msg, size_t *len)
+{
     grpc_byte_buffer *bb = NULL;
     int ok = 0;
     if (start_recv(s, &bb) != 0 || st_wait(s, TAG_RECV, &ok) != 0 || !ok) {
@@ -267,7 +282,8 @@ int tc_stream_recv(tc_stream *s, uint8_t **msg, size_t *len) {
     return 1;
 }
 
-int tc_stream_close_send(tc_stream *s) {
+int tc_stream_close_send(tc_stream *s)
+{
     grpc_op op;
     memset(&op, 0, sizeof(op));
     op.op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
@@ -278,11 +294,13 @@ int tc_stream_close_send(tc_stream *s) {
                : -1;
 }
 
-void tc_stream_cancel(tc_stream *s) {
+void tc_stream_cancel(tc_stream *s)
+{
     grpc_call_cancel(s->call, NULL);
 }
 
-void tc_stream_status(tc_stream *s, tc_result *out) {
+void tc_stream_status(tc_stream *s, tc_result *out)
+{
     memset(out, 0, sizeof(*out));
     int ok = 0;
     if (!s->status_started || st_wait(s, TAG_STATUS, &ok) != 0) {
@@ -295,7 +313,8 @@ void tc_stream_status(tc_stream *s, tc_result *out) {
     out->details = slice_str(s->details);
 }
 
-void tc_stream_free(tc_stream *s) {
+void tc_stream_free(tc_stream *s)
+{
     if (s == NULL)
         return;
     int ok;
@@ -317,7 +336,8 @@ void tc_stream_free(tc_stream *s) {
     free(s);
 }
 
-int tc_stream_echo_pipelined(tc_stream *s, int n) {
+int tc_stream_echo_pipelined(tc_stream *s, int n)
+{
     int sent = 0, got = 0, send_busy = 0, recv_busy = 0, failed = 0;
     grpc_byte_buffer *sbuf = NULL, *rbuf = NULL;
     char m[32];

@@ -15,8 +15,8 @@
 
 typedef struct tc_result {
     grpc_status_code status;
-    char *details;  /* malloc'd, never NULL after a call */
-    uint8_t *resp;  /* malloc'd response, NULL when none */
+    char *details; /* malloc'd, never NULL after a call */
+    uint8_t *resp; /* malloc'd response, NULL when none */
     size_t resp_len;
     int has_resp;
 } tc_result;
@@ -27,8 +27,8 @@ void tc_result_free(tc_result *r);
 grpc_channel *tc_channel(int port);
 
 /* One unary call. md_key/md_val may be NULL. deadline_ms <= 0 = 10 s. */
-void tc_unary(grpc_channel *ch, const char *method, const void *req, size_t len,
-              const char *md_key, const char *md_val, int deadline_ms, tc_result *out);
+void tc_unary(grpc_channel *ch, const char *method, const void *req, size_t len, const char *md_key,
+              const char *md_val, int deadline_ms, tc_result *out);
 
 typedef struct tc_stream tc_stream;
 tc_stream *tc_stream_open(grpc_channel *ch, const char *method, int deadline_ms);

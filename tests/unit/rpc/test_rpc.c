@@ -30,19 +30,22 @@ static int64_t g_last_deadline_ms;
 static pthread_t g_later[MAX_LATER];
 static int g_nlater;
 
-static int64_t now_ms(void) {
+static int64_t now_ms(void)
+{
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void sleep_ms(int ms) {
+static void sleep_ms(int ms)
+{
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
 }
 
 /* Waits until g_done >= n (up to 10 s). Returns g_done. */
-static int wait_done(int n) {
+static int wait_done(int n)
+{
     int64_t until = now_ms() + 10000;
     pthread_mutex_lock(&g_mu);
     while (g_done < n && now_ms() < until) {
@@ -55,7 +58,8 @@ static int wait_done(int n) {
     return d;
 }
 
-static void counts(int *done, int *cancelled) {
+static void counts(int *done, int *cancelled)
+{
     pthread_mutex_lock(&g_mu);
     *done = g_done;
     *cancelled = g_cancelled;
@@ -64,7 +68,8 @@ static void counts(int *done, int *cancelled) {
 
 /* ---- unary handlers ---- */
 
-static void h_echo(evb_rpc_call *call, const uint8_t *req, size_t len, void *arg) {
+static void h_echo(evb_rpc_call *call, const uint8_t *req, size_t len, void *arg)
+{
     (void)arg;
     evb_rpc_reply(call, req, len);
 }
@@ -76,7 +81,8 @@ typedef struct later_job {
     uint8_t data[];
 } later_job;
 
-static void *later_main(void *arg) {
+static void *later_main(void *arg)
+{
     later_job *j = arg;
     sleep_ms(j->delay_ms);
     evb_rpc_reply(j->call, j->data, j->len);
@@ -85,7 +91,8 @@ static void *later_main(void *arg) {
 }
 
 /* Replies from another thread after arg (int ms) milliseconds. */
-static void h_later(evb_rpc_call *call, const uint8_t *req, size_t len, void *arg) {
+static void h_later(evb_rpc_call *call, const uint8_t *req, size_t len, void *arg)
+{
     pthread_mutex_lock(&g_mu);
     g_last_deadline_ms = evb_rpc_call_deadline_ms(call);
     pthread_mutex_unlock(&g_mu);
@@ -109,7 +116,8 @@ static void h_later(evb_rpc_call *call, const uint8_t *req, size_t len, void *ar
     evb_rpc_reply_error(call, EVB_RPC_RESOURCE_EXHAUSTED, "no thread");
 }
 
-static void join_later(void) {
+static void join_later(void)
+{
     pthread_mutex_lock(&g_mu);
     int n = g_nlater;
     g_nlater = 0;
@@ -118,7 +126,8 @@ static void join_later(void) {
         pthread_join(g_later[i], NULL);
 }
 
-static void h_fail(evb_rpc_call *call, const uint8_t *req, size_t len, void *arg) {
+static void h_fail(evb_rpc_call *call, const uint8_t *req, size_t len, void *arg)
+{
     (void)req;
     (void)len;
     (void)arg;
@@ -126,7 +135,8 @@ static void h_fail(evb_rpc_call *call, const uint8_t *req, size_t len, void *arg
 }
 
 /* Replies "<authorization>|<method>|<peer starts with ipv4:>". */
-static void h_meta(evb_rpc_call *call, const uint8_t *req, size_t len, void *arg) {
+static void h_meta(evb_rpc_call *call, const uint8_t *req, size_t len, void *arg)
+{
     (void)req;
     (void)len;
     (void)arg;
@@ -150,7 +160,8 @@ typedef struct echo_state {
     size_t cap;
 } echo_state;
 
-static void *echo_start(evb_rpc_stream *st, void *arg) {
+static void *echo_start(evb_rpc_stream *st, void *arg)
+{
     (void)st;
     echo_state *e = calloc(1, sizeof(*e));
     if (e != NULL)
@@ -161,7 +172,8 @@ static void *echo_start(evb_rpc_stream *st, void *arg) {
     return e;
 }
 
-static void echo_message(evb_rpc_stream *st, void *user, const uint8_t *msg, size_t len) {
+static void echo_message(evb_rpc_stream *st, void *user, const uint8_t *msg, size_t len)
+{
     echo_state *e = user;
     evb_err rc = evb_rpc_stream_send(st, msg, len, e->cap);
     if (rc == EVB_ERR_LIMIT) {
@@ -178,14 +190,16 @@ static void echo_message(evb_rpc_stream *st, void *user, const uint8_t *msg, siz
         evb_rpc_stream_request_next(st);
 }
 
-static void echo_half_close(evb_rpc_stream *st, void *user) {
+static void echo_half_close(evb_rpc_stream *st, void *user)
+{
     echo_state *e = user;
     e->half_closed = 1;
     if (e->pending == NULL)
         evb_rpc_stream_finish(st, EVB_RPC_OK, NULL);
 }
 
-static void echo_writable(evb_rpc_stream *st, void *user) {
+static void echo_writable(evb_rpc_stream *st, void *user)
+{
     echo_state *e = user;
     if (e->pending == NULL)
         return;
@@ -199,7 +213,8 @@ static void echo_writable(evb_rpc_stream *st, void *user) {
         evb_rpc_stream_request_next(st);
 }
 
-static void echo_done(evb_rpc_stream *st, void *user, int cancelled) {
+static void echo_done(evb_rpc_stream *st, void *user, int cancelled)
+{
     (void)st;
     echo_state *e = user;
     if (e != NULL)
@@ -225,13 +240,15 @@ typedef struct burst_state {
     int n, next;
 } burst_state;
 
-static void *burst_start(evb_rpc_stream *st, void *arg) {
+static void *burst_start(evb_rpc_stream *st, void *arg)
+{
     (void)st;
     (void)arg;
     return calloc(1, sizeof(burst_state));
 }
 
-static void burst_pump(evb_rpc_stream *st, burst_state *b) {
+static void burst_pump(evb_rpc_stream *st, burst_state *b)
+{
     while (b->next < b->n) {
         char m[32];
         int l = snprintf(m, sizeof(m), "b%d", b->next);
@@ -247,7 +264,8 @@ static void burst_pump(evb_rpc_stream *st, burst_state *b) {
     evb_rpc_stream_finish(st, EVB_RPC_OK, NULL);
 }
 
-static void burst_message(evb_rpc_stream *st, void *user, const uint8_t *msg, size_t len) {
+static void burst_message(evb_rpc_stream *st, void *user, const uint8_t *msg, size_t len)
+{
     burst_state *b = user;
     char num[16];
     size_t l = len < sizeof(num) - 1 ? len : sizeof(num) - 1;
@@ -257,11 +275,13 @@ static void burst_message(evb_rpc_stream *st, void *user, const uint8_t *msg, si
     burst_pump(st, b);
 }
 
-static void burst_writable(evb_rpc_stream *st, void *user) {
+static void burst_writable(evb_rpc_stream *st, void *user)
+{
     burst_pump(st, user);
 }
 
-static void burst_done(evb_rpc_stream *st, void *user, int cancelled) {
+static void burst_done(evb_rpc_stream *st, void *user, int cancelled)
+{
     (void)st;
     free(user);
     pthread_mutex_lock(&g_mu);
@@ -277,26 +297,136 @@ static const evb_rpc_stream_ops burst_ops = {
     .on_done = burst_done,
 };
 
+/* Async: every message is answered from another thread 10 ms later (as a store writer
+ * would); "fin" makes that thread finish the stream. The state is shared with the
+ * threads, so it has a mutex, a reference count and an `ended` flag set by on_done. */
+typedef struct async_state {
+    pthread_mutex_t mu;
+    int refs, ended;
+    evb_rpc_stream *st;
+} async_state;
+
+typedef struct async_job {
+    async_state *a;
+    size_t len;
+    uint8_t data[];
+} async_job;
+
+static void async_unref(async_state *a)
+{
+    pthread_mutex_lock(&a->mu);
+    int last = --a->refs == 0;
+    pthread_mutex_unlock(&a->mu);
+    if (last) {
+        pthread_mutex_destroy(&a->mu);
+        free(a);
+    }
+}
+
+static void *async_main(void *arg)
+{
+    async_job *j = arg;
+    async_state *a = j->a;
+    sleep_ms(10);
+    pthread_mutex_lock(&a->mu);
+    if (!a->ended) {
+        if (j->len == 3 && memcmp(j->data, "fin", 3) == 0) {
+            evb_rpc_stream_finish(a->st, EVB_RPC_OK, NULL);
+        } else {
+            CU_ASSERT(evb_rpc_stream_send(a->st, j->data, j->len, 0) == EVB_OK);
+            evb_rpc_stream_request_next(a->st);
+        }
+    }
+    pthread_mutex_unlock(&a->mu);
+    async_unref(a);
+    free(j);
+    return NULL;
+}
+
+static void *async_start(evb_rpc_stream *st, void *arg)
+{
+    (void)arg;
+    async_state *a = calloc(1, sizeof(*a));
+    if (a == NULL) {
+        evb_rpc_stream_finish(st, EVB_RPC_RESOURCE_EXHAUSTED, "oom");
+        return NULL;
+    }
+    pthread_mutex_init(&a->mu, NULL);
+    a->refs = 1;
+    a->st = st;
+    return a;
+}
+
+static void async_message(evb_rpc_stream *st, void *user, const uint8_t *msg, size_t len)
+{
+    async_state *a = user;
+    async_job *j = malloc(sizeof(*j) + len);
+    if (j == NULL) {
+        evb_rpc_stream_finish(st, EVB_RPC_RESOURCE_EXHAUSTED, "oom");
+        return;
+    }
+    j->a = a;
+    j->len = len;
+    memcpy(j->data, msg, len);
+    pthread_mutex_lock(&a->mu);
+    a->refs++;
+    pthread_mutex_unlock(&a->mu);
+    pthread_mutex_lock(&g_mu);
+    int ok = g_nlater < MAX_LATER && pthread_create(&g_later[g_nlater], NULL, async_main, j) == 0;
+    if (ok)
+        g_nlater++;
+    pthread_mutex_unlock(&g_mu);
+    if (!ok) {
+        async_unref(a);
+        free(j);
+        evb_rpc_stream_finish(st, EVB_RPC_RESOURCE_EXHAUSTED, "no thread");
+    }
+}
+
+static void async_done(evb_rpc_stream *st, void *user, int cancelled)
+{
+    (void)st;
+    async_state *a = user;
+    if (a != NULL) {
+        pthread_mutex_lock(&a->mu);
+        a->ended = 1;
+        pthread_mutex_unlock(&a->mu);
+        async_unref(a);
+    }
+    pthread_mutex_lock(&g_mu);
+    g_done++;
+    g_cancelled += cancelled != 0;
+    pthread_mutex_unlock(&g_mu);
+}
+
+static const evb_rpc_stream_ops async_ops = {
+    .on_start = async_start,
+    .on_message = async_message,
+    .on_done = async_done,
+};
+
 /* ---- setup ---- */
 
-static int start_server(evb_rpc_server **out, int *port, int grace_ms, int threads) {
+static int start_server(evb_rpc_server **out, int *port, int grace_ms, int threads)
+{
     evb_rpc_options o;
     memset(&o, 0, sizeof(o));
     o.listen = "127.0.0.1:0";
     o.threads = threads;
-    o.max_message_bytes = 64 * 1024;
+    o.max_message_bytes = (size_t)64 * 1024;
     o.grace_ms = grace_ms;
     evb_rpc_server *s = NULL;
     if (evb_rpc_server_new(&o, &s) != EVB_OK)
         return -1;
-    int rc = 0;
-    rc |= evb_rpc_server_add_unary(s, "/t.T/Echo", h_echo, NULL);
-    rc |= evb_rpc_server_add_unary(s, "/t.T/Later", h_later, (void *)(intptr_t)100);
-    rc |= evb_rpc_server_add_unary(s, "/t.T/Slow", h_later, (void *)(intptr_t)600);
-    rc |= evb_rpc_server_add_unary(s, "/t.T/Fail", h_fail, NULL);
-    rc |= evb_rpc_server_add_unary(s, "/t.T/Meta", h_meta, NULL);
-    rc |= evb_rpc_server_add_stream(s, "/t.T/Bidi", &echo_ops, (void *)(intptr_t)4);
-    rc |= evb_rpc_server_add_stream(s, "/t.T/Burst", &burst_ops, NULL);
+    unsigned rc = 0;
+    rc |= (unsigned)evb_rpc_server_add_unary(s, "/t.T/Echo", h_echo, NULL);
+    rc |= (unsigned)evb_rpc_server_add_unary(s, "/t.T/Later", h_later, (void *)(intptr_t)100);
+    rc |= (unsigned)evb_rpc_server_add_unary(s, "/t.T/Slow", h_later, (void *)(intptr_t)600);
+    rc |= (unsigned)evb_rpc_server_add_unary(s, "/t.T/Fail", h_fail, NULL);
+    rc |= (unsigned)evb_rpc_server_add_unary(s, "/t.T/Meta", h_meta, NULL);
+    rc |= (unsigned)evb_rpc_server_add_stream(s, "/t.T/Bidi", &echo_ops, (void *)(intptr_t)4);
+    rc |= (unsigned)evb_rpc_server_add_stream(s, "/t.T/Burst", &burst_ops, NULL);
+    rc |= (unsigned)evb_rpc_server_add_stream(s, "/t.T/Async", &async_ops, NULL);
     if (rc != 0 || evb_rpc_server_start(s, port) != EVB_OK) {
         evb_rpc_server_free(s);
         return -1;
@@ -305,14 +435,16 @@ static int start_server(evb_rpc_server **out, int *port, int grace_ms, int threa
     return 0;
 }
 
-static int suite_init(void) {
+static int suite_init(void)
+{
     if (start_server(&g_srv, &g_port, 300, 0) != 0)
         return -1;
     g_ch = tc_channel(g_port);
     return g_ch != NULL ? 0 : -1;
 }
 
-static int suite_fini(void) {
+static int suite_fini(void)
+{
     grpc_channel_destroy(g_ch);
     evb_rpc_server_free(g_srv);
     join_later();
@@ -321,7 +453,8 @@ static int suite_fini(void) {
 
 /* ---- tests ---- */
 
-static void test_status_table(void) {
+static void test_status_table(void)
+{
     CU_ASSERT_EQUAL(evb_rpc_status_from_err(EVB_OK), EVB_RPC_OK);
     CU_ASSERT_EQUAL(evb_rpc_status_from_err(EVB_ERR_INVALID), EVB_RPC_INVALID_ARGUMENT);
     CU_ASSERT_EQUAL(evb_rpc_status_from_err(EVB_ERR_NOT_FOUND), EVB_RPC_NOT_FOUND);
@@ -343,7 +476,8 @@ static void test_status_table(void) {
     CU_ASSERT_EQUAL(evb_rpc_status_from_err((evb_err)-1), EVB_RPC_UNKNOWN);
 }
 
-static void test_options(void) {
+static void test_options(void)
+{
     evb_rpc_options o;
     memset(&o, 0, sizeof(o));
     evb_rpc_server *s = NULL;
@@ -368,7 +502,8 @@ static void test_options(void) {
     evb_rpc_server_free(s);
 }
 
-static void test_unary_echo(void) {
+static void test_unary_echo(void)
+{
     tc_result r;
     tc_unary(g_ch, "/t.T/Echo", "hello", 5, NULL, NULL, 0, &r);
     CU_ASSERT_EQUAL(r.status, GRPC_STATUS_OK);
@@ -392,7 +527,8 @@ static void test_unary_echo(void) {
     CU_ASSERT_EQUAL(ok, 200);
 }
 
-static void test_unary_later(void) {
+static void test_unary_later(void)
+{
     tc_result r;
     int64_t t0 = now_ms();
     tc_unary(g_ch, "/t.T/Later", "abc", 3, NULL, NULL, 5000, &r);
@@ -409,7 +545,8 @@ static void test_unary_later(void) {
     join_later();
 }
 
-static void test_unary_error(void) {
+static void test_unary_error(void)
+{
     tc_result r;
     tc_unary(g_ch, "/t.T/Fail", "x", 1, NULL, NULL, 0, &r);
     CU_ASSERT_EQUAL(r.status, GRPC_STATUS_INVALID_ARGUMENT);
@@ -418,7 +555,8 @@ static void test_unary_error(void) {
     tc_result_free(&r);
 }
 
-static void test_metadata(void) {
+static void test_metadata(void)
+{
     tc_result r;
     tc_unary(g_ch, "/t.T/Meta", "x", 1, "authorization", "Bearer k3y", 0, &r);
     CU_ASSERT_EQUAL(r.status, GRPC_STATUS_OK);
@@ -429,11 +567,13 @@ static void test_metadata(void) {
     tc_result_free(&r);
 }
 
-static void test_unknown_method(void) {
+static void test_unknown_method(void)
+{
     tc_result r;
     int64_t t0 = now_ms();
     tc_unary(g_ch, "/t.T/Nope", "x", 1, NULL, NULL, 5000, &r);
     CU_ASSERT_EQUAL(r.status, GRPC_STATUS_UNIMPLEMENTED);
+    CU_ASSERT_STRING_EQUAL(r.details, "unknown method /t.T/Nope");
     CU_ASSERT(now_ms() - t0 < 1000);
     tc_result_free(&r);
     /* still serving, and many unknown calls in a row do not exhaust the generic requests */
@@ -444,8 +584,9 @@ static void test_unknown_method(void) {
     }
 }
 
-static void test_oversized(void) {
-    size_t big = 100 * 1024;
+static void test_oversized(void)
+{
+    size_t big = (size_t)100 * 1024;
     char *p = calloc(1, big);
     CU_ASSERT_FATAL(p != NULL);
     tc_result r;
@@ -472,7 +613,8 @@ static void test_oversized(void) {
     tc_result_free(&r);
 }
 
-static void test_deadline(void) {
+static void test_deadline(void)
+{
     tc_result r;
     int64_t t0 = now_ms();
     tc_unary(g_ch, "/t.T/Slow", "x", 1, NULL, NULL, 150, &r);
@@ -496,7 +638,8 @@ static void test_deadline(void) {
     CU_ASSERT_EQUAL(c1, c0 + 1);
 }
 
-static void test_bidi_echo(void) {
+static void test_bidi_echo(void)
+{
     int d0, c0;
     counts(&d0, &c0);
     tc_stream *s = tc_stream_open(g_ch, "/t.T/Bidi", 30000);
@@ -517,7 +660,8 @@ static void test_bidi_echo(void) {
     CU_ASSERT_EQUAL(c1, c0); /* clean finish */
 }
 
-static void test_burst_writable(void) {
+static void test_burst_writable(void)
+{
     int d0, c0;
     counts(&d0, &c0);
     tc_stream *s = tc_stream_open(g_ch, "/t.T/Burst", 30000);
@@ -546,7 +690,8 @@ static void test_burst_writable(void) {
     CU_ASSERT(wait_done(d0 + 1) >= d0 + 1);
 }
 
-static void test_client_cancel(void) {
+static void test_client_cancel(void)
+{
     int d0, c0;
     counts(&d0, &c0);
     tc_stream *s = tc_stream_open(g_ch, "/t.T/Bidi", 30000);
@@ -570,19 +715,89 @@ static void test_client_cancel(void) {
     CU_ASSERT_EQUAL(c1, c0 + 1);
 }
 
+static void test_stream_async_replies(void)
+{
+    int d0, c0;
+    counts(&d0, &c0);
+    tc_stream *s = tc_stream_open(g_ch, "/t.T/Async", 30000);
+    CU_ASSERT_FATAL(s != NULL);
+    int good = 0;
+    for (int i = 0; i < 10; i++) {
+        char m[16];
+        int l = snprintf(m, sizeof(m), "a%d", i);
+        CU_ASSERT_EQUAL(tc_stream_send(s, m, (size_t)l), 0);
+        uint8_t *r = NULL;
+        size_t rl = 0;
+        if (tc_stream_recv(s, &r, &rl) == 1 && rl == (size_t)l && memcmp(r, m, rl) == 0)
+            good++;
+        free(r);
+    }
+    CU_ASSERT_EQUAL(good, 10);
+    CU_ASSERT_EQUAL(tc_stream_send(s, "fin", 3), 0);
+    uint8_t *r = NULL;
+    size_t rl = 0;
+    CU_ASSERT_EQUAL(tc_stream_recv(s, &r, &rl), 0);
+    tc_result res;
+    tc_stream_status(s, &res);
+    CU_ASSERT_EQUAL(res.status, GRPC_STATUS_OK);
+    tc_result_free(&res);
+    tc_stream_free(s);
+    CU_ASSERT(wait_done(d0 + 1) >= d0 + 1);
+    int d1, c1;
+    counts(&d1, &c1);
+    CU_ASSERT_EQUAL(c1, c0);
+    join_later();
+}
+
+typedef struct par_arg {
+    int id, ok;
+    pthread_t th;
+} par_arg;
+
+static void *par_main(void *arg)
+{
+    par_arg *p = arg;
+    for (int i = 0; i < 100; i++) {
+        char m[32];
+        int l = snprintf(m, sizeof(m), "t%d-%d", p->id, i);
+        tc_result r;
+        tc_unary(g_ch, "/t.T/Echo", m, (size_t)l, NULL, NULL, 0, &r);
+        p->ok += r.status == GRPC_STATUS_OK && r.resp_len == (size_t)l &&
+                 memcmp(r.resp, m, (size_t)l) == 0;
+        tc_result_free(&r);
+    }
+    return NULL;
+}
+
+static void test_unary_parallel(void)
+{
+    par_arg p[4];
+    for (int i = 0; i < 4; i++) {
+        p[i].id = i;
+        p[i].ok = 0;
+        CU_ASSERT_FATAL(pthread_create(&p[i].th, NULL, par_main, &p[i]) == 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(p[i].th, NULL);
+        CU_ASSERT_EQUAL(p[i].ok, 100);
+    }
+}
+
 typedef struct bg_unary {
     grpc_channel *ch;
     tc_result r;
     pthread_t th;
 } bg_unary;
 
-static void *bg_unary_main(void *arg) {
+static void *bg_unary_main(void *arg)
+{
     bg_unary *b = arg;
     tc_unary(b->ch, "/t.T/Slow", "s", 1, NULL, NULL, 10000, &b->r);
     return NULL;
 }
 
-static void test_shutdown_in_flight(void) {
+static void test_shutdown_in_flight(void)
+{
     evb_rpc_server *s = NULL;
     int port = 0;
     CU_ASSERT_FATAL(start_server(&s, &port, 200, 2) == 0);
@@ -642,7 +857,8 @@ static void test_shutdown_in_flight(void) {
     join_later();
 }
 
-static void test_shutdown_idle(void) {
+static void test_shutdown_idle(void)
+{
     evb_rpc_server *s = NULL;
     int port = 0;
     CU_ASSERT_FATAL(start_server(&s, &port, 5000, 1) == 0);
@@ -651,7 +867,8 @@ static void test_shutdown_idle(void) {
     CU_ASSERT(now_ms() - t0 < 1000);
 }
 
-int main(void) {
+int main(void)
+{
     evb_rpc_global_init();
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 2;
@@ -671,6 +888,8 @@ int main(void) {
         !CU_add_test(live, "bidi echo 1000", test_bidi_echo) ||
         !CU_add_test(live, "send cap and on_writable", test_burst_writable) ||
         !CU_add_test(live, "client cancel", test_client_cancel) ||
+        !CU_add_test(live, "stream replies from other threads", test_stream_async_replies) ||
+        !CU_add_test(live, "unary from 4 client threads", test_unary_parallel) ||
         !CU_add_test(life, "shutdown with calls in flight", test_shutdown_in_flight) ||
         !CU_add_test(life, "shutdown idle", test_shutdown_idle)) {
         CU_cleanup_registry();
