@@ -78,7 +78,7 @@ static evb_err fail(sqlite3 *db, const char *path, const char *what, int rc, evb
     int code = sqlite3_extended_errcode(db);
     if (rc == SQLITE_OK)
         code = SQLITE_ERROR;
-    const char *hint = (code & 0xff) == SQLITE_BUSY ? " (database is locked by another process)"
+    const char *hint = (code & 0xff) == SQLITE_BUSY       ? " (another process holds a lock on it)"
                        : (code & 0xff) == SQLITE_READONLY ? " (read-only)"
                        : (code & 0xff) == SQLITE_FULL     ? " (disk full)"
                                                           : "";

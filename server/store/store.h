@@ -34,12 +34,17 @@ typedef struct evb_store_options {
 } evb_store_options;
 
 /* Opens (creating and migrating as needed) and starts the writer thread. On error fills
- * err (may be NULL) with a message naming the path. */
+ * err (may be NULL) with a message naming the path: EVB_ERR_IO (data directory missing and
+ * not creatable, not a directory, not writable), EVB_ERR_UNAVAILABLE (database read-only,
+ * locked, corrupt, or the data directory already in use by another open store — a lock file
+ * <dir>/evbridge.lock keeps one process per directory), EVB_ERR_PRECONDITION (the database
+ * was migrated by a newer evbridged), EVB_ERR_INVALID (bad options). */
 evb_err evb_store_open(const evb_store_options *opt, evb_store **out, evb_error *err);
 /* Stops accepting writes, commits every job already queued (their completions run),
  * stops the writer and closes. NULL is a no-op. Not concurrent with other calls. */
 void evb_store_close(evb_store *s);
-/* 1 while the store is open and the last commit did not fail. */
+/* 1 while the store is open and the last commit did not fail. The store keeps accepting
+ * writes while not ready, so it recovers by itself once the fault clears. */
 int evb_store_ready(const evb_store *s);
 
 /* ---- events (group commit) ---- */
@@ -64,9 +69,13 @@ typedef void (*evb_store_put_cb)(void *arg, evb_err err);
 
 /* Queues the items for the next group commit. Within one submission and across
  * submissions, items are applied in queue order, so a repeated (connector, org, id) later
- * in the same batch is DEDUPLICATED against the earlier one. On EVB_OK the completion runs
- * exactly once; on error it never runs: EVB_ERR_LIMIT (queue full: back-pressure),
- * EVB_ERR_UNAVAILABLE (closing or failed). */
+ * in the same batch is DEDUPLICATED against the earlier one (NULL org/connector count as
+ * ""). On EVB_OK the completion runs exactly once; on error it never runs and the items are
+ * untouched: EVB_ERR_LIMIT (queue full: back-pressure), EVB_ERR_UNAVAILABLE (closing),
+ * EVB_ERR_INVALID (n == 0, an event without id/source/type, an extension without name or
+ * value or not UTF-8), EVB_ERR_NOMEM. The completion's err is EVB_ERR_UNAVAILABLE when the
+ * database could not commit (disk full, I/O error, read-only): then nothing was stored and
+ * every item is back to EVB_PUT_PENDING. cb may be NULL. */
 evb_err evb_store_put_events(evb_store *s, evb_put_item *items, size_t n, evb_store_put_cb cb,
                              void *arg);
 
@@ -86,30 +95,39 @@ typedef struct evb_event_query {
 } evb_event_query;
 
 /* Events matching q in store order (seq ascending). *out is a malloc'd array of *n_out
- * events (evb_event_array_free). *next_after_seq is the seq to continue from, or 0 when
- * there are no more. */
+ * events (evb_event_array_free; NULL when none). *next_after_seq is the seq to continue
+ * from, or 0 when there are no more. EVB_ERR_INVALID when limit is out of range. */
 evb_err evb_store_list_events(evb_store *s, const evb_event_query *q, evb_event ***out,
                               size_t *n_out, int64_t *next_after_seq);
 
 /* Counts stored events (tests and metrics). */
 evb_err evb_store_count_events(evb_store *s, int64_t *out);
 
-/* ---- connectors ---- */
+/* ---- connectors ----
+ * Writes are synchronous: they queue a job for the writer (waiting for room when the queue
+ * is full) and wait for its commit, so they must not be called from a put completion
+ * (EVB_ERR_INTERNAL). EVB_ERR_UNAVAILABLE when closing or the commit failed; EVB_ERR_INVALID
+ * for a NULL name or an event type without a type name. Lists are sorted by name. */
 
 /* Create fails with EVB_ERR_EXISTS when the name is taken. Sets create/update times. */
 evb_err evb_store_connector_create(evb_store *s, const evb_connector *c);
 /* Replaces every field but name, isv and create time. EVB_ERR_NOT_FOUND when absent. */
 evb_err evb_store_connector_update(evb_store *s, const evb_connector *c);
+/* EVB_ERR_NOT_FOUND when absent. */
 evb_err evb_store_connector_delete(evb_store *s, const char *name);
 evb_err evb_store_connector_get(evb_store *s, const char *name, evb_connector **out);
 /* All connectors (isv NULL) or one ISV's, by name. */
 evb_err evb_store_connector_list(evb_store *s, const char *isv, evb_connector ***out,
                                  size_t *n_out);
 
-/* ---- API keys ---- */
+/* ---- API keys ----
+ * Writes are synchronous, as for connectors. Lists are sorted by create time, then id. */
 
+/* EVB_ERR_EXISTS when key_id is taken; EVB_ERR_INVALID without key_id, hash or role.
+ * create_ms 0 = now; scope NULL is stored as ""; revoke_ms is ignored (starts active). */
 evb_err evb_store_key_create(evb_store *s, const evb_api_key *k);
-/* Sets revoke_ms (once). EVB_ERR_NOT_FOUND when absent. */
+/* Sets revoke_ms (once: revoking a revoked key succeeds and keeps the first time;
+ * revoke_ms <= 0 = now). EVB_ERR_NOT_FOUND when absent. */
 evb_err evb_store_key_revoke(evb_store *s, const char *key_id, int64_t revoke_ms);
 evb_err evb_store_key_get(evb_store *s, const char *key_id, evb_api_key **out);
 evb_err evb_store_key_list(evb_store *s, int include_revoked, evb_api_key ***out,
