@@ -12,10 +12,18 @@ static const struct {
     const char *name;
     fmt_id id;
 } FORMATS[] = {
-    {"date-time", FMT_DATE_TIME}, {"date", FMT_DATE},         {"time", FMT_TIME},
-    {"duration", FMT_DURATION},   {"email", FMT_EMAIL},       {"hostname", FMT_HOSTNAME},
-    {"ipv4", FMT_IPV4},           {"ipv6", FMT_IPV6},         {"uri", FMT_URI},
-    {"uri-reference", FMT_URI_REFERENCE}, {"uuid", FMT_UUID}, {"regex", FMT_REGEX},
+    {"date-time", FMT_DATE_TIME},
+    {"date", FMT_DATE},
+    {"time", FMT_TIME},
+    {"duration", FMT_DURATION},
+    {"email", FMT_EMAIL},
+    {"hostname", FMT_HOSTNAME},
+    {"ipv4", FMT_IPV4},
+    {"ipv6", FMT_IPV6},
+    {"uri", FMT_URI},
+    {"uri-reference", FMT_URI_REFERENCE},
+    {"uuid", FMT_UUID},
+    {"regex", FMT_REGEX},
     {"json-pointer", FMT_JSON_POINTER},
 };
 
@@ -27,8 +35,14 @@ fmt_id fmt_lookup(const char *name)
     return FMT_UNKNOWN;
 }
 
-static bool is_digit(char c) { return c >= '0' && c <= '9'; }
-static bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+static bool is_alpha(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
 static bool is_hex(char c)
 {
     return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
@@ -215,7 +229,6 @@ static bool check_ipv6(const char *s, size_t n)
             if (!check_ipv4(s + k, n - k))
                 return false;
             groups += 2;
-            i = n;
             break;
         }
         if (i == k || i - k > 4)
@@ -315,20 +328,34 @@ bool fmt_check(fmt_id f, const char *s, size_t n)
     if (f != FMT_UNKNOWN && f != FMT_JSON_POINTER && memchr(s, 0, n) != NULL)
         return false;
     switch (f) {
-    case FMT_UNKNOWN: return true;
-    case FMT_DATE_TIME: return check_date_time(s, n);
-    case FMT_DATE: return check_date(s, n);
-    case FMT_TIME: return check_time(s, n);
-    case FMT_DURATION: return check_duration(s, n);
-    case FMT_EMAIL: return check_email(s, n);
-    case FMT_HOSTNAME: return check_hostname(s, n);
-    case FMT_IPV4: return check_ipv4(s, n);
-    case FMT_IPV6: return check_ipv6(s, n);
-    case FMT_URI: return uri_syntax_ok(s, n, true);
-    case FMT_URI_REFERENCE: return uri_syntax_ok(s, n, false);
-    case FMT_UUID: return check_uuid(s, n);
-    case FMT_REGEX: return check_regex(s, n);
-    case FMT_JSON_POINTER: return check_json_pointer(s, n);
+    case FMT_UNKNOWN:
+        return true;
+    case FMT_DATE_TIME:
+        return check_date_time(s, n);
+    case FMT_DATE:
+        return check_date(s, n);
+    case FMT_TIME:
+        return check_time(s, n);
+    case FMT_DURATION:
+        return check_duration(s, n);
+    case FMT_EMAIL:
+        return check_email(s, n);
+    case FMT_HOSTNAME:
+        return check_hostname(s, n);
+    case FMT_IPV4:
+        return check_ipv4(s, n);
+    case FMT_IPV6:
+        return check_ipv6(s, n);
+    case FMT_URI:
+        return uri_syntax_ok(s, n, true);
+    case FMT_URI_REFERENCE:
+        return uri_syntax_ok(s, n, false);
+    case FMT_UUID:
+        return check_uuid(s, n);
+    case FMT_REGEX:
+        return check_regex(s, n);
+    case FMT_JSON_POINTER:
+        return check_json_pointer(s, n);
     }
     return true;
 }

@@ -9,11 +9,26 @@
 
 #include <string.h>
 
-static bool alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-static bool digit(char c) { return c >= '0' && c <= '9'; }
-static bool hex(char c) { return digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
-static bool unreserved(char c) { return alpha(c) || digit(c) || (c && strchr("-._~", c)); }
-static bool sub_delim(char c) { return c && strchr("!$&'()*+,;=", c); }
+static bool alpha(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+static bool digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+static bool hex(char c)
+{
+    return digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+static bool unreserved(char c)
+{
+    return alpha(c) || digit(c) || (c && strchr("-._~", c));
+}
+static bool sub_delim(char c)
+{
+    return c && strchr("!$&'()*+,;=", c);
+}
 
 /* Checks s[0..n) consists of unreserved / sub-delims / pct-encoded / extra chars. */
 static bool chars_ok(const char *s, size_t n, const char *extra)

@@ -64,13 +64,27 @@ static void put_string(sbuf *b, const char *s, size_t n)
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         switch (c) {
-        case '"': sbuf_puts(b, "\\\""); break;
-        case '\\': sbuf_puts(b, "\\\\"); break;
-        case '\b': sbuf_puts(b, "\\b"); break;
-        case '\f': sbuf_puts(b, "\\f"); break;
-        case '\n': sbuf_puts(b, "\\n"); break;
-        case '\r': sbuf_puts(b, "\\r"); break;
-        case '\t': sbuf_puts(b, "\\t"); break;
+        case '"':
+            sbuf_puts(b, "\\\"");
+            break;
+        case '\\':
+            sbuf_puts(b, "\\\\");
+            break;
+        case '\b':
+            sbuf_puts(b, "\\b");
+            break;
+        case '\f':
+            sbuf_puts(b, "\\f");
+            break;
+        case '\n':
+            sbuf_puts(b, "\\n");
+            break;
+        case '\r':
+            sbuf_puts(b, "\\r");
+            break;
+        case '\t':
+            sbuf_puts(b, "\\t");
+            break;
         default:
             if (c < 0x20)
                 sbuf_printf(b, "\\u%04x", c);
@@ -135,11 +149,21 @@ static void put_object(sbuf *b, const evb_json *v)
 static void put_value(sbuf *b, const evb_json *v)
 {
     switch (v->type) {
-    case EVB_JSON_NULL: sbuf_puts(b, "null"); break;
-    case EVB_JSON_BOOL: sbuf_puts(b, v->b ? "true" : "false"); break;
-    case EVB_JSON_INTEGER: sbuf_printf(b, "%lld", (long long)v->u.i); break;
-    case EVB_JSON_REAL: put_real(b, v->u.d); break;
-    case EVB_JSON_STRING: put_string(b, v->u.s, v->n); break;
+    case EVB_JSON_NULL:
+        sbuf_puts(b, "null");
+        break;
+    case EVB_JSON_BOOL:
+        sbuf_puts(b, v->b ? "true" : "false");
+        break;
+    case EVB_JSON_INTEGER:
+        sbuf_printf(b, "%lld", (long long)v->u.i);
+        break;
+    case EVB_JSON_REAL:
+        put_real(b, v->u.d);
+        break;
+    case EVB_JSON_STRING:
+        put_string(b, v->u.s, v->n);
+        break;
     case EVB_JSON_ARRAY:
         sbuf_putc(b, '[');
         for (size_t i = 0; i < v->n && !b->failed; i++) {
@@ -149,7 +173,9 @@ static void put_value(sbuf *b, const evb_json *v)
         }
         sbuf_putc(b, ']');
         break;
-    case EVB_JSON_OBJECT: put_object(b, v); break;
+    case EVB_JSON_OBJECT:
+        put_object(b, v);
+        break;
     }
 }
 

@@ -121,9 +121,16 @@ static evb_json *convert(conv *c, json_t *j, size_t depth)
     if (v == NULL)
         return NULL;
     switch (json_typeof(j)) {
-    case JSON_NULL: v->type = EVB_JSON_NULL; break;
-    case JSON_TRUE: v->type = EVB_JSON_BOOL; v->b = true; break;
-    case JSON_FALSE: v->type = EVB_JSON_BOOL; break;
+    case JSON_NULL:
+        v->type = EVB_JSON_NULL;
+        break;
+    case JSON_TRUE:
+        v->type = EVB_JSON_BOOL;
+        v->b = true;
+        break;
+    case JSON_FALSE:
+        v->type = EVB_JSON_BOOL;
+        break;
     case JSON_INTEGER:
         v->type = EVB_JSON_INTEGER;
         v->u.i = (int64_t)json_integer_value(j);
@@ -154,7 +161,7 @@ static evb_json *convert(conv *c, json_t *j, size_t depth)
         }
         v->type = json_is_array(j) ? EVB_JSON_ARRAY : EVB_JSON_OBJECT;
         if (!(v->type == EVB_JSON_ARRAY ? convert_array(c, j, v, depth)
-                                         : convert_object(c, j, v, depth)))
+                                        : convert_object(c, j, v, depth)))
             return NULL;
         break;
     }
@@ -217,9 +224,15 @@ void evb_json_doc_free(evb_json_doc *doc)
     free(doc);
 }
 
-const evb_json *evb_json_root(const evb_json_doc *doc) { return doc ? doc->root : NULL; }
+const evb_json *evb_json_root(const evb_json_doc *doc)
+{
+    return doc ? doc->root : NULL;
+}
 
-evb_json_type evb_json_typeof(const evb_json *v) { return v->type; }
+evb_json_type evb_json_typeof(const evb_json *v)
+{
+    return v->type;
+}
 
 bool evb_json_is_number(const evb_json *v)
 {
@@ -231,9 +244,15 @@ bool evb_json_is_integral(const evb_json *v)
     return v->type == EVB_JSON_INTEGER || (v->type == EVB_JSON_REAL && v->u.d == floor(v->u.d));
 }
 
-bool evb_json_bool(const evb_json *v) { return v->type == EVB_JSON_BOOL && v->b; }
+bool evb_json_bool(const evb_json *v)
+{
+    return v->type == EVB_JSON_BOOL && v->b;
+}
 
-int64_t evb_json_int(const evb_json *v) { return v->type == EVB_JSON_INTEGER ? v->u.i : 0; }
+int64_t evb_json_int(const evb_json *v)
+{
+    return v->type == EVB_JSON_INTEGER ? v->u.i : 0;
+}
 
 double evb_json_number(const evb_json *v)
 {
@@ -327,9 +346,12 @@ bool evb_json_equal(const evb_json *a, const evb_json *b)
     if (a->type != b->type)
         return false;
     switch (a->type) {
-    case EVB_JSON_NULL: return true;
-    case EVB_JSON_BOOL: return a->b == b->b;
-    case EVB_JSON_STRING: return a->n == b->n && memcmp(a->u.s, b->u.s, a->n) == 0;
+    case EVB_JSON_NULL:
+        return true;
+    case EVB_JSON_BOOL:
+        return a->b == b->b;
+    case EVB_JSON_STRING:
+        return a->n == b->n && memcmp(a->u.s, b->u.s, a->n) == 0;
     case EVB_JSON_ARRAY:
         if (a->n != b->n)
             return false;
@@ -346,7 +368,8 @@ bool evb_json_equal(const evb_json *a, const evb_json *b)
                 return false;
         }
         return true;
-    default: return false;
+    default:
+        return false;
     }
 }
 
@@ -367,9 +390,12 @@ static uint64_t hash_bytes(const char *s, size_t n)
 uint64_t evb_json_hash(const evb_json *v)
 {
     switch (v->type) {
-    case EVB_JSON_NULL: return 1;
-    case EVB_JSON_BOOL: return v->b ? 2 : 3;
-    case EVB_JSON_INTEGER: return mix(4, (uint64_t)v->u.i);
+    case EVB_JSON_NULL:
+        return 1;
+    case EVB_JSON_BOOL:
+        return v->b ? 2 : 3;
+    case EVB_JSON_INTEGER:
+        return mix(4, (uint64_t)v->u.i);
     case EVB_JSON_REAL: {
         double d = v->u.d;
         if (d == floor(d) && d >= -9223372036854775808.0 && d < 9223372036854775808.0)
@@ -378,7 +404,8 @@ uint64_t evb_json_hash(const evb_json *v)
         memcpy(&bits, &d, sizeof bits);
         return mix(5, bits);
     }
-    case EVB_JSON_STRING: return mix(6, hash_bytes(v->u.s, v->n));
+    case EVB_JSON_STRING:
+        return mix(6, hash_bytes(v->u.s, v->n));
     case EVB_JSON_ARRAY: {
         uint64_t h = 7;
         for (size_t i = 0; i < v->n; i++)

@@ -58,9 +58,9 @@ evb_json_type evb_json_typeof(const evb_json *v);
 bool evb_json_is_number(const evb_json *v);
 /* true for INTEGER and for REAL values with no fractional part. */
 bool evb_json_is_integral(const evb_json *v);
-bool evb_json_bool(const evb_json *v);          /* false unless a true BOOL */
-int64_t evb_json_int(const evb_json *v);        /* INTEGER value, else 0 */
-double evb_json_number(const evb_json *v);      /* any number as double, else 0 */
+bool evb_json_bool(const evb_json *v);             /* false unless a true BOOL */
+int64_t evb_json_int(const evb_json *v);           /* INTEGER value, else 0 */
+double evb_json_number(const evb_json *v);         /* any number as double, else 0 */
 long double evb_json_number_ld(const evb_json *v); /* exact for every int64 */
 /* String bytes (NUL-terminated; *len, if not NULL, gets the length, which counts embedded
  * NULs). NULL when v is not a string. */

@@ -43,20 +43,47 @@ static int hex4(const char *p, size_t left, unsigned *out)
 
 /* ECMAScript long General_Category names that PCRE2 10.42 only knows by their short form. */
 static const char *const GC_NAMES[][2] = {
-    {"Letter", "L"},           {"Cased_Letter", "L&"},     {"Uppercase_Letter", "Lu"},
-    {"Lowercase_Letter", "Ll"}, {"Titlecase_Letter", "Lt"}, {"Modifier_Letter", "Lm"},
-    {"Other_Letter", "Lo"},    {"Mark", "M"},              {"Nonspacing_Mark", "Mn"},
-    {"Spacing_Mark", "Mc"},    {"Enclosing_Mark", "Me"},   {"Number", "N"},
-    {"Decimal_Number", "Nd"},  {"digit", "Nd"},            {"Letter_Number", "Nl"},
-    {"Other_Number", "No"},    {"Punctuation", "P"},       {"punct", "P"},
-    {"Connector_Punctuation", "Pc"}, {"Dash_Punctuation", "Pd"}, {"Open_Punctuation", "Ps"},
-    {"Close_Punctuation", "Pe"}, {"Initial_Punctuation", "Pi"}, {"Final_Punctuation", "Pf"},
-    {"Other_Punctuation", "Po"}, {"Symbol", "S"},          {"Math_Symbol", "Sm"},
-    {"Currency_Symbol", "Sc"}, {"Modifier_Symbol", "Sk"},  {"Other_Symbol", "So"},
-    {"Separator", "Z"},        {"Space_Separator", "Zs"},  {"Line_Separator", "Zl"},
-    {"Paragraph_Separator", "Zp"}, {"Other", "C"},         {"Control", "Cc"},
-    {"cntrl", "Cc"},           {"Format", "Cf"},           {"Surrogate", "Cs"},
-    {"Private_Use", "Co"},     {"Unassigned", "Cn"},
+    {"Letter", "L"},
+    {"Cased_Letter", "L&"},
+    {"Uppercase_Letter", "Lu"},
+    {"Lowercase_Letter", "Ll"},
+    {"Titlecase_Letter", "Lt"},
+    {"Modifier_Letter", "Lm"},
+    {"Other_Letter", "Lo"},
+    {"Mark", "M"},
+    {"Nonspacing_Mark", "Mn"},
+    {"Spacing_Mark", "Mc"},
+    {"Enclosing_Mark", "Me"},
+    {"Number", "N"},
+    {"Decimal_Number", "Nd"},
+    {"digit", "Nd"},
+    {"Letter_Number", "Nl"},
+    {"Other_Number", "No"},
+    {"Punctuation", "P"},
+    {"punct", "P"},
+    {"Connector_Punctuation", "Pc"},
+    {"Dash_Punctuation", "Pd"},
+    {"Open_Punctuation", "Ps"},
+    {"Close_Punctuation", "Pe"},
+    {"Initial_Punctuation", "Pi"},
+    {"Final_Punctuation", "Pf"},
+    {"Other_Punctuation", "Po"},
+    {"Symbol", "S"},
+    {"Math_Symbol", "Sm"},
+    {"Currency_Symbol", "Sc"},
+    {"Modifier_Symbol", "Sk"},
+    {"Other_Symbol", "So"},
+    {"Separator", "Z"},
+    {"Space_Separator", "Zs"},
+    {"Line_Separator", "Zl"},
+    {"Paragraph_Separator", "Zp"},
+    {"Other", "C"},
+    {"Control", "Cc"},
+    {"cntrl", "Cc"},
+    {"Format", "Cf"},
+    {"Surrogate", "Cs"},
+    {"Private_Use", "Co"},
+    {"Unassigned", "Cn"},
 };
 
 /* \p{Name} / \p{gc=Name} / \p{Script=Name}: rewrite to a name PCRE2 accepts. */
@@ -204,8 +231,8 @@ evb_regex *regex_compile(const char *pat, size_t len, char *errbuf, size_t errle
     }
     int ec;
     PCRE2_SIZE off;
-    re->code = pcre2_compile((PCRE2_SPTR)t, strlen(t), PCRE2_UTF | PCRE2_DOLLAR_ENDONLY, &ec,
-                             &off, NULL);
+    re->code =
+        pcre2_compile((PCRE2_SPTR)t, strlen(t), PCRE2_UTF | PCRE2_DOLLAR_ENDONLY, &ec, &off, NULL);
     free(t);
     if (re->code == NULL) {
         PCRE2_UCHAR msg[160];

@@ -48,7 +48,7 @@ typedef struct evb_schema_options {
     void *resolve_arg;
     unsigned flags;                     /* EVB_SCHEMA_FORMAT_ASSERT */
     evb_schema_dialect default_dialect; /* used when the root has no "$schema" */
-    const char *base_uri;  /* retrieval URI of the schema (for relative $ref), may be NULL */
+    const char *base_uri;      /* retrieval URI of the schema (for relative $ref), may be NULL */
     size_t max_schema_depth;   /* nesting of schema documents; 0 = 64 */
     size_t max_instance_depth; /* nesting of instances; 0 = 64 */
 } evb_schema_options;

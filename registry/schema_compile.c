@@ -37,7 +37,8 @@ bool queue(cctx *c, int kind, snode *n, const char *ref, const loc *from, dyn_an
         c->pend = p;
         c->cap_pend = ncap;
     }
-    c->pend[c->n_pend++] = (pending){.kind = kind, .node = n, .ref = ref, .from = from, .anchor = a};
+    c->pend[c->n_pend++] =
+        (pending){.kind = kind, .node = n, .ref = ref, .from = from, .anchor = a};
     return true;
 }
 
@@ -69,8 +70,7 @@ snode *compile_node(cctx *c, const evb_json *v)
     return keywords_compile(c, n, v, l) ? n : NULL;
 }
 
-snode *compile_child(cctx *c, const evb_json *v, const loc *parent, const char *kw,
-                     const char *key)
+snode *compile_child(cctx *c, const evb_json *v, const loc *parent, const char *kw, const char *key)
 {
     if (map_get(&c->locs, v) == NULL) {
         sbuf p;
@@ -99,9 +99,8 @@ static bool link_dynref(cctx *c, const pending *p, const evb_json *target, const
         return false;
     if (frag[0] == '\0' || frag[0] == '/')
         return true;
-    const evb_json *da = evb_json_typeof(target) == EVB_JSON_OBJECT
-                             ? evb_json_get(target, "$dynamicAnchor")
-                             : NULL;
+    const evb_json *da =
+        evb_json_typeof(target) == EVB_JSON_OBJECT ? evb_json_get(target, "$dynamicAnchor") : NULL;
     const char *name = da ? evb_json_string(da, NULL) : NULL;
     if (name != NULL && strcmp(name, frag) == 0)
         p->node->dyn_name = name;
@@ -188,8 +187,8 @@ evb_err evb_schema_compile(const char *json, size_t len, const evb_schema_option
         return evb_error_set(err, EVB_ERR_NOMEM, NULL, "out of memory");
     arena_init(&c.s->mem);
     c.s->flags = c.opt->flags;
-    c.s->max_instance_depth = c.opt->max_instance_depth ? c.opt->max_instance_depth
-                                                        : EVB_SCHEMA_DEFAULT_MAX_DEPTH;
+    c.s->max_instance_depth =
+        c.opt->max_instance_depth ? c.opt->max_instance_depth : EVB_SCHEMA_DEFAULT_MAX_DEPTH;
     if (c.s->max_instance_depth > EVB_JSON_HARD_MAX_DEPTH)
         c.s->max_instance_depth = EVB_JSON_HARD_MAX_DEPTH;
     map_init(&c.by_uri, true);
@@ -216,7 +215,10 @@ void evb_schema_free(evb_schema *s)
         schema_release(s);
 }
 
-evb_schema_dialect evb_schema_dialect_of(const evb_schema *s) { return s->dialect; }
+evb_schema_dialect evb_schema_dialect_of(const evb_schema *s)
+{
+    return s->dialect;
+}
 
 evb_err evb_schema_canonicalize(const char *json, size_t len, char **out, size_t *out_len,
                                 evb_error *err)

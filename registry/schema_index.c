@@ -23,26 +23,41 @@ static const struct {
     int shape;
     unsigned dialects;
 } WALK[] = {
-    {"additionalItems", S_ONE, M467},      {"items", S_ONE_OR_ARRAY, M467},
-    {"items", S_ONE, M20},                 {"prefixItems", S_ARRAY, M20},
-    {"additionalProperties", S_ONE, MALL}, {"contains", S_ONE, M67 | M20},
-    {"propertyNames", S_ONE, M67 | M20},   {"not", S_ONE, MALL},
-    {"if", S_ONE, M7 | M20},               {"then", S_ONE, M7 | M20},
-    {"else", S_ONE, M7 | M20},             {"unevaluatedItems", S_ONE, M20},
-    {"unevaluatedProperties", S_ONE, M20}, {"allOf", S_ARRAY, MALL},
-    {"anyOf", S_ARRAY, MALL},              {"oneOf", S_ARRAY, MALL},
-    {"properties", S_MAP, MALL},           {"patternProperties", S_MAP, MALL},
-    {"definitions", S_MAP, MALL},          {"$defs", S_MAP, M20},
-    {"dependentSchemas", S_MAP, M20},      {"dependencies", S_DEPS, M467},
+    {"additionalItems", S_ONE, M467},
+    {"items", S_ONE_OR_ARRAY, M467},
+    {"items", S_ONE, M20},
+    {"prefixItems", S_ARRAY, M20},
+    {"additionalProperties", S_ONE, MALL},
+    {"contains", S_ONE, M67 | M20},
+    {"propertyNames", S_ONE, M67 | M20},
+    {"not", S_ONE, MALL},
+    {"if", S_ONE, M7 | M20},
+    {"then", S_ONE, M7 | M20},
+    {"else", S_ONE, M7 | M20},
+    {"unevaluatedItems", S_ONE, M20},
+    {"unevaluatedProperties", S_ONE, M20},
+    {"allOf", S_ARRAY, MALL},
+    {"anyOf", S_ARRAY, MALL},
+    {"oneOf", S_ARRAY, MALL},
+    {"properties", S_MAP, MALL},
+    {"patternProperties", S_MAP, MALL},
+    {"definitions", S_MAP, MALL},
+    {"$defs", S_MAP, M20},
+    {"dependentSchemas", S_MAP, M20},
+    {"dependencies", S_DEPS, M467},
 };
 
 static unsigned dialect_mask(evb_schema_dialect d)
 {
     switch (d) {
-    case EVB_SCHEMA_DRAFT4: return M4;
-    case EVB_SCHEMA_DRAFT6: return M6;
-    case EVB_SCHEMA_DRAFT2020_12: return M20;
-    default: return M7;
+    case EVB_SCHEMA_DRAFT4:
+        return M4;
+    case EVB_SCHEMA_DRAFT6:
+        return M6;
+    case EVB_SCHEMA_DRAFT2020_12:
+        return M20;
+    default:
+        return M7;
     }
 }
 
@@ -78,10 +93,14 @@ static bool vocab_bits(cctx *c, const evb_json *voc, unsigned *bits, const char 
         const char *name;
         unsigned bit;
     } V[] = {
-        {"core", VOC_CORE},           {"applicator", VOC_APPLICATOR},
-        {"unevaluated", VOC_UNEVALUATED}, {"validation", VOC_VALIDATION},
-        {"format-annotation", VOC_FORMAT}, {"format-assertion", VOC_FORMAT},
-        {"meta-data", 0},             {"content", 0},
+        {"core", VOC_CORE},
+        {"applicator", VOC_APPLICATOR},
+        {"unevaluated", VOC_UNEVALUATED},
+        {"validation", VOC_VALIDATION},
+        {"format-annotation", VOC_FORMAT},
+        {"format-assertion", VOC_FORMAT},
+        {"meta-data", 0},
+        {"content", 0},
     };
     static const char prefix[] = "https://json-schema.org/draft/2020-12/vocab/";
     *bits = VOC_CORE;
@@ -140,8 +159,7 @@ static bool put_uri(cctx *c, const char *uri, size_t n, const evb_json *v)
         return cfail(c, EVB_ERR_NOMEM, NULL, "out of memory");
     if (map_get(&c->by_uri, key) != NULL)
         return true; /* first definition wins */
-    return map_put(&c->by_uri, key, (void *)v) ||
-           cfail(c, EVB_ERR_NOMEM, NULL, "out of memory");
+    return map_put(&c->by_uri, key, (void *)v) || cfail(c, EVB_ERR_NOMEM, NULL, "out of memory");
 }
 
 static bool put_anchor(cctx *c, const resource *res, const char *name, const evb_json *v)

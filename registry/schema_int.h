@@ -95,12 +95,12 @@ struct snode {
     const resource *res;
     bool is_bool, bool_val;
     bool unique;
-    unsigned has;  /* H_* */
+    unsigned has;   /* H_* */
     unsigned types; /* T_* */
 
     snode *ref;
-    snode *dynref;          /* static target of $dynamicRef */
-    const char *dyn_name;   /* set when $dynamicRef may re-resolve dynamically */
+    snode *dynref;        /* static target of $dynamicRef */
+    const char *dyn_name; /* set when $dynamicRef may re-resolve dynamically */
 
     const evb_json *konst; /* "const" (NULL when absent) */
     const evb_json *enumv; /* "enum" array */
@@ -166,8 +166,8 @@ struct evb_schema {
     bool uses_regex;
 };
 
-/* Exact multipleOf on the shortest decimal forms (json_canon.c helper based). */
-bool num_multiple_of(const evb_json *v, uint64_t mo_mant, int mo_exp, double mo_d);
+/* Exact multipleOf: v == k * mo_mant * 10^mo_exp for an integer k (validate_kw.c). */
+bool num_multiple_of(const evb_json *v, uint64_t mo_mant, int mo_exp);
 
 /* Built-in meta-schemas: JSON text for an absolute URI without fragment, or NULL. */
 const char *metaschema_lookup(const char *uri, size_t *len);

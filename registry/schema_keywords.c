@@ -66,8 +66,8 @@ static bool compile_type(kctx *k)
     static const struct {
         const char *name;
         unsigned bit;
-    } T[] = {{"null", T_NULL},     {"boolean", T_BOOLEAN}, {"object", T_OBJECT},
-             {"array", T_ARRAY},   {"number", T_NUMBER},   {"string", T_STRING},
+    } T[] = {{"null", T_NULL},      {"boolean", T_BOOLEAN}, {"object", T_OBJECT},
+             {"array", T_ARRAY},    {"number", T_NUMBER},   {"string", T_STRING},
              {"integer", T_INTEGER}};
     const evb_json *t = evb_json_get(k->v, "type");
     if (t == NULL)

@@ -67,24 +67,21 @@ static void remove_dots(sbuf *out, const char *in, size_t n)
         size_t left = n - i;
         if (left >= 3 && memcmp(r, "../", 3) == 0) {
             i += 3;
-        } else if (left >= 2 && memcmp(r, "./", 2) == 0) {
-            i += 2;
-        } else if (left >= 3 && memcmp(r, "/./", 3) == 0) {
-            i += 2;
+        } else if ((left >= 2 && memcmp(r, "./", 2) == 0) ||
+                   (left >= 3 && memcmp(r, "/./", 3) == 0)) {
+            i += 2; /* drop "./", or turn "/./" into "/" */
         } else if (left == 2 && memcmp(r, "/.", 2) == 0) {
             sbuf_putc(&tmp, '/');
             i += 2;
-        } else if ((left >= 4 && memcmp(r, "/../", 4) == 0) || (left == 3 && memcmp(r, "/..", 3) == 0)) {
+        } else if ((left >= 4 && memcmp(r, "/../", 4) == 0) ||
+                   (left == 3 && memcmp(r, "/..", 3) == 0)) {
             while (tmp.len > 0 && tmp.data[tmp.len - 1] != '/')
                 tmp.len--;
             if (tmp.len > 0)
                 tmp.len--;
-            if (left == 3) {
-                sbuf_putc(&tmp, '/');
-                i += 3;
-            } else {
-                i += 3;
-            }
+            if (left == 3)
+                sbuf_putc(&tmp, '/'); /* "/.." at the end becomes "/" */
+            i += 3;                   /* "/../" leaves its last "/" as the next input */
         } else if ((left == 1 && r[0] == '.') || (left == 2 && memcmp(r, "..", 2) == 0)) {
             i = n;
         } else {
@@ -191,4 +188,7 @@ char *uri_resolve(const char *base, const char *ref)
     return o.data;
 }
 
-size_t uri_base_len(const char *uri) { return strcspn(uri, "#"); }
+size_t uri_base_len(const char *uri)
+{
+    return strcspn(uri, "#");
+}

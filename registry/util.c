@@ -21,7 +21,10 @@ struct arena_chunk {
 #define ARENA_CHUNK 16384u
 #define ALIGN_UP(n) (((n) + (_Alignof(max_align_t) - 1)) & ~(size_t)(_Alignof(max_align_t) - 1))
 
-void arena_init(arena *a) { a->head = NULL; }
+void arena_init(arena *a)
+{
+    a->head = NULL;
+}
 
 void arena_fini(arena *a)
 {
@@ -205,9 +208,15 @@ void sbuf_put(sbuf *b, const char *s, size_t n)
     b->data[b->len] = '\0';
 }
 
-void sbuf_puts(sbuf *b, const char *s) { sbuf_put(b, s, strlen(s)); }
+void sbuf_puts(sbuf *b, const char *s)
+{
+    sbuf_put(b, s, strlen(s));
+}
 
-void sbuf_putc(sbuf *b, char c) { sbuf_put(b, &c, 1); }
+void sbuf_putc(sbuf *b, char c)
+{
+    sbuf_put(b, &c, 1);
+}
 
 void sbuf_printf(sbuf *b, const char *fmt, ...)
 {

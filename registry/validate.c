@@ -35,7 +35,10 @@ static size_t push_raw(pathbuf *p, const char *seg, size_t n, bool escape)
     return mark;
 }
 
-size_t kpush(vctx *c, const char *seg, size_t n) { return push_raw(&c->kp, seg, n, true); }
+size_t kpush(vctx *c, const char *seg, size_t n)
+{
+    return push_raw(&c->kp, seg, n, true);
+}
 
 size_t kpush_index(vctx *c, size_t i)
 {
@@ -189,7 +192,8 @@ bool eval(vctx *c, const snode *n, const evb_json *inst, evset *ev)
         pushed = true;
     }
     evb_json_type t = evb_json_typeof(inst);
-    bool own = (n->uneval_props && t == EVB_JSON_OBJECT) || (n->uneval_items && t == EVB_JSON_ARRAY);
+    bool own =
+        (n->uneval_props && t == EVB_JSON_OBJECT) || (n->uneval_items && t == EVB_JSON_ARRAY);
     evset mine = {0};
     bool ok = false;
     if (!own || ev_alloc(c, &mine, evb_json_size(inst))) {

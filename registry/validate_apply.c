@@ -34,8 +34,8 @@ static const named_node *find_named(const named_node *a, size_t n, const char *k
 
 /* Evaluates child at instance member/item `inst`, with both paths pushed. */
 static bool descend(vctx *c, const snode *child, const evb_json *inst, const char *kw,
-                    const char *kseg, size_t kseg_n, bool kseg_index, size_t kidx,
-                    const char *iseg, size_t iseg_n, size_t iidx)
+                    const char *kseg, size_t kseg_n, bool kseg_index, size_t kidx, const char *iseg,
+                    size_t iseg_n, size_t iidx)
 {
     size_t km = kpush(c, kw, strlen(kw));
     if (kseg != NULL)
@@ -85,12 +85,16 @@ static bool check_members(vctx *c, const snode *n, const evb_json *inst, evset *
             if (r < 0) {
                 char q[120];
                 quote(q, sizeof q, pp->src, strlen(pp->src));
-                STEP(ok, c, vfail(c, "patternProperties", "property name could not be checked "
-                                  "against pattern \"%s\" (matching limit exceeded)", q));
+                STEP(ok, c,
+                     vfail(c, "patternProperties",
+                           "property name could not be checked "
+                           "against pattern \"%s\" (matching limit exceeded)",
+                           q));
             } else if (r == 1) {
                 matched = true;
-                STEP(ok, c, descend(c, pp->node, val, "patternProperties", pp->src,
-                                    strlen(pp->src), false, 0, key, kl, 0));
+                STEP(ok, c,
+                     descend(c, pp->node, val, "patternProperties", pp->src, strlen(pp->src), false,
+                             0, key, kl, 0));
             }
         }
         if (!matched && n->additional != NULL) {
@@ -152,12 +156,16 @@ static bool check_contains(vctx *c, const snode *n, const evb_json *inst, evset 
     uint64_t min = (n->has & H_MINCONTAINS) ? n->min_contains : 1;
     bool ok = true;
     if (found < min)
-        STEP(ok, c, vfail(c, (n->has & H_MINCONTAINS) ? "minContains" : "contains",
-                          "must contain at least %llu matching item(s), but has %zu",
-                          (unsigned long long)min, found));
+        STEP(ok, c,
+             vfail(c, (n->has & H_MINCONTAINS) ? "minContains" : "contains",
+                   "must contain at least %llu matching item(s), but has %zu",
+                   (unsigned long long)min, found));
     if ((n->has & H_MAXCONTAINS) && found > n->max_contains)
-        STEP(ok, c, vfail(c, "maxContains", "must contain at most %llu matching item(s), but "
-                          "has %zu", (unsigned long long)n->max_contains, found));
+        STEP(ok, c,
+             vfail(c, "maxContains",
+                   "must contain at most %llu matching item(s), but "
+                   "has %zu",
+                   (unsigned long long)n->max_contains, found));
     return ok;
 }
 
@@ -167,8 +175,9 @@ bool check_array(vctx *c, const snode *n, const evb_json *inst, evset *ev)
     size_t sz = evb_json_size(inst);
     size_t np = n->n_prefix < sz ? n->n_prefix : sz;
     for (size_t i = 0; i < np; i++) {
-        STEP(ok, c, descend(c, n->prefix[i], evb_json_at(inst, i), n->prefix_kw, NULL, 0, true,
-                            i, NULL, 0, i));
+        STEP(ok, c,
+             descend(c, n->prefix[i], evb_json_at(inst, i), n->prefix_kw, NULL, 0, true, i, NULL, 0,
+                     i));
         ev_mark(ev, i);
     }
     if (n->items != NULL && sz > np) {
@@ -176,8 +185,9 @@ bool check_array(vctx *c, const snode *n, const evb_json *inst, evset *ev)
             STEP(ok, c, vfail(c, n->items_kw, "must have at most %zu items, but has %zu", np, sz));
         } else {
             for (size_t i = np; i < sz; i++) {
-                STEP(ok, c, descend(c, n->items, evb_json_at(inst, i), n->items_kw, NULL, 0,
-                                    false, 0, NULL, 0, i));
+                STEP(ok, c,
+                     descend(c, n->items, evb_json_at(inst, i), n->items_kw, NULL, 0, false, 0,
+                             NULL, 0, i));
                 ev_mark(ev, i);
             }
         }
@@ -212,8 +222,9 @@ static bool check_any_one(vctx *c, const snode *n, const evb_json *inst, evset *
         if (c->err)
             return false;
         if (passed == 0)
-            STEP(ok, c, vfail(c, "anyOf", "must match at least one of the %zu schemas in anyOf",
-                              n->n_any));
+            STEP(
+                ok, c,
+                vfail(c, "anyOf", "must match at least one of the %zu schemas in anyOf", n->n_any));
     }
     if (n->n_one) {
         size_t passed = 0, first = 0, second = 0;
@@ -230,11 +241,17 @@ static bool check_any_one(vctx *c, const snode *n, const evb_json *inst, evset *
         if (passed == 1 && ev != NULL)
             branch(c, n->one_of[first], inst, ev, true);
         if (passed == 0)
-            STEP(ok, c, vfail(c, "oneOf", "must match exactly one of the %zu schemas in oneOf, "
-                              "but matches none", n->n_one));
+            STEP(ok, c,
+                 vfail(c, "oneOf",
+                       "must match exactly one of the %zu schemas in oneOf, "
+                       "but matches none",
+                       n->n_one));
         else if (passed > 1)
-            STEP(ok, c, vfail(c, "oneOf", "must match exactly one schema in oneOf, but matches "
-                              "schemas %zu and %zu", first, second));
+            STEP(ok, c,
+                 vfail(c, "oneOf",
+                       "must match exactly one schema in oneOf, but matches "
+                       "schemas %zu and %zu",
+                       first, second));
     }
     return ok;
 }
@@ -286,12 +303,21 @@ bool check_unevaluated(vctx *c, const snode *n, const evb_json *inst, evset *ev)
         const evb_json *val = obj ? evb_json_value_at(inst, i) : evb_json_at(inst, i);
         if (u->is_bool && !u->bool_val) {
             char q[120];
+            size_t id = c->idepth;
+            size_t im = obj ? ipush(c, key, kl) : ipush_index(c, i);
             if (obj)
                 quote(q, sizeof q, key, kl);
-            STEP(ok, c, obj ? vfail(c, kw, "property \"%s\" is not allowed (not evaluated by "
-                                    "any subschema)", q)
-                            : vfail(c, kw, "item %zu is not allowed (not evaluated by any "
-                                    "subschema)", i));
+            bool r = obj ? vfail(c, kw,
+                                 "property \"%s\" is not allowed (not evaluated by any "
+                                 "subschema)",
+                                 q)
+                         : vfail(c, kw,
+                                 "item %zu is not allowed (not evaluated by any "
+                                 "subschema)",
+                                 i);
+            ppop(&c->ip, im);
+            c->idepth = id;
+            STEP(ok, c, r);
             continue;
         }
         STEP(ok, c, descend(c, u, val, kw, NULL, 0, false, 0, key, kl, i));

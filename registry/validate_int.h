@@ -67,13 +67,13 @@ bool check_combinators(vctx *c, const snode *n, const evb_json *inst, evset *ev)
 bool check_unevaluated(vctx *c, const snode *n, const evb_json *inst, evset *ev);
 
 /* STEP(expr): evaluate; on failure remember it and bail out when nothing more is wanted. */
-#define STEP(ok, c, expr)                                                                     \
-    do {                                                                                      \
-        if (!(expr)) {                                                                        \
-            (ok) = false;                                                                     \
-            if ((c)->quiet || (c)->stop || (c)->err)                                          \
-                return false;                                                                 \
-        }                                                                                     \
+#define STEP(ok, c, expr)                                                                          \
+    do {                                                                                           \
+        if (!(expr)) {                                                                             \
+            (ok) = false;                                                                          \
+            if ((c)->quiet || (c)->stop || (c)->err)                                               \
+                return false;                                                                      \
+        }                                                                                          \
     } while (0)
 
 #endif

@@ -57,13 +57,20 @@ static void fmt_value(char *buf, size_t cap, const evb_json *v)
 static const char *type_name(const evb_json *v)
 {
     switch (evb_json_typeof(v)) {
-    case EVB_JSON_NULL: return "null";
-    case EVB_JSON_BOOL: return "boolean";
-    case EVB_JSON_INTEGER: return "integer";
-    case EVB_JSON_REAL: return "number";
-    case EVB_JSON_STRING: return "string";
-    case EVB_JSON_ARRAY: return "array";
-    case EVB_JSON_OBJECT: return "object";
+    case EVB_JSON_NULL:
+        return "null";
+    case EVB_JSON_BOOL:
+        return "boolean";
+    case EVB_JSON_INTEGER:
+        return "integer";
+    case EVB_JSON_REAL:
+        return "number";
+    case EVB_JSON_STRING:
+        return "string";
+    case EVB_JSON_ARRAY:
+        return "array";
+    case EVB_JSON_OBJECT:
+        return "object";
     }
     return "value";
 }
@@ -71,14 +78,20 @@ static const char *type_name(const evb_json *v)
 static bool type_ok(unsigned types, const evb_json *v)
 {
     switch (evb_json_typeof(v)) {
-    case EVB_JSON_NULL: return types & T_NULL;
-    case EVB_JSON_BOOL: return types & T_BOOLEAN;
-    case EVB_JSON_INTEGER: return types & (T_INTEGER | T_NUMBER);
+    case EVB_JSON_NULL:
+        return types & T_NULL;
+    case EVB_JSON_BOOL:
+        return types & T_BOOLEAN;
+    case EVB_JSON_INTEGER:
+        return types & (T_INTEGER | T_NUMBER);
     case EVB_JSON_REAL:
         return (types & T_NUMBER) || ((types & T_INTEGER) && evb_json_is_integral(v));
-    case EVB_JSON_STRING: return types & T_STRING;
-    case EVB_JSON_ARRAY: return types & T_ARRAY;
-    case EVB_JSON_OBJECT: return types & T_OBJECT;
+    case EVB_JSON_STRING:
+        return types & T_STRING;
+    case EVB_JSON_ARRAY:
+        return types & T_ARRAY;
+    case EVB_JSON_OBJECT:
+        return types & T_OBJECT;
     }
     return false;
 }
@@ -122,12 +135,11 @@ static uint64_t addmod(uint64_t a, uint64_t b, uint64_t m)
     return a >= m - b ? a - (m - b) : a + b;
 }
 
-bool num_multiple_of(const evb_json *v, uint64_t mo_mant, int mo_exp, double mo_d)
+bool num_multiple_of(const evb_json *v, uint64_t mo_mant, int mo_exp)
 {
     uint64_t m;
     int e;
     bool neg;
-    (void)mo_d;
     if (evb_json_typeof(v) == EVB_JSON_INTEGER) {
         int64_t i = evb_json_int(v);
         m = i < 0 ? (uint64_t)(-(i + 1)) + 1u : (uint64_t)i;
@@ -181,7 +193,7 @@ static bool check_number(vctx *c, const snode *n, const evb_json *inst)
         fmt_num(b, sizeof b, n->exmax);
         STEP(ok, c, vfail(c, "exclusiveMaximum", "must be less than %s", b));
     }
-    if ((n->has & H_MULTIPLE) && !num_multiple_of(inst, n->mo_mant, n->mo_exp, n->mo_d)) {
+    if ((n->has & H_MULTIPLE) && !num_multiple_of(inst, n->mo_mant, n->mo_exp)) {
         fmt_num(b, sizeof b, n->mo_d);
         STEP(ok, c, vfail(c, "multipleOf", "must be a multiple of %s", b));
     }
@@ -205,11 +217,13 @@ static bool check_string(vctx *c, const snode *n, const evb_json *inst)
     if (n->has & (H_MINLEN | H_MAXLEN)) {
         uint64_t cps = utf8_length(s, len);
         if ((n->has & H_MINLEN) && cps < n->min_len)
-            STEP(ok, c, vfail(c, "minLength", "must be at least %llu characters long",
-                              (unsigned long long)n->min_len));
+            STEP(ok, c,
+                 vfail(c, "minLength", "must be at least %llu characters long",
+                       (unsigned long long)n->min_len));
         if ((n->has & H_MAXLEN) && cps > n->max_len)
-            STEP(ok, c, vfail(c, "maxLength", "must be at most %llu characters long",
-                              (unsigned long long)n->max_len));
+            STEP(ok, c,
+                 vfail(c, "maxLength", "must be at most %llu characters long",
+                       (unsigned long long)n->max_len));
     }
     char q[120];
     if (n->pattern != NULL) {
@@ -218,8 +232,11 @@ static bool check_string(vctx *c, const snode *n, const evb_json *inst)
         if (r == 0)
             STEP(ok, c, vfail(c, "pattern", "must match the pattern \"%s\"", q));
         else if (r < 0)
-            STEP(ok, c, vfail(c, "pattern", "could not be checked against the pattern \"%s\" "
-                              "(matching limit exceeded)", q));
+            STEP(ok, c,
+                 vfail(c, "pattern",
+                       "could not be checked against the pattern \"%s\" "
+                       "(matching limit exceeded)",
+                       q));
     }
     if (n->format != FMT_UNKNOWN && !fmt_check(n->format, s, len))
         STEP(ok, c, vfail(c, "format", "must be a valid %s", n->format_name));
@@ -263,15 +280,20 @@ static bool check_array_counts(vctx *c, const snode *n, const evb_json *inst)
     bool ok = true;
     size_t sz = evb_json_size(inst);
     if ((n->has & H_MINITEMS) && sz < n->min_items)
-        STEP(ok, c, vfail(c, "minItems", "must have at least %llu items, but has %zu",
-                          (unsigned long long)n->min_items, sz));
+        STEP(ok, c,
+             vfail(c, "minItems", "must have at least %llu items, but has %zu",
+                   (unsigned long long)n->min_items, sz));
     if ((n->has & H_MAXITEMS) && sz > n->max_items)
-        STEP(ok, c, vfail(c, "maxItems", "must have at most %llu items, but has %zu",
-                          (unsigned long long)n->max_items, sz));
+        STEP(ok, c,
+             vfail(c, "maxItems", "must have at most %llu items, but has %zu",
+                   (unsigned long long)n->max_items, sz));
     size_t i, j;
     if (n->unique && sz > 1 && find_duplicate(c, inst, &i, &j))
-        STEP(ok, c, vfail(c, "uniqueItems", "must not contain duplicates (items %zu and %zu are "
-                          "equal)", i, j));
+        STEP(ok, c,
+             vfail(c, "uniqueItems",
+                   "must not contain duplicates (items %zu and %zu are "
+                   "equal)",
+                   i, j));
     return ok && !c->err;
 }
 
@@ -298,8 +320,11 @@ static bool check_required(vctx *c, const snode *n, const evb_json *inst)
                 continue;
             quote(q, sizeof q, k, kl);
             quote(q2, sizeof q2, r->key, r->klen);
-            STEP(ok, c, vfail(c, n->dep_req_kw, "property \"%s\" is required when "
-                              "\"%s\" is present", q, q2));
+            STEP(ok, c,
+                 vfail(c, n->dep_req_kw,
+                       "property \"%s\" is required when "
+                       "\"%s\" is present",
+                       q, q2));
         }
     }
     return ok;
@@ -310,11 +335,13 @@ static bool check_object_counts(vctx *c, const snode *n, const evb_json *inst)
     bool ok = true;
     size_t sz = evb_json_size(inst);
     if ((n->has & H_MINPROPS) && sz < n->min_props)
-        STEP(ok, c, vfail(c, "minProperties", "must have at least %llu properties, but has %zu",
-                          (unsigned long long)n->min_props, sz));
+        STEP(ok, c,
+             vfail(c, "minProperties", "must have at least %llu properties, but has %zu",
+                   (unsigned long long)n->min_props, sz));
     if ((n->has & H_MAXPROPS) && sz > n->max_props)
-        STEP(ok, c, vfail(c, "maxProperties", "must have at most %llu properties, but has %zu",
-                          (unsigned long long)n->max_props, sz));
+        STEP(ok, c,
+             vfail(c, "maxProperties", "must have at most %llu properties, but has %zu",
+                   (unsigned long long)n->max_props, sz));
     STEP(ok, c, check_required(c, n, inst));
     return ok;
 }
@@ -326,11 +353,20 @@ bool check_assertions(vctx *c, const snode *n, const evb_json *inst)
     STEP(ok, c, check_enum_const(c, n, inst));
     switch (evb_json_typeof(inst)) {
     case EVB_JSON_INTEGER:
-    case EVB_JSON_REAL: STEP(ok, c, check_number(c, n, inst)); break;
-    case EVB_JSON_STRING: STEP(ok, c, check_string(c, n, inst)); break;
-    case EVB_JSON_ARRAY: STEP(ok, c, check_array_counts(c, n, inst)); break;
-    case EVB_JSON_OBJECT: STEP(ok, c, check_object_counts(c, n, inst)); break;
-    default: break;
+    case EVB_JSON_REAL:
+        STEP(ok, c, check_number(c, n, inst));
+        break;
+    case EVB_JSON_STRING:
+        STEP(ok, c, check_string(c, n, inst));
+        break;
+    case EVB_JSON_ARRAY:
+        STEP(ok, c, check_array_counts(c, n, inst));
+        break;
+    case EVB_JSON_OBJECT:
+        STEP(ok, c, check_object_counts(c, n, inst));
+        break;
+    default:
+        break;
     }
     return ok;
 }

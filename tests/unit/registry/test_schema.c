@@ -36,8 +36,8 @@ static const struct {
      "non-negative integer"},
     {"{\"type\":\"text\"}", EVB_ERR_INVALID, "/type", "type name"},
     {"{\"pattern\":\"(unclosed\"}", EVB_ERR_INVALID, "/pattern", "invalid regular expression"},
-    {"{\"items\":{\"patternProperties\":{\"[\":{}}}}", EVB_ERR_INVALID,
-     "/items/patternProperties", "invalid regular expression"},
+    {"{\"items\":{\"patternProperties\":{\"[\":{}}}}", EVB_ERR_INVALID, "/items/patternProperties",
+     "invalid regular expression"},
     {"{\"$ref\":\"#/definitions/missing\"}", EVB_ERR_INVALID, "", "cannot resolve"},
     {"{\"allOf\":[{\"$ref\":\"other.json\"}]}", EVB_ERR_INVALID, "/allOf/0", "cannot resolve"},
     {"{\"multipleOf\":0}", EVB_ERR_INVALID, "/multipleOf", "greater than 0"},
@@ -102,7 +102,8 @@ static void test_depth_limits(void)
     /* A reference cycle that never consumes the instance stops with EVB_ERR_LIMIT. */
     s = compile("{\"$defs\":{\"a\":{\"$ref\":\"#/$defs/b\"},\"b\":{\"$ref\":\"#/$defs/a\"}},"
                 "\"$schema\":\"https://json-schema.org/draft/2020-12/schema\","
-                "\"$ref\":\"#/$defs/a\"}", NULL);
+                "\"$ref\":\"#/$defs/a\"}",
+                NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
     CU_ASSERT_EQUAL(evb_schema_validate(s, "1", 1, &r, &e), EVB_ERR_LIMIT);
     CU_ASSERT_FALSE(r.valid);
@@ -136,10 +137,9 @@ static void test_violation_limit(void)
 
 static void test_hostile_regex(void)
 {
+#define HOSTILE_PROPS "{\"patternProperties\":{\"^(a+)+$\":true},\"additionalProperties\":false}"
     static const char *const pats[] = {"{\"pattern\":\"^(a+)+$\"}", "{\"pattern\":\"^(a|aa)+$\"}",
-                                       "{\"pattern\":\"^(a|a?)+$\"}",
-                                       "{\"patternProperties\":{\"^(a+)+$\":true},"
-                                       "\"additionalProperties\":false}"};
+                                       "{\"pattern\":\"^(a|a?)+$\"}", HOSTILE_PROPS};
     char *subject = malloc(20010);
     for (size_t i = 0; i < sizeof pats / sizeof pats[0]; i++) {
         evb_schema *s = compile(pats[i], NULL);
@@ -224,7 +224,8 @@ static void test_metaschema(void)
     CU_ASSERT_FALSE(r.valid);
     evb_schema_free(s);
     s = compile("{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\","
-                "\"$ref\":\"https://json-schema.org/draft/2020-12/schema\"}", NULL);
+                "\"$ref\":\"https://json-schema.org/draft/2020-12/schema\"}",
+                NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
     CU_ASSERT_EQUAL(evb_schema_dialect_of(s), EVB_SCHEMA_DRAFT2020_12);
     const char *bad = "{\"$defs\":{\"a\":{\"type\":1}}}";
@@ -251,8 +252,8 @@ static void test_canonicalize(void)
     for (size_t i = 0; i < sizeof CANON / sizeof CANON[0]; i++) {
         char *out = NULL;
         size_t n = 0;
-        CU_ASSERT_EQUAL(evb_schema_canonicalize(CANON[i].in, strlen(CANON[i].in), &out, &n,
-                                                NULL), EVB_OK);
+        CU_ASSERT_EQUAL(evb_schema_canonicalize(CANON[i].in, strlen(CANON[i].in), &out, &n, NULL),
+                        EVB_OK);
         if (out == NULL || strcmp(out, CANON[i].out) != 0) {
             printf("\ncanon %zu: got %s\n", i, out ? out : "(null)");
             CU_FAIL("canonical form");
@@ -292,7 +293,8 @@ static void test_concurrent_validate(void)
                             "\"tags\":{\"uniqueItems\":true,\"items\":{\"$dynamicRef\":\"#t\"}},"
                             "\"amount\":{\"multipleOf\":0.01}},"
                             "\"$defs\":{\"t\":{\"$dynamicAnchor\":\"t\",\"type\":\"string\"}},"
-                            "\"unevaluatedProperties\":false}", NULL);
+                            "\"unevaluatedProperties\":false}",
+                            NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
     pthread_t t[4];
     worker w[4];
