@@ -64,6 +64,29 @@ int evb_utf8_valid(const char *s, size_t n)
     return 1;
 }
 
+char *evb_utf8_sanitize(char *s)
+{
+    if (s == NULL)
+        return NULL;
+    unsigned char *p = (unsigned char *)s;
+    size_t n = strlen(s), i = 0;
+    while (i < n) {
+        if (p[i] < 0x80) {
+            if (p[i] < 0x20 || p[i] == 0x7f)
+                p[i] = '?';
+            i++;
+            continue;
+        }
+        size_t k = utf8_seq(p + i, n - i);
+        if (k == 0) {
+            p[i++] = '?';
+            continue;
+        }
+        i += k;
+    }
+    return s;
+}
+
 size_t evb_utf8_len(const char *s, size_t n)
 {
     size_t count = 0;

@@ -7,6 +7,11 @@
 /* 1 when s[0..n) is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
 int evb_utf8_valid(const char *s, size_t n);
 
+/* Makes the NUL-terminated s safe to echo in a message, in place: every byte that is not
+ * part of a well-formed UTF-8 sequence, and every ASCII control character, becomes '?'.
+ * Returns s. NULL is a no-op. */
+char *evb_utf8_sanitize(char *s);
+
 /* Number of code points in well-formed UTF-8 s[0..n). */
 size_t evb_utf8_len(const char *s, size_t n);
 

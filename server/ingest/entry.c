@@ -69,10 +69,10 @@ static evb_err build_extensions(const evb_ingest_entry *e, size_t index, evb_eve
         snprintf(ptr, sizeof ptr, "entries[%zu].extensions.%.40s", index, name);
         if (!evb_ce_name_valid(name))
             return evb_error_set(err, EVB_ERR_INVALID, ptr,
-                                 "extension name \"%.40s\" must match [a-z0-9]{1,20}", name);
+                                 "%s: extension names must match [a-z0-9]{1,20}", ptr);
         if (evb_ce_name_reserved(name))
             return evb_error_set(err, EVB_ERR_INVALID, ptr,
-                                 "extension name \"%s\" is a context attribute name", name);
+                                 "%s: \"%s\" is a context attribute name, not an extension", ptr, name);
         const char *value = nz(e->ext_values[i]);
         if (!evb_utf8_valid(value, strlen(value)) || !evb_ce_string_valid(value, strlen(value)))
             return evb_error_set(err, EVB_ERR_INVALID, ptr,

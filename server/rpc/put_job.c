@@ -122,7 +122,7 @@ static void finish_err(put_job *j, evb_rpc_status st, const char *msg)
         er->status = EVBRIDGE__V1__RESULT_STATUS__REJECTED;
         er->code = status_name(st);
         free(er->message);
-        er->message = evb_strdup(msg);
+        er->message = evb_utf8_sanitize(evb_strdup(msg));
     }
     finish_ok(j);
 }
@@ -227,7 +227,8 @@ static void build_entries(put_job *j, const evb_connector *conn)
         if (rc != EVB_OK) {
             er->status = EVBRIDGE__V1__RESULT_STATUS__REJECTED;
             er->code = code;
-            er->message = evb_strdup(e.message[0] ? e.message : evb_strerror(rc));
+            er->message = evb_utf8_sanitize(evb_strdup(e.message[0] ? e.message
+                                                                   : evb_strerror(rc)));
             continue;
         }
         er->item = (int)j->n_items;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/text.h"
 #include "common/timeutil.h"
 #include "evbridge/v1/events.pb-c.h"
 #include "io/cloudevents/v1/cloudevents.pb-c.h"
@@ -51,9 +52,12 @@ static void get_event(evb_rpc_call *call, const uint8_t *req, size_t len, void *
     evb_event *ev = NULL;
     evb_err rc = EVB_ERR_INVALID;
     const char *org = r->org[0] ? r->org : NULL;
+    int foreign_org = p.role == EVB_ROLE_ORG_ADMIN && org != NULL && strcmp(org, p.scope) != 0;
     if (p.role == EVB_ROLE_ORG_ADMIN)
         org = p.scope; /* narrow to the caller's org: others' events stay invisible */
-    if (r->event_id[0] == '\0' || strlen(r->event_id) > 128)
+    if (foreign_org)
+        evb_svc_deny(call, "an org-admin key reads only its own org's events");
+    else if (r->event_id[0] == '\0' || strlen(r->event_id) > 128)
         evb_rpc_reply_error(call, EVB_RPC_INVALID_ARGUMENT, "event_id must be 1..128 bytes");
     else if (p.role != EVB_ROLE_ADMIN && p.role != EVB_ROLE_ORG_ADMIN && p.role != EVB_ROLE_ISV)
         evb_svc_deny(call, "reading events needs an admin, org-admin or isv key");
@@ -64,7 +68,7 @@ static void get_event(evb_rpc_call *call, const uint8_t *req, size_t len, void *
         snprintf(msg, sizeof msg, "event %.128s: %s", r->event_id,
                  rc == EVB_OK ? "not found" : evb_strerror(rc));
         evb_rpc_reply_error(call, rc == EVB_OK ? EVB_RPC_NOT_FOUND : evb_rpc_status_from_err(rc),
-                            msg);
+                            evb_utf8_sanitize(msg));
     } else {
         evb_arena *a = evb_arena_new();
         Io__Cloudevents__V1__CloudEvent *pe = a ? evb_ce_to_pb(a, ev) : NULL;

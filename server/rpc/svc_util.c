@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/text.h"
 #include "common/timeutil.h"
 
 int evb_svc_auth(evb_services *svc, evb_rpc_call *call, evb_principal *p)
@@ -25,8 +26,10 @@ void evb_svc_reply_err(evb_rpc_call *call, evb_err code, const evb_error *e)
 {
     if (e != NULL && e->code != EVB_OK)
         code = e->code;
-    const char *msg = e != NULL && e->message[0] != '\0' ? e->message : evb_strerror(code);
-    evb_rpc_reply_error(call, evb_rpc_status_from_err(code), msg);
+    char msg[sizeof e->message];
+    snprintf(msg, sizeof msg, "%s",
+             e != NULL && e->message[0] != '\0' ? e->message : evb_strerror(code));
+    evb_rpc_reply_error(call, evb_rpc_status_from_err(code), evb_utf8_sanitize(msg));
 }
 
 void evb_svc_reply_msg(evb_rpc_call *call, const ProtobufCMessage *msg)
