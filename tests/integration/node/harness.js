@@ -141,16 +141,18 @@ class Client {
       const call = this.events.PublishStream(metadataFor(key), { deadline });
       const replies = [];
       let failed = false;
+      let i = 0;
       call.on('data', (r) => replies.push(r));
       call.on('error', (e) => {
         failed = true;
         e.replies = replies;
+        e.message = `${e.message} (after ${replies.length} replies to ${i} sent of ` +
+          `${requests.length} requests)`;
         reject(e);
       });
       call.on('end', () => {
         if (!failed) resolve(replies);
       });
-      let i = 0;
       const pump = () => {
         while (i < requests.length) {
           const ok = call.write(requests[i]);

@@ -35,6 +35,7 @@ class Publisher(threading.Thread):
         self.sent = 0
         self.bad = []           # unexpected results or errors
         self.end_code = None
+        self.last_ack = 0.0     # time.monotonic() of the last acknowledgement
         self.stop_flag = threading.Event()
 
     def _request(self, n):
@@ -53,6 +54,7 @@ class Publisher(threading.Thread):
         for e, r in zip(req.entries, resp.results):
             if r.status == PUBLISHED and r.event_id == e.id:
                 self.acked.append((e.id, org))
+                self.last_ack = time.monotonic()
             else:
                 self.bad.append("entry %s: status %s id %s %s %s" % (
                     e.id, r.status, r.event_id, r.error_code, r.error_message))
@@ -164,9 +166,11 @@ class ShutdownUnderLoadTest(unittest.TestCase):
         self.assertFalse(problems, "unexpected results during load/shutdown: %s" % problems)
         acked = [a for p in pubs for a in p.acked]
         self.assertEqual(len(acked), len({a[0] for a in acked}), "an id acknowledged twice")
-        sys.stderr.write("shutdown: %d events acknowledged (%d before SIGTERM), exit after "
-                         "%.2f s, end codes %s\n" % (len(acked), acked_before, t_exit,
-                                                     [str(p.end_code) for p in pubs]))
+        last_ack = max(p.last_ack for p in pubs) - t_term
+        sys.stderr.write("shutdown: %d events acknowledged (%d before SIGTERM), last ack "
+                         "%.2f s after SIGTERM, exit after %.2f s, end codes %s\n"
+                         % (len(acked), acked_before, last_ack, t_exit,
+                            [str(p.end_code) for p in pubs]))
 
         # restart on the same data dir; the admin key is the same
         srv.start()
