@@ -332,6 +332,10 @@ static void *async_main(void *arg)
     if (!a->ended) {
         if (j->len == 3 && memcmp(j->data, "fin", 3) == 0) {
             evb_rpc_stream_finish(a->st, EVB_RPC_OK, NULL);
+        } else if (j->len == 4 && memcmp(j->data, "finr", 4) == 0) {
+            /* finish while a receive is outstanding: the stream must still end */
+            evb_rpc_stream_request_next(a->st);
+            evb_rpc_stream_finish(a->st, EVB_RPC_ABORTED, "stop");
         } else {
             CU_ASSERT(evb_rpc_stream_send(a->st, j->data, j->len, 0) == EVB_OK);
             evb_rpc_stream_request_next(a->st);
@@ -746,6 +750,18 @@ static void test_stream_async_replies(void)
     int d1, c1;
     counts(&d1, &c1);
     CU_ASSERT_EQUAL(c1, c0);
+
+    /* the server finishes while its next receive is outstanding and the client is idle */
+    s = tc_stream_open(g_ch, "/t.T/Async", 30000);
+    CU_ASSERT_FATAL(s != NULL);
+    CU_ASSERT_EQUAL(tc_stream_send(s, "finr", 4), 0);
+    CU_ASSERT_EQUAL(tc_stream_recv(s, &r, &rl), 0);
+    tc_stream_status(s, &res);
+    CU_ASSERT_EQUAL(res.status, GRPC_STATUS_ABORTED);
+    CU_ASSERT_STRING_EQUAL(res.details, "stop");
+    tc_result_free(&res);
+    CU_ASSERT(wait_done(d1 + 1) >= d1 + 1);
+    tc_stream_free(s);
     join_later();
 }
 
