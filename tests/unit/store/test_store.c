@@ -821,6 +821,40 @@ static void test_queue_full(void)
     tmpdir_free(dir);
 }
 
+/* max_batch caps a group commit; synchronous_normal opens fine */
+static void test_batch_cap(void)
+{
+    char *dir = tmpdir_new();
+    evb_store_options o = {.data_dir = dir, .max_batch = 3, .synchronous_normal = 1};
+    evb_store *s = NULL;
+    CU_ASSERT_EQUAL_FATAL(evb_store_open(&o, &s, NULL), EVB_OK);
+    gate g;
+    gate_close(s, &g, "gate-cap");
+    enum { N = 9 };
+    evb_event *evs[N];
+    evb_put_item items[N];
+    waiter w[N];
+    for (int i = 0; i < N; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "cap%d", i);
+        evs[i] = make_event(id, "o", "c", "t", i);
+        items[i] = (evb_put_item){.ev = evs[i]};
+        waiter_init(&w[i]);
+        CU_ASSERT_EQUAL(evb_store_put_events(s, &items[i], 1, waiter_cb, &w[i]), EVB_OK);
+    }
+    uint64_t c0 = store_test_commits(s);
+    gate_open(&g);
+    for (int i = 0; i < N; i++)
+        CU_ASSERT_EQUAL(waiter_wait(&w[i]), EVB_OK);
+    gate_fini(&g);
+    CU_ASSERT_EQUAL(store_test_commits(s) - c0, N / 3);
+    CU_ASSERT_EQUAL(count_events(s), N + 1);
+    for (int i = 0; i < N; i++)
+        evb_event_free(evs[i]);
+    evb_store_close(s);
+    tmpdir_free(dir);
+}
+
 /* ---- commit failures ---- */
 
 static void test_commit_failure(void)
@@ -1204,6 +1238,7 @@ int main(void)
     CU_add_test(suite, "group commit", test_group_commit);
     CU_add_test(suite, "close drains the queue", test_close_drains);
     CU_add_test(suite, "queue full", test_queue_full);
+    CU_add_test(suite, "batch cap", test_batch_cap);
     CU_add_test(suite, "commit failure", test_commit_failure);
     CU_add_test(suite, "bad job in a batch", test_bad_job_in_batch);
     CU_add_test(suite, "connectors", test_connectors);
