@@ -22,6 +22,8 @@ UNARY_THREADS = 6
 STREAM_THREADS = 2
 ENTRIES_PER_CALL = 10
 MIN_ACKED_BEFORE_SIGTERM = 300
+STREAM_PACE_S = 0.004
+LOAD_BEFORE_SIGTERM_S = 1.5
 # Errors a publisher may see while the server goes away.
 SHUTDOWN_CODES = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED)
 
@@ -99,6 +101,9 @@ class Publisher(threading.Thread):
                 self.sent += 1
                 yield req
                 n += 1
+                # paced, so that the stream keeps publishing during the whole shutdown
+                # grace period without piling up more events than the check can read back
+                time.sleep(STREAM_PACE_S)
                 while too_many and not self.stop_flag.is_set():
                     time.sleep(0.001)
                     with lock:
@@ -135,8 +140,10 @@ class ShutdownUnderLoadTest(unittest.TestCase):
                  for i in range(STREAM_THREADS)]
         for p in pubs:
             p.start()
-        deadline = time.monotonic() + 60
-        while sum(len(p.acked) for p in pubs) < MIN_ACKED_BEFORE_SIGTERM:
+        t_load = time.monotonic()
+        deadline = t_load + 60
+        while (sum(len(p.acked) for p in pubs) < MIN_ACKED_BEFORE_SIGTERM
+               or time.monotonic() - t_load < LOAD_BEFORE_SIGTERM_S):
             if time.monotonic() > deadline:
                 break
             if all(not p.is_alive() for p in pubs):
@@ -168,9 +175,11 @@ class ShutdownUnderLoadTest(unittest.TestCase):
         self.assertEqual(len(acked), len({a[0] for a in acked}), "an id acknowledged twice")
         last_ack = max(p.last_ack for p in pubs) - t_term
         sys.stderr.write("shutdown: %d events acknowledged (%d before SIGTERM), last ack "
-                         "%.2f s after SIGTERM, exit after %.2f s, end codes %s\n"
+                         "%.2f s after SIGTERM, exit after %.2f s; per publisher (last ack "
+                         "after SIGTERM, end code): %s\n"
                          % (len(acked), acked_before, last_ack, t_exit,
-                            [str(p.end_code) for p in pubs]))
+                            [(p.name, round(p.last_ack - t_term, 2), str(p.end_code))
+                             for p in pubs]))
 
         # restart on the same data dir; the admin key is the same
         srv.start()
