@@ -182,6 +182,8 @@ static int check_request(put_job *j, const evb_principal *p, size_t len, evb_con
         snprintf(msg, sizeof msg,
                  "permission denied: only an isv key of ISV \"%s\" (or admin) may publish to "
                  "connector %s", (*conn)->isv, r->connector);
+        evb_connector_free(*conn);
+        *conn = NULL;
         finish_err(j, EVB_RPC_PERMISSION_DENIED, msg);
         return 0;
     }
