@@ -101,6 +101,10 @@ class PutEventsTest(ServerTestCase):
              "INVALID_ARGUMENT", "time"),
             (entry(org, id_="bad-time3", time="2024-05-01 10:20:30"), REJECTED,
              "INVALID_ARGUMENT", "time"),
+            (entry(org, id_="bad-date", time="2024-02-30T00:00:00Z"), REJECTED,
+             "INVALID_ARGUMENT", "time"),
+            (entry(org, id_="no-offset", time="2024-05-01T10:20:30"), REJECTED,
+             "INVALID_ARGUMENT", "time"),
             (entry(org, id_="bad-json", data=b'{"a":'), REJECTED, "INVALID_ARGUMENT", "data"),
             (entry(org, id_="bad-json2", data=b'{"a":1} trailing', datacontenttype="application/json"),
              REJECTED, "INVALID_ARGUMENT", "data"),
@@ -158,6 +162,21 @@ class PutEventsTest(ServerTestCase):
                                                             connector=conn.name))
         self.assertEqual(ev.attributes["orgid"].ce_string, org)
         self.assertEqual(ev.attributes["connector"].ce_string, conn.name)
+
+    def test_json_strictness(self):
+        # DESIGN.md: JSON parsing is strict (duplicate keys are refused)
+        _isv, cli, conn = self.new_isv()
+        org = unique("org")
+        r = put(cli, conn.name, [
+            entry(org, id_="dupkey", data=b'{"a":1,"a":2}'),
+            entry(org, id_="nan", data=b'{"a":NaN}'),
+            entry(org, id_="ok", data=b'{"a":1,"b":{"a":2}}'),
+        ])
+        self.assertEqual([x.status for x in r.results], [REJECTED, REJECTED, PUBLISHED],
+                         describe(r))
+        for x in r.results[:2]:
+            self.assertEqual(x.error_code, "INVALID_ARGUMENT", describe(r))
+            self.assertIn("data", x.error_message.lower(), describe(r))
 
     def test_dedup_across_requests(self):
         _isv, cli, conn = self.new_isv()

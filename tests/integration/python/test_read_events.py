@@ -13,7 +13,7 @@ import grpc  # noqa: E402
 
 from evbharness import (  # noqa: E402
     PUBLISHED, TYPE_CUSTOMER, TYPE_PRODUCT, ServerTestCase, create_connector, describe, entry,
-    events_pb2, main, put, unique)
+    events_pb2, main, put, rpc_code, unique)
 
 
 def epoch(rfc3339):
@@ -154,6 +154,9 @@ class ReadEventsTest(ServerTestCase):
         org = unique("org")
         put(cli, conn.name, [entry(org, id_="exists")])
         self.assertRpcError(grpc.StatusCode.NOT_FOUND, self.get, self.admin, unique("missing"))
+        code, detail = rpc_code(self.get, self.admin, "")
+        self.assertIn(code, (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND),
+                      "GetEvent without event_id: %s %s" % (code, detail))
         self.assertRpcError(grpc.StatusCode.NOT_FOUND, self.get, self.admin, "exists", unique("org"))
         self.assertRpcError(grpc.StatusCode.NOT_FOUND, self.get, self.admin, "exists", org,
                             unique("nosuch-conn"))
