@@ -288,7 +288,8 @@ class Server {
     throw new Error(`timed out waiting for Health/Check SERVING (last: ${last})\n${this.logText()}`);
   }
 
-  // SIGTERM; resolves with the exit code (null when it had to be killed).
+  // SIGTERM; resolves with the exit code ("signal X" when a signal ended it, null when it
+  // had to be killed after the timeout).
   async stop(timeoutMs = 30000) {
     if (!this.proc) return null;
     if (!this.exit) this.proc.kill('SIGTERM');
@@ -301,7 +302,7 @@ class Server {
       await this.exited;
       return null;
     }
-    return r.code;
+    return r.code !== null ? r.code : `signal ${r.signal}`;
   }
 
   kill() {
