@@ -58,6 +58,9 @@ typedef struct cmp_ctx {
     size_t depth, stack_cap;
     size_t budget; /* node comparisons left */
 
+    json_t *empty;         /* {}: what an absent or true writer schema allows */
+    json_t *string_schema; /* {"type":"string"}: property names */
+
     evb_err err; /* sticky: EVB_ERR_NOMEM */
 } cmp_ctx;
 
@@ -77,7 +80,9 @@ bool cmp_is_integral(const json_t *v);
 void cmp_report_add(cmp_ctx *c, const char *msg);
 
 /* compat_ref.c — references, masks, schema equality */
-bool cmp_is_annotation(const char *kw, unsigned flags);
+/* True for keywords that constrain instances (assertions, applicators, $ref); annotations
+ * and unknown keywords are false. "format" counts only with EVB_COMPAT_FORMAT_ASSERT. */
+bool cmp_is_constraint(const char *kw, unsigned flags);
 /* Resolves a local reference ("#", "#/json/pointer", "#anchor") in doc; NULL if it cannot.
  * dynamic: look for $dynamicAnchor instead of $anchor. */
 const json_t *cmp_resolve(const json_t *doc, const char *ref, bool dynamic);
@@ -85,8 +90,9 @@ const json_t *cmp_resolve(const json_t *doc, const char *ref, bool dynamic);
 const char *cmp_ref_of(const json_t *s, bool *dynamic);
 /* True when s has no keywords other than its reference and annotations. */
 bool cmp_ref_only(const json_t *s, unsigned flags);
-/* Types an instance valid under s may have (T_* bits). */
-unsigned cmp_type_mask(const json_t *doc, const json_t *s, int depth);
+/* Types an instance valid under s may have (T_* bits), from type, enum, const, the
+ * combinators and local references. ref_siblings: keywords next to $ref apply. */
+unsigned cmp_type_mask(const json_t *doc, const json_t *s, int depth, bool ref_siblings);
 unsigned cmp_type_kw_mask(const json_t *type);
 /* Structural equality of two subschemas, following local references (cycle-safe). */
 bool cmp_schema_equal(cmp_ctx *c, const json_t *r, const json_t *w);
@@ -100,6 +106,12 @@ bool cmp_accepts(cmp_ctx *c, const json_t *r, const json_t *w);
 /* Reports a change of reader keyword kw (reader value rv, writer value wv; either may be
  * NULL for "absent"), worded from old to new. */
 void cmp_emit_change(cmp_ctx *c, const char *kw, const json_t *rv, const json_t *wv);
+/* Reader bound `kw` must not be tighter than the writer's: max-style when is_max. */
+void cmp_count_bound(cmp_ctx *c, const json_t *r, const json_t *w, const char *kw, bool is_max);
+/* cmp_schema at path + "/" + seg1 + "/" + seg2 */
+void cmp_sub2(cmp_ctx *c, const char *seg1, const char *seg2, const json_t *r, const json_t *w);
+/* Pushes "seg" and reports "added; could not be proven compatible" or "changed; ..." */
+void cmp_unprovable(cmp_ctx *c, const char *seg, bool writer_has);
 
 /* compat_object.c — object keywords (properties, required, additionalProperties, ...) */
 void cmp_object(cmp_ctx *c, const json_t *r, const json_t *w);
