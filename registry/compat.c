@@ -84,8 +84,7 @@ static bool ref_siblings_apply(const json_t *doc)
 
 /* One walk: may reader read what writer wrote? Appends to rep. */
 static evb_err run_pair(const json_t *reader, const json_t *writer, bool reader_is_new,
-                        const evb_compat_options *opt, const char *prefix,
-                        evb_compat_report *rep)
+                        const evb_compat_options *opt, const char *prefix, evb_compat_report *rep)
 {
     cmp_ctx c;
     memset(&c, 0, sizeof c);
@@ -94,8 +93,8 @@ static evb_err run_pair(const json_t *reader, const json_t *writer, bool reader_
     c.fwd = !reader_is_new;
     c.w_ref_siblings = ref_siblings_apply(writer);
     c.flags = opt != NULL ? opt->flags : 0;
-    c.max_messages = opt != NULL && opt->max_messages > 0 ? opt->max_messages
-                                                         : DEFAULT_MAX_MESSAGES;
+    c.max_messages =
+        opt != NULL && opt->max_messages > 0 ? opt->max_messages : DEFAULT_MAX_MESSAGES;
     c.prefix = prefix;
     c.rep = rep;
     c.budget = STEP_BUDGET;
@@ -115,9 +114,9 @@ static evb_err run_pair(const json_t *reader, const json_t *writer, bool reader_
     return c.err;
 }
 
-evb_err evb_compat_check_pair_json(const json_t *reader, const json_t *writer,
-                                   bool reader_is_new, const evb_compat_options *opt,
-                                   evb_compat_report *rep, evb_error *err)
+evb_err evb_compat_check_pair_json(const json_t *reader, const json_t *writer, bool reader_is_new,
+                                   const evb_compat_options *opt, evb_compat_report *rep,
+                                   evb_error *err)
 {
     evb_compat_report_init(rep);
     if (rep == NULL)
@@ -169,9 +168,8 @@ evb_err evb_compat_check_pair(const char *reader_schema_json, const char *writer
 }
 
 evb_err evb_compat_check_ex(evb_compat_level level, const char *new_schema,
-                            const char *const *previous, const int *versions,
-                            size_t n_previous, const evb_compat_options *opt,
-                            evb_compat_report *rep, evb_error *err)
+                            const char *const *previous, const int *versions, size_t n_previous,
+                            const evb_compat_options *opt, evb_compat_report *rep, evb_error *err)
 {
     evb_compat_report_init(rep);
     if (rep == NULL)
@@ -185,8 +183,8 @@ evb_err evb_compat_check_ex(evb_compat_level level, const char *new_schema,
                 level == EVB_COMPAT_FULL || level == EVB_COMPAT_FULL_TRANSITIVE;
     bool fwd = level == EVB_COMPAT_FORWARD || level == EVB_COMPAT_FORWARD_TRANSITIVE ||
                level == EVB_COMPAT_FULL || level == EVB_COMPAT_FULL_TRANSITIVE;
-    bool all = level == EVB_COMPAT_BACKWARD_TRANSITIVE ||
-               level == EVB_COMPAT_FORWARD_TRANSITIVE || level == EVB_COMPAT_FULL_TRANSITIVE;
+    bool all = level == EVB_COMPAT_BACKWARD_TRANSITIVE || level == EVB_COMPAT_FORWARD_TRANSITIVE ||
+               level == EVB_COMPAT_FULL_TRANSITIVE;
     json_t *nw = NULL;
     evb_err rc = parse(new_schema, "new", &nw, err);
     if (rc != EVB_OK || level == EVB_COMPAT_NONE || n_previous == 0)
@@ -214,8 +212,8 @@ out:
 }
 
 evb_err evb_compat_check(evb_compat_level level, const char *new_schema,
-                         const char *const *previous, size_t n_previous,
-                         evb_compat_report *rep, evb_error *err)
+                         const char *const *previous, size_t n_previous, evb_compat_report *rep,
+                         evb_error *err)
 {
     return evb_compat_check_ex(level, new_schema, previous, NULL, n_previous, NULL, rep, err);
 }

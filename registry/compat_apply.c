@@ -24,8 +24,8 @@ typedef struct arr_shape {
 
 static bool simple_items(const json_t *s)
 {
-    static const char *const A[] = {"allOf", "anyOf", "oneOf", "if", "$ref", "$dynamicRef",
-                                    "contains", NULL};
+    static const char *const A[] = {"allOf", "anyOf",       "oneOf",    "if",
+                                    "$ref",  "$dynamicRef", "contains", NULL};
     for (size_t i = 0; A[i] != NULL; i++)
         if (json_object_get(s, A[i]) != NULL)
             return false;
@@ -154,14 +154,18 @@ static void any_of(cmp_ctx *c, const char *kw, const json_t *rl, const json_t *w
         for (size_t j = 0; j < json_array_size(wl); j++) {
             if (some_branch(c, rl, json_array_get(wl, j)))
                 continue;
-            cmp_emit(c, kw, "no branch accepts branch %zu of the %s schema; could not be "
-                     "proven compatible", j, c->fwd ? "newer" : "older");
+            cmp_emit(c, kw,
+                     "no branch accepts branch %zu of the %s schema; could not be "
+                     "proven compatible",
+                     j, c->fwd ? "newer" : "older");
         }
         return;
     }
     if (!some_branch(c, rl, w))
-        cmp_emit(c, kw, "no branch accepts everything the %s schema allows; could not be "
-                 "proven compatible", c->fwd ? "newer" : "older");
+        cmp_emit(c, kw,
+                 "no branch accepts everything the %s schema allows; could not be "
+                 "proven compatible",
+                 c->fwd ? "newer" : "older");
 }
 
 static bool branches_disjoint(cmp_ctx *c, const json_t *list)

@@ -19,8 +19,8 @@ static int pattern_match(const char *pattern, const char *name)
 {
     int ec;
     PCRE2_SIZE eo;
-    pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, PCRE2_UTF, &ec,
-                                   &eo, NULL);
+    pcre2_code *re =
+        pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, PCRE2_UTF, &ec, &eo, NULL);
     if (re == NULL)
         return -1;
     pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
@@ -34,8 +34,9 @@ static int pattern_match(const char *pattern, const char *name)
 
 static bool has_applicators(const json_t *s)
 {
-    static const char *const A[] = {"allOf", "anyOf", "oneOf", "if", "$ref", "$dynamicRef",
-                                    "dependentSchemas", "dependencies", NULL};
+    static const char *const A[] = {
+        "allOf",        "anyOf", "oneOf", "if", "$ref", "$dynamicRef", "dependentSchemas",
+        "dependencies", NULL};
     for (size_t i = 0; A[i] != NULL; i++)
         if (json_object_get(s, A[i]) != NULL)
             return true;
@@ -69,7 +70,8 @@ static const json_t *writer_for(const json_t *w, const char *name)
     const json_t *pp = json_object_get(w, "patternProperties");
     const char *pat;
     json_t *ps;
-    json_object_foreach((json_t *)pp, pat, ps) {
+    json_object_foreach((json_t *)pp, pat, ps)
+    {
         int m = pattern_match(pat, name);
         if (m != 0)
             return m > 0 ? ps : NULL;
@@ -106,8 +108,10 @@ static void check_required(cmp_ctx *c, const json_t *r, const json_t *w)
         if (had || has_default(c, json_object_get(props, json_string_value(name))))
             continue;
         if (c->fwd)
-            cmp_emit(c, "required", "\"%s\" no longer required (the older version requires it "
-                     "and has no default)", json_string_value(name));
+            cmp_emit(c, "required",
+                     "\"%s\" no longer required (the older version requires it "
+                     "and has no default)",
+                     json_string_value(name));
         else
             cmp_emit(c, "required", "\"%s\" newly required without a default",
                      json_string_value(name));
@@ -119,7 +123,8 @@ static void reader_props(cmp_ctx *c, const json_t *r, const json_t *w)
     const json_t *rp = json_object_get(r, "properties"), *wp = json_object_get(w, "properties");
     const char *name;
     json_t *rs;
-    json_object_foreach((json_t *)rp, name, rs) {
+    json_object_foreach((json_t *)rp, name, rs)
+    {
         const json_t *ws = json_object_get(wp, name);
         if (ws != NULL) {
             cmp_sub2(c, "properties", name, rs, ws);
@@ -132,8 +137,9 @@ static void reader_props(cmp_ctx *c, const json_t *r, const json_t *w)
             cmp_sub2(c, "properties", name, rs, wsub);
         } else if (!cmp_accepts(c, rs, c->empty)) {
             size_t mark = cmp_path_push(c, "properties");
-            cmp_emit(c, name, c->fwd ? "property removed from an open content model"
-                                     : "property added to an open content model");
+            cmp_emit(c, name,
+                     c->fwd ? "property removed from an open content model"
+                            : "property added to an open content model");
             cmp_path_pop(c, mark);
         }
     }
@@ -148,7 +154,8 @@ static void writer_props(cmp_ctx *c, const json_t *r, const json_t *w)
     const char *name;
     json_t *ws;
     const json_t *wpp = json_object_get(w, "patternProperties");
-    json_object_foreach((json_t *)wp, name, ws) {
+    json_object_foreach((json_t *)wp, name, ws)
+    {
         if (json_is_false(ws))
             continue;
         /* reader patterns apply to listed names too; a pattern both sides have is compared
@@ -156,11 +163,14 @@ static void writer_props(cmp_ctx *c, const json_t *r, const json_t *w)
         bool matched = false;
         const char *pat;
         json_t *ps;
-        json_object_foreach((json_t *)rpp, pat, ps) {
+        json_object_foreach((json_t *)rpp, pat, ps)
+        {
             int m = pattern_match(pat, name);
             if (m < 0) {
-                cmp_emit(c, NULL, "patternProperties \"%s\" is not a usable pattern; could not "
-                         "be proven compatible", pat);
+                cmp_emit(c, NULL,
+                         "patternProperties \"%s\" is not a usable pattern; could not "
+                         "be proven compatible",
+                         pat);
             } else if (m > 0) {
                 matched = true;
                 if (json_object_get(wpp, pat) == NULL)
@@ -173,9 +183,10 @@ static void writer_props(cmp_ctx *c, const json_t *r, const json_t *w)
             continue;
         if (json_is_false(ra)) {
             size_t mark = cmp_path_push(c, "properties");
-            cmp_emit(c, name, c->fwd ? "property added, which the older closed content model "
-                                       "does not allow"
-                                     : "property removed from a closed content model");
+            cmp_emit(c, name,
+                     c->fwd ? "property added, which the older closed content model "
+                              "does not allow"
+                            : "property removed from a closed content model");
             cmp_path_pop(c, mark);
         } else {
             cmp_sub(c, akw, ra, ws);
@@ -191,7 +202,8 @@ static void pattern_props(cmp_ctx *c, const json_t *r, const json_t *w)
     const json_t *ra = additional(r, &akw), *wa = additional(w, &wakw);
     const char *pat;
     json_t *rs, *ws;
-    json_object_foreach((json_t *)rpp, pat, rs) {
+    json_object_foreach((json_t *)rpp, pat, rs)
+    {
         const json_t *same = json_object_get(wpp, pat);
         if (same != NULL) {
             cmp_sub2(c, "patternProperties", pat, rs, same);
@@ -201,20 +213,23 @@ static void pattern_props(cmp_ctx *c, const json_t *r, const json_t *w)
          * from any of its other patterns that may overlap */
         cmp_sub2(c, "patternProperties", pat, rs, wa);
         const char *wpat;
-        json_object_foreach((json_t *)wpp, wpat, ws) {
+        json_object_foreach((json_t *)wpp, wpat, ws)
+        {
             if (json_object_get(rpp, wpat) == NULL)
                 cmp_sub2(c, "patternProperties", pat, rs, ws);
         }
     }
-    json_object_foreach((json_t *)wpp, pat, ws) {
+    json_object_foreach((json_t *)wpp, pat, ws)
+    {
         if (json_object_get(rpp, pat) != NULL || ra == NULL || json_is_true(ra) ||
             json_is_false(ws))
             continue;
         if (json_is_false(ra)) {
             size_t mark = cmp_path_push(c, "patternProperties");
-            cmp_emit(c, pat, c->fwd ? "pattern added, which the older closed content model "
-                                      "does not allow"
-                                    : "pattern removed from a closed content model");
+            cmp_emit(c, pat,
+                     c->fwd ? "pattern added, which the older closed content model "
+                              "does not allow"
+                            : "pattern removed from a closed content model");
             cmp_path_pop(c, mark);
         } else {
             cmp_sub(c, akw, ra, ws);
@@ -262,7 +277,8 @@ static void dependencies(cmp_ctx *c, const json_t *r, const json_t *w)
         const json_t *rd = json_object_get(r, KW[i]);
         const char *key;
         json_t *v;
-        json_object_foreach((json_t *)rd, key, v) {
+        json_object_foreach((json_t *)rd, key, v)
+        {
             if (json_is_array(v)) {
                 dep_required(c, KW[i], key, v, w);
                 continue;

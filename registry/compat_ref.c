@@ -13,13 +13,48 @@
 #include <string.h>
 
 static const char *const CONSTRAINTS[] = {
-    "type", "enum", "const", "multipleOf", "maximum", "exclusiveMaximum", "minimum",
-    "exclusiveMinimum", "maxLength", "minLength", "pattern", "maxItems", "minItems",
-    "uniqueItems", "maxContains", "minContains", "maxProperties", "minProperties", "required",
-    "dependentRequired", "properties", "patternProperties", "additionalProperties",
-    "propertyNames", "dependentSchemas", "dependencies", "items", "prefixItems",
-    "additionalItems", "contains", "unevaluatedItems", "unevaluatedProperties", "allOf",
-    "anyOf", "oneOf", "not", "if", "then", "else", "$ref", "$dynamicRef", NULL,
+    "type",
+    "enum",
+    "const",
+    "multipleOf",
+    "maximum",
+    "exclusiveMaximum",
+    "minimum",
+    "exclusiveMinimum",
+    "maxLength",
+    "minLength",
+    "pattern",
+    "maxItems",
+    "minItems",
+    "uniqueItems",
+    "maxContains",
+    "minContains",
+    "maxProperties",
+    "minProperties",
+    "required",
+    "dependentRequired",
+    "properties",
+    "patternProperties",
+    "additionalProperties",
+    "propertyNames",
+    "dependentSchemas",
+    "dependencies",
+    "items",
+    "prefixItems",
+    "additionalItems",
+    "contains",
+    "unevaluatedItems",
+    "unevaluatedProperties",
+    "allOf",
+    "anyOf",
+    "oneOf",
+    "not",
+    "if",
+    "then",
+    "else",
+    "$ref",
+    "$dynamicRef",
+    NULL,
 };
 
 bool cmp_is_constraint(const char *kw, unsigned flags)
@@ -52,10 +87,10 @@ bool cmp_ref_only(const json_t *s, unsigned flags)
 {
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)s, k, v) {
+    json_object_foreach((json_t *)s, k, v)
+    {
         (void)v;
-        if (strcmp(k, "$ref") != 0 && strcmp(k, "$dynamicRef") != 0 &&
-            cmp_is_constraint(k, flags))
+        if (strcmp(k, "$ref") != 0 && strcmp(k, "$dynamicRef") != 0 && cmp_is_constraint(k, flags))
             return false;
     }
     return true;
@@ -110,9 +145,10 @@ static const json_t *find_anchor(const json_t *s, const char *name, const char *
             return s;
         const char *k;
         json_t *v;
-        json_object_foreach((json_t *)s, k, v) {
-            if (strcmp(k, "enum") == 0 || strcmp(k, "const") == 0 ||
-                strcmp(k, "examples") == 0 || strcmp(k, "default") == 0)
+        json_object_foreach((json_t *)s, k, v)
+        {
+            if (strcmp(k, "enum") == 0 || strcmp(k, "const") == 0 || strcmp(k, "examples") == 0 ||
+                strcmp(k, "default") == 0)
                 continue;
             const json_t *f = find_anchor(v, name, kw, depth + 1);
             if (f != NULL)
@@ -195,8 +231,8 @@ static unsigned type_name_mask(const char *t)
     static const struct {
         const char *name;
         unsigned mask;
-    } N[] = {{"null", T_NULL},   {"boolean", T_BOOL}, {"integer", T_INT}, {"number", T_NUM},
-             {"string", T_STR},  {"array", T_ARR},    {"object", T_OBJ}};
+    } N[] = {{"null", T_NULL},  {"boolean", T_BOOL}, {"integer", T_INT}, {"number", T_NUM},
+             {"string", T_STR}, {"array", T_ARR},    {"object", T_OBJ}};
     for (size_t i = 0; i < sizeof N / sizeof N[0]; i++)
         if (strcmp(t, N[i].name) == 0)
             return N[i].mask;
@@ -278,7 +314,8 @@ static bool eq_map(cmp_ctx *c, const json_t *r, const json_t *w, const eq_frame 
         return false;
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)r, k, v) {
+    json_object_foreach((json_t *)r, k, v)
+    {
         const json_t *wv = json_object_get(w, k);
         if (wv == NULL)
             return false;
@@ -305,9 +342,17 @@ static bool eq_keyword(cmp_ctx *c, const char *k, const json_t *rv, const json_t
     static const char *const MAPS[] = {"properties", "patternProperties", "dependentSchemas",
                                        "dependencies", NULL};
     static const char *const LISTS[] = {"allOf", "anyOf", "oneOf", "prefixItems", NULL};
-    static const char *const ONE[] = {"additionalProperties", "items", "additionalItems",
-                                      "contains", "propertyNames", "unevaluatedItems",
-                                      "unevaluatedProperties", "not", "if", "then", "else",
+    static const char *const ONE[] = {"additionalProperties",
+                                      "items",
+                                      "additionalItems",
+                                      "contains",
+                                      "propertyNames",
+                                      "unevaluatedItems",
+                                      "unevaluatedProperties",
+                                      "not",
+                                      "if",
+                                      "then",
+                                      "else",
                                       NULL};
     if (strcmp(k, "type") == 0)
         return cmp_type_kw_mask(rv) == cmp_type_kw_mask(wv);
@@ -328,10 +373,10 @@ static size_t count_constraints(const json_t *s, unsigned flags)
     size_t n = 0;
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)s, k, v) {
+    json_object_foreach((json_t *)s, k, v)
+    {
         (void)v;
-        if (cmp_is_constraint(k, flags) && strcmp(k, "$ref") != 0 &&
-            strcmp(k, "$dynamicRef") != 0)
+        if (cmp_is_constraint(k, flags) && strcmp(k, "$ref") != 0 && strcmp(k, "$dynamicRef") != 0)
             n++;
     }
     return n;
@@ -367,16 +412,19 @@ static bool eq(cmp_ctx *c, const json_t *r, const json_t *w, const eq_frame *up,
             if (rt == NULL || wt == NULL || !eq(c, rt, wt, &me, depth + 1))
                 return false;
         } else if (rref != NULL) { /* only r refers: w must equal target + siblings */
-            return rt != NULL && count_constraints(r, c->flags) == 0 && eq(c, rt, w, &me, depth + 1);
+            return rt != NULL && count_constraints(r, c->flags) == 0 &&
+                   eq(c, rt, w, &me, depth + 1);
         } else {
-            return wt != NULL && count_constraints(w, c->flags) == 0 && eq(c, r, wt, &me, depth + 1);
+            return wt != NULL && count_constraints(w, c->flags) == 0 &&
+                   eq(c, r, wt, &me, depth + 1);
         }
     }
     if (count_constraints(r, c->flags) != count_constraints(w, c->flags))
         return false;
     const char *k;
     json_t *rv;
-    json_object_foreach((json_t *)r, k, rv) {
+    json_object_foreach((json_t *)r, k, rv)
+    {
         if (!cmp_is_constraint(k, c->flags) || strcmp(k, "$ref") == 0 ||
             strcmp(k, "$dynamicRef") == 0)
             continue;

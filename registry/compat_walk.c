@@ -61,8 +61,7 @@ void cmp_emit_change(cmp_ctx *c, const char *kw, const json_t *rv, const json_t 
     else if (json_is_number(old) && json_is_number(new) &&
              json_number_value(old) != json_number_value(new))
         cmp_emit(c, kw, "%s from %s to %s",
-                 json_number_value(new) < json_number_value(old) ? "lowered" : "raised", so,
-                 sn);
+                 json_number_value(new) < json_number_value(old) ? "lowered" : "raised", so, sn);
     else
         cmp_emit(c, kw, "changed from %s to %s", so, sn);
     free(so);
@@ -183,9 +182,14 @@ static void mask_names(unsigned m, char *buf, size_t cap)
     static const struct {
         unsigned bits;
         const char *name;
-    } N[] = {{T_NULL, "null"},   {T_BOOL, "boolean"}, {T_NUM, "number"},
-             {T_INT, "integer"}, {T_FRAC, "non-integer number"}, {T_STR, "string"},
-             {T_ARR, "array"},   {T_OBJ, "object"}};
+    } N[] = {{T_NULL, "null"},
+             {T_BOOL, "boolean"},
+             {T_NUM, "number"},
+             {T_INT, "integer"},
+             {T_FRAC, "non-integer number"},
+             {T_STR, "string"},
+             {T_ARR, "array"},
+             {T_OBJ, "object"}};
     size_t len = 0;
     buf[0] = '\0';
     for (size_t i = 0; i < sizeof N / sizeof N[0]; i++) {
@@ -328,7 +332,8 @@ static const json_t *writer_effective(cmp_ctx *c, const json_t *w, json_t **owne
         }
         const char *k;
         json_t *v;
-        json_object_foreach((json_t *)w, k, v) {
+        json_object_foreach((json_t *)w, k, v)
+        {
             if (strcmp(k, "$ref") != 0 && strcmp(k, "$dynamicRef") != 0 &&
                 json_object_get(m, k) == NULL)
                 json_object_set(m, k, v);
@@ -368,7 +373,8 @@ static void compare_defs(cmp_ctx *c, const json_t *r, const json_t *w)
             continue;
         const char *name;
         json_t *rs;
-        json_object_foreach((json_t *)rd, name, rs) {
+        json_object_foreach((json_t *)rd, name, rs)
+        {
             const json_t *ws = json_object_get(wd, name);
             if (ws != NULL)
                 cmp_sub2(c, DEFS[i], name, rs, ws);
@@ -422,8 +428,9 @@ void cmp_schema(cmp_ctx *c, const json_t *r, const json_t *w)
             c->issues++;
         } else if (!c->budget_reported) {
             c->budget_reported = true;
-            cmp_emit(c, NULL, "schemas too large or too deeply recursive to compare; could "
-                              "not be proven compatible");
+            cmp_emit(c, NULL,
+                     "schemas too large or too deeply recursive to compare; could "
+                     "not be proven compatible");
         }
         return;
     }
@@ -433,8 +440,9 @@ void cmp_schema(cmp_ctx *c, const json_t *r, const json_t *w)
     if (json_is_false(w) || r == NULL || json_is_true(r))
         return;
     if (json_is_false(r)) {
-        cmp_emit(c, NULL, c->fwd ? "changed from false (rejected everything)"
-                                 : "changed to false (rejects everything)");
+        cmp_emit(c, NULL,
+                 c->fwd ? "changed from false (rejected everything)"
+                        : "changed to false (rejects everything)");
         return;
     }
     if (!json_is_object(r)) {

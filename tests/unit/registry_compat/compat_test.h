@@ -31,7 +31,7 @@ void report_print(const char *title, const evb_compat_report *rep);
 #define EVB_ROW_ASSERT(cond, fmt, ...)                                                             \
     do {                                                                                           \
         if (!(cond))                                                                               \
-            fprintf(stderr, "\n  row failed: " fmt "\n", __VA_ARGS__);                            \
+            fprintf(stderr, "\n  row failed: " fmt "\n", __VA_ARGS__);                             \
         CU_ASSERT(cond);                                                                           \
     } while (0)
 

@@ -35,8 +35,8 @@ static const rule_row ROWS[] = {
      "'additionalProperties':false}",
      "{" CLOSED_A "}", "/properties/b: property removed from a closed content model", NULL},
     {"property removed from an open model",
-     "{'type':'object','properties':{'a':{'type':'string'},'b':{'type':'integer'}}}",
-     "{" OBJ_A "}", NULL, "/properties/b: property removed from an open content model"},
+     "{'type':'object','properties':{'a':{'type':'string'},'b':{'type':'integer'}}}", "{" OBJ_A "}",
+     NULL, "/properties/b: property removed from an open content model"},
     {"nested property added to an open model",
      "{'type':'object','properties':{'address':{'type':'object','properties':{'city':{'type':"
      "'string'}}}}}",
@@ -55,7 +55,8 @@ static const rule_row ROWS[] = {
     {"additionalProperties schema tightened", "{'additionalProperties':{'type':'string'}}",
      "{'additionalProperties':{'type':'string','maxLength':3}}",
      "/additionalProperties/maxLength: added (3)", NULL},
-    {"additionalProperties schema relaxed", "{'additionalProperties':{'type':'string','maxLength':3}}",
+    {"additionalProperties schema relaxed",
+     "{'additionalProperties':{'type':'string','maxLength':3}}",
      "{'additionalProperties':{'type':'string'}}", NULL,
      "/additionalProperties/maxLength: removed (was 3)"},
     {"patternProperties added", "{'type':'object'}",
@@ -75,10 +76,8 @@ static const rule_row ROWS[] = {
      "{'type':'object','properties':{'a':{'type':'string'},'b':{'type':'string','default':'x'}},"
      "'required':['b'],'additionalProperties':false}",
      NULL, "/properties/b: property added"},
-    {"required entry removed",
-     "{'properties':{'a':{'type':'string'}},'required':['a']}",
-     "{'properties':{'a':{'type':'string'}}}", NULL,
-     "/required: \"a\" no longer required"},
+    {"required entry removed", "{'properties':{'a':{'type':'string'}},'required':['a']}",
+     "{'properties':{'a':{'type':'string'}}}", NULL, "/required: \"a\" no longer required"},
     /* types */
     {"integer widened to number", "{'type':'integer'}", "{'type':'number'}", NULL,
      "/type: changed from \"integer\" to \"number\""},
@@ -97,8 +96,7 @@ static const rule_row ROWS[] = {
      "/maxLength: removed (was 10)"},
     {"minLength added", "{'type':'string'}", "{'type':'string','minLength':1}",
      "/minLength: added (1)", NULL},
-    {"maximum lowered in a property",
-     "{'properties':{'age':{'type':'integer','maximum':150}}}",
+    {"maximum lowered in a property", "{'properties':{'age':{'type':'integer','maximum':150}}}",
      "{'properties':{'age':{'type':'integer','maximum':120}}}",
      "/properties/age/maximum: lowered from 150 to 120", NULL},
     {"maximum raised", "{'type':'number','maximum':120}", "{'type':'number','maximum':150}", NULL,
@@ -107,8 +105,8 @@ static const rule_row ROWS[] = {
      "/minimum: raised from 0 to 18", NULL},
     {"minimum lowered", "{'type':'number','minimum':18}", "{'type':'number','minimum':0}", NULL,
      "/minimum: lowered from 18 to 0"},
-    {"minimum added", "{'type':'number'}", "{'type':'number','minimum':0}",
-     "/minimum: added (0)", NULL},
+    {"minimum added", "{'type':'number'}", "{'type':'number','minimum':0}", "/minimum: added (0)",
+     NULL},
     {"maximum becomes exclusive", "{'type':'number','maximum':10}",
      "{'type':'number','exclusiveMaximum':10}",
      "/exclusiveMaximum: bound changed from maximum 10 to exclusiveMaximum 10", NULL},
@@ -145,8 +143,8 @@ static const rule_row ROWS[] = {
      "/enum: value(s) [\"c\"] added"},
     {"enum value removed", "{'enum':['a','b']}", "{'enum':['a']}",
      "/enum: value(s) [\"b\"] removed", NULL},
-    {"enum added", "{'type':'string'}", "{'type':'string','enum':['a']}",
-     "/enum: added ([\"a\"])", NULL},
+    {"enum added", "{'type':'string'}", "{'type':'string','enum':['a']}", "/enum: added ([\"a\"])",
+     NULL},
     {"enum numbers 1 and 1.0 are equal", "{'enum':[1,2]}", "{'enum':[1.0,2,3]}", NULL,
      "/enum: value(s) [3] added"},
     {"const changed", "{'const':'a'}", "{'const':'b'}", "/const: changed from \"a\" to \"b\"",
@@ -217,8 +215,8 @@ static const rule_row ROWS[] = {
     {"same remote $ref", "{'$ref':'evb://registry/schemas/ids/7'}",
      "{'$ref':'evb://registry/schemas/ids/7'}", NULL, NULL},
     /* combinators */
-    {"nullable via anyOf", "{'type':'string'}",
-     "{'anyOf':[{'type':'string'},{'type':'null'}]}", NULL, "/type: removed"},
+    {"nullable via anyOf", "{'type':'string'}", "{'anyOf':[{'type':'string'},{'type':'null'}]}",
+     NULL, "/type: removed"},
     {"anyOf branch removed", "{'anyOf':[{'type':'string'},{'type':'null'}]}",
      "{'anyOf':[{'type':'string'}]}", "/anyOf: no branch accepts branch 1 of the older schema",
      NULL},
@@ -237,8 +235,7 @@ static const rule_row ROWS[] = {
     {"allOf branch tightened", "{'allOf':[{'type':'string','maxLength':10}]}",
      "{'allOf':[{'type':'string','maxLength':5}]}", "/allOf/0/maxLength: lowered from 10 to 5",
      NULL},
-    {"if/then changed",
-     "{'if':{'properties':{'k':{'const':1}}},'then':{'required':['a']}}",
+    {"if/then changed", "{'if':{'properties':{'k':{'const':1}}},'then':{'required':['a']}}",
      "{'if':{'properties':{'k':{'const':2}}},'then':{'required':['a']}}",
      "/if: changed; could not be proven compatible", "/if: changed; could not be proven"},
     {"if/then same if, then relaxed",
@@ -258,11 +255,9 @@ static const rule_row ROWS[] = {
      "/unevaluatedProperties: changed from true to false", NULL},
     /* boolean schemas */
     {"true to false", "true", "false", "(root): changed to false", NULL},
-    {"false to an object", "false", "{'type':'string'}", NULL,
-     "(root): changed from false"},
-    {"property schema becomes false",
-     "{'properties':{'a':{'type':'string'}}}", "{'properties':{'a':false}}",
-     "/properties/a: changed to false", NULL},
+    {"false to an object", "false", "{'type':'string'}", NULL, "(root): changed from false"},
+    {"property schema becomes false", "{'properties':{'a':{'type':'string'}}}",
+     "{'properties':{'a':false}}", "/properties/a: changed to false", NULL},
 };
 
 static void check_dir(const rule_row *row, evb_compat_level level, const char *expect)
@@ -361,8 +356,8 @@ static void test_format_assert_option(void)
     evb_compat_options opt = {.flags = EVB_COMPAT_FORMAT_ASSERT};
     evb_compat_report rep;
     CU_ASSERT_EQUAL_FATAL(evb_compat_check_ex(EVB_COMPAT_FULL,
-                                              dq("{'type':'string','format':'email'}"), prev,
-                                              NULL, 1, &opt, &rep, NULL),
+                                              dq("{'type':'string','format':'email'}"), prev, NULL,
+                                              1, &opt, &rep, NULL),
                           EVB_OK);
     CU_ASSERT(report_has(&rep, "against version 1: /format: added (\"email\")"));
     CU_ASSERT_EQUAL(rep.n, 1);

@@ -117,8 +117,7 @@ static void test_full(void)
     CU_ASSERT_EQUAL(rep.n, 1);
     evb_compat_report_fini(&rep);
     /* an annotation-only change passes FULL */
-    CU_ASSERT_EQUAL(run(EVB_COMPAT_FULL, "{'type':'string','title':'T'}", tprev, 1, &rep),
-                    EVB_OK);
+    CU_ASSERT_EQUAL(run(EVB_COMPAT_FULL, "{'type':'string','title':'T'}", tprev, 1, &rep), EVB_OK);
     CU_ASSERT_EQUAL(rep.n, 0);
     evb_compat_report_fini(&rep);
 }
@@ -130,8 +129,8 @@ static void test_version_numbers(void)
     const int versions[] = {3, 7};
     evb_compat_report rep;
     CU_ASSERT_EQUAL(evb_compat_check_ex(EVB_COMPAT_BACKWARD_TRANSITIVE,
-                                        "{\"type\":\"string\",\"maxLength\":5}", prev,
-                                        versions, 2, NULL, &rep, NULL),
+                                        "{\"type\":\"string\",\"maxLength\":5}", prev, versions, 2,
+                                        NULL, &rep, NULL),
                     EVB_OK);
     CU_ASSERT_EQUAL(rep.n, 2);
     CU_ASSERT(report_has(&rep, "against version 3: /maxLength: lowered from 9 to 5"));
@@ -155,9 +154,8 @@ static void test_message_limit(void)
     const char *prev[] = {old_s};
     evb_compat_options opt = {.max_messages = 10};
     evb_compat_report rep;
-    CU_ASSERT_EQUAL(evb_compat_check_ex(EVB_COMPAT_BACKWARD, new_s, prev, NULL, 1, &opt, &rep,
-                                        NULL),
-                    EVB_OK);
+    CU_ASSERT_EQUAL(
+        evb_compat_check_ex(EVB_COMPAT_BACKWARD, new_s, prev, NULL, 1, &opt, &rep, NULL), EVB_OK);
     CU_ASSERT_EQUAL(rep.n, 10);
     CU_ASSERT(rep.truncated);
     evb_compat_report_fini(&rep);
@@ -172,8 +170,7 @@ static void test_errors(void)
     evb_compat_report rep;
     evb_error err;
     const char *prev[] = {"{\"type\":\"string\"}", "{\"type\":"};
-    CU_ASSERT_EQUAL(evb_compat_check(EVB_COMPAT_BACKWARD, "{\"a\":1,\"a\":2}", prev, 1, &rep,
-                                     &err),
+    CU_ASSERT_EQUAL(evb_compat_check(EVB_COMPAT_BACKWARD, "{\"a\":1,\"a\":2}", prev, 1, &rep, &err),
                     EVB_ERR_PARSE);
     CU_ASSERT_STRING_EQUAL(err.pointer, "new");
     CU_ASSERT_EQUAL(rep.n, 0);
