@@ -14,6 +14,14 @@
  *    event), with an index on created_ms for the bounded purge of expired keys.
  *  - connectors keep their event types as a JSON array text: always read and written whole.
  *  - api_keys keep only the hash of the secret.
+ *
+ * Design notes on step 2 (schema registry, store_schemas.h):
+ *  - schemas.id is AUTOINCREMENT: global ids are never reused, even after the newest rows
+ *    are permanently deleted (stored events' dataschema may name them).
+ *  - schema_subjects keeps each subject's high-water mark (the largest version ever
+ *    assigned), so a permanently deleted version number is never handed out again.
+ *  - subject_config: subject "" is the global configuration; 0 = not set (a row whose
+ *    values are both 0 is deleted rather than kept).
  */
 #include "server/store/store_int.h"
 
@@ -69,6 +77,24 @@ static const migration MIGRATIONS[] = {
      " description TEXT,"
      " create_ms INTEGER NOT NULL,"
      " revoke_ms INTEGER NOT NULL DEFAULT 0);"},
+    {2, "schema registry: schemas, schema subjects, subject config",
+     "CREATE TABLE schemas ("
+     " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+     " subject TEXT NOT NULL,"
+     " version INTEGER NOT NULL,"
+     " schema TEXT NOT NULL,"
+     " canon_hash TEXT NOT NULL,"
+     " deleted INTEGER NOT NULL DEFAULT 0,"
+     " create_ms INTEGER NOT NULL,"
+     " UNIQUE (subject, version));"
+     "CREATE INDEX schemas_by_hash ON schemas(subject, canon_hash);"
+     "CREATE TABLE schema_subjects ("
+     " subject TEXT PRIMARY KEY,"
+     " max_version INTEGER NOT NULL) WITHOUT ROWID;"
+     "CREATE TABLE subject_config ("
+     " subject TEXT PRIMARY KEY,"
+     " level INTEGER NOT NULL DEFAULT 0,"
+     " format_mode INTEGER NOT NULL DEFAULT 0);"},
 };
 
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))

@@ -242,8 +242,10 @@ static void test_open_migrate_reopen(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, dir));
     evb_store_close(s);
 
-    CU_ASSERT_EQUAL(db_int(dir, "SELECT count(*) FROM schema_version"), 1);
-    CU_ASSERT_EQUAL(db_int(dir, "SELECT max(version) FROM schema_version"), 1);
+    /* Steps 1..n, each recorded once (later steps are tested with their own files). */
+    CU_ASSERT_EQUAL(db_int(dir, "SELECT count(*) FROM schema_version WHERE version = 1"), 1);
+    CU_ASSERT_EQUAL(db_int(dir, "SELECT count(*) FROM schema_version"),
+                    db_int(dir, "SELECT max(version) FROM schema_version"));
     int64_t applied = db_int(dir, "SELECT applied_ms FROM schema_version WHERE version = 1");
     CU_ASSERT_TRUE(applied > 0);
     CU_ASSERT_EQUAL(db_int(dir, "SELECT count(*) FROM pragma_journal_mode WHERE "
@@ -257,7 +259,8 @@ static void test_open_migrate_reopen(void)
     CU_ASSERT_EQUAL(put_one(s, ev), EVB_PUT_PUBLISHED);
     evb_event_free(ev);
     evb_store_close(s);
-    CU_ASSERT_EQUAL(db_int(dir, "SELECT count(*) FROM schema_version"), 1);
+    int64_t n_steps = db_int(dir, "SELECT count(*) FROM schema_version");
+    CU_ASSERT_EQUAL(n_steps, db_int(dir, "SELECT max(version) FROM schema_version"));
     CU_ASSERT_EQUAL(db_int(dir, "SELECT applied_ms FROM schema_version WHERE version = 1"),
                     applied);
     s = open_store(dir, 0, 0);
