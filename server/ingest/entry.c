@@ -94,8 +94,8 @@ static evb_err build_extensions(const evb_ingest_entry *e, size_t index, evb_eve
 
 /* Checks the data against the content type and copies it into ev. */
 static evb_err build_data(const evb_ingest_entry *e, size_t index,
-                          const evb_ingest_limits *limits, evb_event *ev,
-                          const char **reject_code, evb_error *err)
+                          const evb_ingest_limits *limits, const evb_event_type_def *td,
+                          evb_event *ev, const char **reject_code, evb_error *err)
 {
     char ptr[48];
     snprintf(ptr, sizeof ptr, "entries[%zu].data", index);
@@ -104,7 +104,9 @@ static evb_err build_data(const evb_ingest_entry *e, size_t index,
         return evb_error_set(err, EVB_ERR_TOO_LARGE, ptr, "%s is %zu bytes, over the %zu limit",
                              ptr, e->data_len, limits->max_entry_bytes);
     }
-    if (evb_ce_media_type_is_json(ev->datacontenttype)) {
+    /* With a data model bound, the caller validates (and so parses) the data itself. */
+    int has_model = td != NULL && td->subject != NULL && td->subject[0] != '\0';
+    if (!has_model && evb_ce_media_type_is_json(ev->datacontenttype)) {
         json_error_t jerr;
         json_t *v = json_loadb((const char *)e->data, e->data_len,
                                JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
@@ -191,7 +193,10 @@ evb_err evb_ingest_build_event(const evb_connector *conn, const evb_ingest_entry
     memset(out, 0, sizeof *out);
     *reject_code = EVB_REJECT_INVALID;
     out->recv_ms = now_ms;
-    evb_err rc = build_context(conn, e, index, now_ms, out, type_out, reject_code, err);
+    const evb_event_type_def *td = NULL;
+    evb_err rc = build_context(conn, e, index, now_ms, out, &td, reject_code, err);
+    if (type_out != NULL)
+        *type_out = td;
     if (rc != EVB_OK)
         goto fail;
     const char *ct = nz(e->datacontenttype)[0] != '\0' ? e->datacontenttype : "application/json";
@@ -211,7 +216,7 @@ evb_err evb_ingest_build_event(const evb_connector *conn, const evb_ingest_entry
     }
     if ((rc = build_extensions(e, index, out, err)) != EVB_OK)
         goto fail;
-    if ((rc = build_data(e, index, limits, out, reject_code, err)) != EVB_OK)
+    if ((rc = build_data(e, index, limits, td, out, reject_code, err)) != EVB_OK)
         goto fail;
     return EVB_OK;
 fail:

@@ -3,7 +3,8 @@
  * The rules of PutEvents entries (docs/api.md): id <= 128 chars (UUIDv7 when empty), org
  * [A-Za-z0-9_.-]{1,64}, type declared by the connector, subject <= 512, time RFC 3339
  * (receipt time when empty), datacontenttype default application/json with JSON data that
- * must parse, extension names [a-z0-9]{1,20} and not a context attribute, data <= the
+ * must parse (for event types without a data model: with one, the caller validates the data
+ * against it, which parses it), extension names [a-z0-9]{1,20} and not a context attribute, data <= the
  * entry limit. Every string must be valid UTF-8 without control characters. A rejected
  * entry yields a reject code and a message naming the field ("entries[2].time").
  * Thread-safe (no shared state).
@@ -23,6 +24,7 @@
 #define EVB_REJECT_UNKNOWN_TYPE "UNKNOWN_TYPE"
 #define EVB_REJECT_TOO_LARGE "TOO_LARGE"
 #define EVB_REJECT_SCHEMA "SCHEMA_VIOLATION"
+#define EVB_REJECT_NO_MODEL "SCHEMA_NOT_FOUND"
 
 typedef struct evb_ingest_limits {
     int max_entries;          /* per request */

@@ -22,6 +22,7 @@
 #include "server/config/config.h"
 #include "server/rpc/rpc.h"
 #include "server/rpc/svc.h"
+#include "server/schemas/schemas.h"
 #include "server/store/store.h"
 
 #define COMP "main"
@@ -139,11 +140,35 @@ static evb_auth *open_auth(evb_store *store, const char *data_dir)
     return auth;
 }
 
-static int serve(const evb_config *cfg, evb_store *store, evb_auth *auth, sigset_t *sigs)
+static evb_schemas *open_schemas(evb_store *store)
+{
+    evb_schemas *schemas = NULL;
+    if (evb_schemas_new(store, NULL, &schemas) != EVB_OK) {
+        evb_log_error("registry", "cannot create the schema registry");
+        return NULL;
+    }
+    int n = 0;
+    evb_error e;
+    evb_error_clear(&e);
+    evb_err rc = evb_schemas_register_builtin(schemas, &n, &e);
+    if (rc != EVB_OK) {
+        evb_log_error("registry", "cannot register the standard data models: %s%s%s",
+                      evb_strerror(rc), e.message[0] ? ": " : "", e.message);
+        evb_schemas_free(schemas);
+        return NULL;
+    }
+    if (n > 0)
+        evb_log_info("registry", "registered %d standard data models", n);
+    return schemas;
+}
+
+static int serve(const evb_config *cfg, evb_store *store, evb_auth *auth, evb_schemas *schemas,
+                 sigset_t *sigs)
 {
     evb_services svc = {
         .store = store,
         .auth = auth,
+        .schemas = schemas,
         .limits = {.max_entries = cfg->max_entries,
                    .max_entry_bytes = (size_t)cfg->max_entry_bytes,
                    .max_request_bytes = (size_t)cfg->max_request_bytes},
@@ -210,8 +235,10 @@ int main(int argc, char **argv)
     evb_rpc_global_init();
     evb_store *store = open_store(&cfg);
     evb_auth *auth = store ? open_auth(store, cfg.data_dir) : NULL;
-    if (auth != NULL)
-        status = serve(&cfg, store, auth, &sigs);
+    evb_schemas *schemas = auth ? open_schemas(store) : NULL;
+    if (schemas != NULL)
+        status = serve(&cfg, store, auth, schemas, &sigs);
+    evb_schemas_free(schemas);
     evb_auth_free(auth);
     evb_store_close(store); /* commits whatever is still queued */
     evb_rpc_global_fini();

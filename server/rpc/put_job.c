@@ -13,12 +13,15 @@
 #include "common/text.h"
 #include "common/timeutil.h"
 #include "evbridge/v1/events.pb-c.h"
+#include "server/cloudevents/ce_rules.h"
 
 typedef struct entry_result {
     int status;          /* EVBRIDGE__V1__RESULT_STATUS__* */
     const char *code;    /* reject code */
     char *message;       /* malloc'd */
     int item;            /* index into items, -1 when rejected */
+    evb_schema_violation *viol; /* malloc'd, SCHEMA_VIOLATION only */
+    size_t n_viol;
 } entry_result;
 
 typedef struct put_job {
@@ -40,8 +43,10 @@ static void job_free(put_job *j)
     size_t n = j->req != NULL ? j->req->n_entries : 0;
     for (size_t i = 0; j->events != NULL && i < n; i++)
         evb_event_fini(&j->events[i]);
-    for (size_t i = 0; j->res != NULL && i < n; i++)
+    for (size_t i = 0; j->res != NULL && i < n; i++) {
         free(j->res[i].message);
+        free(j->res[i].viol);
+    }
     free(j->events);
     free(j->items);
     free(j->res);
@@ -60,6 +65,38 @@ static const char *status_name(evb_rpc_status s)
     case EVB_RPC_UNAVAILABLE: return "UNAVAILABLE";
     case EVB_RPC_UNAUTHENTICATED: return "UNAUTHENTICATED";
     default: return "INTERNAL";
+    }
+}
+
+/* Points r's violations at er's (the strings are borrowed; the arrays are freed with
+ * free_violations). Returns 0 when out of memory. */
+static int pack_violations(Evbridge__V1__PutEventsResult *r, const entry_result *er)
+{
+    Evbridge__V1__Violation *vs = calloc(er->n_viol, sizeof *vs);
+    r->violations = calloc(er->n_viol, sizeof *r->violations);
+    if (vs == NULL || r->violations == NULL) {
+        free(vs);
+        free(r->violations);
+        r->violations = NULL;
+        return 0;
+    }
+    for (size_t k = 0; k < er->n_viol; k++) {
+        vs[k] = (Evbridge__V1__Violation)EVBRIDGE__V1__VIOLATION__INIT;
+        vs[k].instance_path = er->viol[k].instance_path;
+        vs[k].keyword_location = er->viol[k].keyword_location;
+        vs[k].message = er->viol[k].message;
+        r->violations[k] = &vs[k];
+    }
+    r->n_violations = er->n_viol;
+    return 1;
+}
+
+static void free_violations(Evbridge__V1__PutEventsResult *rs, size_t n)
+{
+    for (size_t i = 0; rs != NULL && i < n; i++) {
+        if (rs[i].violations != NULL)
+            free(rs[i].violations[0]);
+        free(rs[i].violations);
     }
 }
 
@@ -82,6 +119,8 @@ static void finish_ok(put_job *j)
             r->error_code = (char *)er->code;
             r->error_message = er->message != NULL ? er->message : (char *)"";
             resp.failed_entry_count++;
+            if (er->n_viol > 0 && !pack_violations(r, er))
+                goto oom;
         } else if (er->status == EVBRIDGE__V1__RESULT_STATUS__DEDUPLICATED) {
             r->event_id = j->items[er->item].first_id;
         } else {
@@ -98,11 +137,13 @@ static void finish_ok(put_job *j)
     protobuf_c_message_pack(&resp.base, buf);
     j->done(j->arg, EVB_RPC_OK, NULL, buf, len);
     free(buf);
+    free_violations(rs, n);
     free(rs);
     free(rp);
     job_free(j);
     return;
 oom:
+    free_violations(rs, n);
     free(rs);
     free(rp);
     j->done(j->arg, EVB_RPC_INTERNAL, "out of memory", NULL, 0);
@@ -190,6 +231,69 @@ static int check_request(put_job *j, const evb_principal *p, size_t len, evb_con
     return 1;
 }
 
+/* Validates entry i's data against the data model of its event type and, when valid, sets
+ * the event's dataschema. On failure the event is released and the violations kept. */
+static evb_err validate_entry(put_job *j, size_t i, const evb_event_type_def *td,
+                              const char **code, evb_error *e)
+{
+    evb_event *ev = &j->events[i];
+    evb_model *m = NULL;
+    evb_err rc = evb_schemas_model(j->svc->schemas, td->subject, td->version, &m, e);
+    if (rc != EVB_OK) {
+        char why[sizeof e->message];
+        snprintf(why, sizeof why, "%s", e->message);
+        *code = rc == EVB_ERR_NOT_FOUND ? EVB_REJECT_NO_MODEL : "INTERNAL";
+        evb_error_set(e, rc, "type", "entries[%zu].type %s: %s", i, ev->type, why);
+        goto fail;
+    }
+    *code = EVB_REJECT_SCHEMA;
+    if (!evb_ce_media_type_is_json(ev->datacontenttype)) {
+        rc = evb_error_set(e, EVB_ERR_INVALID, "datacontenttype",
+                           "entries[%zu].data must be JSON to be checked against data model "
+                           "%s (datacontenttype is %s)", i, m->subject, ev->datacontenttype);
+        goto fail;
+    }
+    evb_schema_result res;
+    evb_error verr;
+    evb_error_clear(&verr);
+    rc = evb_model_validate(j->svc->schemas, m, (const char *)ev->data, ev->data_len, &res,
+                            &verr);
+    if (rc == EVB_ERR_PARSE || rc == EVB_ERR_LIMIT) {
+        *code = EVB_REJECT_INVALID;
+        rc = evb_error_set(e, EVB_ERR_INVALID, "data", "entries[%zu].data is not valid JSON: %s",
+                           i, verr.message);
+        goto fail;
+    }
+    if (rc != EVB_OK) {
+        *code = "INTERNAL";
+        evb_error_set(e, rc, "data", "entries[%zu].data: %s", i, verr.message);
+        goto fail;
+    }
+    if (!res.valid) {
+        entry_result *er = &j->res[i];
+        er->viol = malloc(res.count * sizeof *er->viol);
+        if (er->viol != NULL) {
+            memcpy(er->viol, res.violations, res.count * sizeof *er->viol);
+            er->n_viol = res.count;
+        }
+        rc = evb_error_set(e, EVB_ERR_INVALID, "data",
+                           "entries[%zu].data does not match data model %s version %d: %s%s%s",
+                           i, m->subject, (int)m->version, res.violations[0].instance_path,
+                           res.violations[0].instance_path[0] ? " " : "",
+                           res.violations[0].message);
+        goto fail;
+    }
+    ev->dataschema = evb_strdup(m->dataschema);
+    rc = ev->dataschema != NULL ? EVB_OK : EVB_ERR_NOMEM;
+    if (rc != EVB_OK)
+        *code = "INTERNAL";
+fail:
+    evb_model_release(m);
+    if (rc != EVB_OK)
+        evb_event_fini(ev);
+    return rc;
+}
+
 /* Builds an event per entry; rejected entries get their result now. */
 static void build_entries(put_job *j, const evb_connector *conn)
 {
@@ -219,8 +323,11 @@ static void build_entries(put_job *j, const evb_connector *conn)
                 .data = pe->data.data, .data_len = pe->data.len,
                 .ext_names = np, .ext_values = vp, .n_ext = pe->n_extensions,
             };
-            rc = evb_ingest_build_event(conn, &ie, i, &j->svc->limits, now, &j->events[i], NULL,
+            const evb_event_type_def *td = NULL;
+            rc = evb_ingest_build_event(conn, &ie, i, &j->svc->limits, now, &j->events[i], &td,
                                         &code, &e);
+            if (rc == EVB_OK && td->subject != NULL && td->subject[0] != '\0')
+                rc = validate_entry(j, i, td, &code, &e);
         }
         if (np != names)
             free((void *)np);

@@ -16,11 +16,13 @@
 #include "server/auth/auth.h"
 #include "server/ingest/ingest.h"
 #include "server/rpc/rpc.h"
+#include "server/schemas/schemas.h"
 #include "server/store/store.h"
 
 typedef struct evb_services {
     evb_store *store;          /* borrowed */
     evb_auth *auth;            /* borrowed */
+    evb_schemas *schemas;      /* borrowed */
     evb_ingest_limits limits;
     int stream_max_inflight;   /* PublishStream requests in progress before reading pauses */
     int threads;
@@ -38,6 +40,7 @@ evb_err evb_svc_admin_register(evb_rpc_server *server, evb_services *svc);
 evb_err evb_svc_connector_register(evb_rpc_server *server, evb_services *svc);
 evb_err evb_svc_events_register(evb_rpc_server *server, evb_services *svc);
 evb_err evb_svc_events_read_register(evb_rpc_server *server, evb_services *svc);
+evb_err evb_svc_registry_register(evb_rpc_server *server, evb_services *svc);
 
 /* ---- helpers shared by the service files (svc_util.c) ---- */
 
@@ -63,6 +66,12 @@ char *evb_arena_strdup(evb_arena *a, const char *s);
 
 /* RFC 3339 text for ms, in the arena. */
 char *evb_arena_time(evb_arena *a, int64_t ms);
+
+/* Builds the Violation list of a validation result in the arena (svc_registry.c). NULL
+ * when out of memory. */
+struct Evbridge__V1__Violation;
+struct Evbridge__V1__Violation **evb_svc_violations(evb_arena *a, const evb_schema_result *res,
+                                                   size_t *n_out);
 
 /* ---- CloudEvents protobuf mapping (ce_pb.c) ---- */
 struct Io__Cloudevents__V1__CloudEvent;

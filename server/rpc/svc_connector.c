@@ -13,6 +13,7 @@
 #include "evbridge/v1/connector.pb-c.h"
 #include "server/cloudevents/ce_rules.h"
 #include "server/rpc/svc.h"
+#include "server/store/store_schemas.h"
 
 #define MAX_EVENT_TYPES 256
 
@@ -139,6 +140,27 @@ static pb_connector *to_pb(evb_arena *a, const evb_connector *c)
     return p;
 }
 
+/* Every event type bound to a data model must name an existing subject (and version). */
+static evb_err check_models(evb_services *svc, const evb_connector *c, evb_error *e)
+{
+    for (size_t i = 0; i < c->n_types; i++) {
+        const evb_event_type_def *t = &c->types[i];
+        if (t->subject == NULL || t->subject[0] == '\0')
+            continue;
+        evb_schema_rec *rec = NULL;
+        evb_err rc = evb_store_schema_get(svc->store, t->subject, t->version, 0, &rec);
+        evb_schema_rec_free(rec);
+        if (rc == EVB_ERR_NOT_FOUND)
+            return evb_error_set(e, EVB_ERR_INVALID, "connector.event_types",
+                                 "connector.event_types[%zu]: data model %s %s%d does not exist",
+                                 i, t->subject, t->version ? "version " : "(latest) ",
+                                 (int)t->version);
+        if (rc != EVB_OK)
+            return evb_error_set(e, rc, NULL, "cannot read data model %s", t->subject);
+    }
+    return EVB_OK;
+}
+
 /* Replies with the stored connector `name`. */
 static void reply_connector(evb_services *svc, evb_rpc_call *call, const char *name)
 {
@@ -193,6 +215,8 @@ static void write_connector(evb_rpc_call *call, const uint8_t *req, size_t len,
         goto out;
     }
     if ((rc = from_pb(pc, &c, &source_buf, &e)) != EVB_OK)
+        goto out;
+    if ((rc = check_models(svc, &c, &e)) != EVB_OK)
         goto out;
     if (!create) {
         evb_connector *old = NULL;
