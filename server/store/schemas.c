@@ -77,20 +77,17 @@ static evb_err prep(sqlite3 *db, const char *sql, sqlite3_stmt **st)
     return EVB_OK;
 }
 
-/* Runs a one-integer query with text parameter ?1 (and optional ?2): *out = the value, or
- * dflt when there is no row or the value is NULL. */
-static evb_err query_int(sqlite3 *db, const char *sql, const char *p1, const char *p2,
-                         int64_t dflt, int64_t *out)
+/* Runs a one-integer query with text parameter ?1: *out = the value, or 0 when there is
+ * no row or the value is NULL. */
+static evb_err query_int(sqlite3 *db, const char *sql, const char *p1, int64_t *out)
 {
     sqlite3_stmt *st = NULL;
     evb_err e = prep(db, sql, &st);
     if (e != EVB_OK)
         return e;
     store_bind_text(st, 1, p1);
-    if (p2 != NULL)
-        store_bind_text(st, 2, p2);
     int rc = sqlite3_step(st);
-    *out = dflt;
+    *out = 0;
     if (rc == SQLITE_ROW) {
         if (sqlite3_column_type(st, 0) != SQLITE_NULL)
             *out = sqlite3_column_int64(st, 0);
@@ -202,7 +199,7 @@ static evb_err reg_run(evb_store *s, store_job *j)
     if (x->expect_latest >= 0) {
         int64_t latest = 0;
         e = query_int(s->wdb, "SELECT max(version) FROM schemas WHERE subject = ?1 AND deleted = 0",
-                      x->subject, NULL, 0, &latest);
+                      x->subject, &latest);
         if (e != EVB_OK)
             return e;
         if (latest != x->expect_latest)
@@ -211,11 +208,11 @@ static evb_err reg_run(evb_store *s, store_job *j)
 
     /* The high-water mark, and the rows themselves in case the mark is missing. */
     int64_t hwm = 0, max_row = 0;
-    e = query_int(s->wdb, "SELECT max_version FROM schema_subjects WHERE subject = ?1",
-                  x->subject, NULL, 0, &hwm);
+    e = query_int(s->wdb, "SELECT max_version FROM schema_subjects WHERE subject = ?1", x->subject,
+                  &hwm);
     if (e == EVB_OK)
         e = query_int(s->wdb, "SELECT max(version) FROM schemas WHERE subject = ?1", x->subject,
-                      NULL, 0, &max_row);
+                      &max_row);
     if (e != EVB_OK)
         return e;
     int64_t next = (hwm > max_row ? hwm : max_row) + 1;
@@ -347,8 +344,8 @@ static void del_reset(store_job *j)
 
 static const store_job_ops del_ops = {del_run, del_reset, store_sync_complete};
 
-evb_err evb_store_schema_delete(evb_store *s, const char *subject, int32_t version,
-                                int permanent, int32_t **versions_out, size_t *n_out)
+evb_err evb_store_schema_delete(evb_store *s, const char *subject, int32_t version, int permanent,
+                                int32_t **versions_out, size_t *n_out)
 {
     if (s == NULL || subject == NULL || version < 0)
         return EVB_ERR_INVALID;
@@ -449,7 +446,7 @@ evb_err evb_store_schema_list(evb_store *s, const char *subject, int include_del
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
             if (n == cap) {
                 size_t ncap = cap ? cap * 2 : 8;
-                evb_schema_rec **g = realloc(rs, ncap * sizeof *g);
+                evb_schema_rec **g = realloc(rs, ncap * sizeof(evb_schema_rec *));
                 if (g == NULL) {
                     e = EVB_ERR_NOMEM;
                     break;

@@ -55,8 +55,7 @@ static evb_err cfg_run(evb_store *s, store_job *j)
 
 static const store_job_ops cfg_ops = {cfg_run, NULL, store_sync_complete};
 
-evb_err evb_store_subject_config_set(evb_store *s, const char *subject, int level,
-                                     int format_mode)
+evb_err evb_store_subject_config_set(evb_store *s, const char *subject, int level, int format_mode)
 {
     if (s == NULL || subject == NULL || level < -1 || level > LEVEL_MAX || format_mode < -1 ||
         format_mode > FORMAT_MAX)
@@ -80,9 +79,8 @@ evb_err evb_store_subject_config_get(evb_store *s, const char *subject, int *lev
     if (e != EVB_OK)
         return e;
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(r->db,
-                                "SELECT level, format_mode FROM subject_config WHERE subject = ?1",
-                                -1, &st, NULL);
+    int rc = sqlite3_prepare_v2(
+        r->db, "SELECT level, format_mode FROM subject_config WHERE subject = ?1", -1, &st, NULL);
     int lv = 0, fm = 0;
     if (rc == SQLITE_OK) {
         store_bind_text(st, 1, subject);

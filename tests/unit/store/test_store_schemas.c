@@ -84,8 +84,8 @@ static int db_exec(const char *dir, const char *sql)
 }
 
 /* Registers and returns the record (NULL on error); *e gets the outcome. */
-static evb_schema_rec *reg(evb_store *s, const char *subject, const char *schema,
-                           const char *hash, int32_t expect, int *created, evb_err *e)
+static evb_schema_rec *reg(evb_store *s, const char *subject, const char *schema, const char *hash,
+                           int32_t expect, int *created, evb_err *e)
 {
     evb_schema_rec *r = NULL;
     int c = -1;
@@ -148,8 +148,8 @@ static evb_err subjects_str(evb_store *s, const char *prefix, int incl, char *bu
     return e;
 }
 
-static evb_err del(evb_store *s, const char *subject, int32_t version, int permanent,
-                   char *buf, size_t cap)
+static evb_err del(evb_store *s, const char *subject, int32_t version, int permanent, char *buf,
+                   size_t cap)
 {
     int32_t *vs = NULL;
     size_t n = 99;
@@ -182,8 +182,8 @@ static void test_register(void)
     CU_ASSERT_EQUAL(v1->deleted, 0);
     CU_ASSERT_TRUE(v1->create_ms > 0);
 
-    evb_schema_rec *v2 = reg(s, "std.customer", "{\"type\": \"object\", \"x\":1}", "h2", 1,
-                             &created, &e);
+    evb_schema_rec *v2 =
+        reg(s, "std.customer", "{\"type\": \"object\", \"x\":1}", "h2", 1, &created, &e);
     CU_ASSERT_EQUAL_FATAL(e, EVB_OK);
     CU_ASSERT_EQUAL(created, 1);
     CU_ASSERT_EQUAL(v2->version, 2);
@@ -191,8 +191,8 @@ static void test_register(void)
 
     /* Identical canonical content (different text): the existing version, not a new one,
      * whatever expect_latest says. */
-    evb_schema_rec *again = reg(s, "std.customer", "{ \"type\" : \"object\" }", "h1", 0,
-                                &created, &e);
+    evb_schema_rec *again =
+        reg(s, "std.customer", "{ \"type\" : \"object\" }", "h1", 0, &created, &e);
     CU_ASSERT_EQUAL_FATAL(e, EVB_OK);
     CU_ASSERT_EQUAL(created, 0);
     CU_ASSERT_EQUAL(again->id, v1->id);
@@ -231,10 +231,8 @@ static void test_register(void)
     CU_ASSERT_EQUAL(evb_store_schema_register(s, NULL, "{}", "h", -1, &r, NULL), EVB_ERR_INVALID);
     CU_ASSERT_EQUAL(evb_store_schema_register(s, "", "{}", "h", -1, &r, NULL), EVB_ERR_INVALID);
     CU_ASSERT_EQUAL(evb_store_schema_register(s, "x", NULL, "h", -1, &r, NULL), EVB_ERR_INVALID);
-    CU_ASSERT_EQUAL(evb_store_schema_register(s, "x", "{}", NULL, -1, &r, NULL),
-                    EVB_ERR_INVALID);
-    CU_ASSERT_EQUAL(evb_store_schema_register(s, "x", "{}", "h", -1, NULL, NULL),
-                    EVB_ERR_INVALID);
+    CU_ASSERT_EQUAL(evb_store_schema_register(s, "x", "{}", NULL, -1, &r, NULL), EVB_ERR_INVALID);
+    CU_ASSERT_EQUAL(evb_store_schema_register(s, "x", "{}", "h", -1, NULL, NULL), EVB_ERR_INVALID);
 
     evb_schema_rec_free(v1);
     evb_schema_rec_free(v2);
