@@ -111,7 +111,7 @@ static void report_bound(cmp_ctx *c, bound rb, bound wb, bool is_max)
 {
     if (!tighter(rb, wb, is_max))
         return;
-    if (!wb.has || strcmp(rb.kw, wb.kw) == 0) {
+    if (!wb.has || rb.kw == NULL || wb.kw == NULL || strcmp(rb.kw, wb.kw) == 0) {
         cmp_emit_change(c, rb.kw, rb.val, wb.has ? wb.val : NULL);
         return;
     }
