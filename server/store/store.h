@@ -55,8 +55,20 @@ typedef enum evb_put_status {
     EVB_PUT_DEDUPLICATED = 2, /* (connector, org, id) seen within the window; nothing stored */
 } evb_put_status;
 
+/* A delivery to create with a published event (routing at ingest), in the same
+ * transaction. Nothing is created for a DEDUPLICATED item. */
+typedef struct evb_delivery_new {
+    const char *id;            /* stable delivery id (UUIDv7), made by the caller */
+    const char *connection_id;
+    int held;                  /* 1 = the connection is paused: held until resumed */
+    const char *ordering_key;  /* NULL or "" = none */
+} evb_delivery_new;
+
 typedef struct evb_put_item {
     evb_event *ev;          /* borrowed until the completion has run; the store sets ev->seq */
+    const evb_delivery_new *deliveries; /* borrowed; may be NULL when n_deliveries is 0 */
+    size_t n_deliveries;
+    const char *filter_trace; /* JSON text recorded for TraceEvent's Filter step; NULL = none */
     evb_put_status status;  /* out */
     char first_id[129];     /* out, DEDUPLICATED: the id of the first event (same as ev->id) */
 } evb_put_item;
