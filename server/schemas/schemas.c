@@ -288,5 +288,7 @@ evb_err evb_model_validate(const evb_schemas *r, const evb_model *m, const char 
 {
     memset(res, 0, sizeof *res);
     res->limit = (size_t)r->max_violations;
+    if (json == NULL || len == 0) /* proto3 sends empty bytes as nothing */
+        return evb_error_set(err, EVB_ERR_PARSE, "", "empty, not a JSON document");
     return evb_schema_validate(m->schema, json, len, res, err);
 }
