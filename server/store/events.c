@@ -6,7 +6,8 @@
  *   1. upsert its dedup key (connector, org, id) — a new key, or an existing one older than
  *      the window (which counts as absent and is replaced), changes one row;
  *   2. no row changed: DEDUPLICATED (first_id read back from the key); else insert the
- *      event and set ev->seq: PUBLISHED.
+ *      event and set ev->seq, then its deliveries and filter trace (deliveries.c):
+ *      PUBLISHED. A duplicate gets no deliveries and no trace.
  * Because keys are written in queue order, a repeated id later in the same submission or
  * batch is deduplicated against the earlier one. Expired keys are also deleted in bounded
  * batches by the writer (store_dedup_purge), so the table stays about one window big.
@@ -235,6 +236,8 @@ static evb_err put_run(evb_store *s, store_job *j)
             continue; /* DEDUPLICATED */
         }
         e = insert_event(s, it->ev, p->ext_json[i]);
+        if (e == EVB_OK)
+            e = store_put_item_routing(s, it, now);
         if (e != EVB_OK)
             return e;
         it->status = EVB_PUT_PUBLISHED;
@@ -253,6 +256,9 @@ evb_err evb_store_put_events(evb_store *s, evb_put_item *items, size_t n, evb_st
         const evb_event *ev = items[i].ev;
         if (ev == NULL || ev->id == NULL || ev->source == NULL || ev->type == NULL)
             return EVB_ERR_INVALID;
+        evb_err e = store_put_item_check(&items[i]);
+        if (e != EVB_OK)
+            return e;
     }
     put_job *p = calloc(1, sizeof *p + n * sizeof(char *));
     if (p == NULL)

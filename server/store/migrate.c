@@ -22,6 +22,20 @@
  *    assigned), so a permanently deleted version number is never handed out again.
  *  - subject_config: subject "" is the global configuration; 0 = not set (a row whose
  *    values are both 0 is deleted rather than kept).
+ *
+ * Design notes on step 3 (routing, store_routing.h):
+ *  - action and connection settings are JSON text the store does not interpret, so a new
+ *    setting needs no migration. connections_by_action serves the "still in use" check
+ *    that refuses an action delete.
+ *  - deliveries.id is the caller's UUIDv7 (stable across retries). No foreign key to
+ *    connections: delivered and dead deliveries outlive a deleted connection (traces).
+ *    Indexes: due work (state, next_ms); a connection's deliveries in a state, in event
+ *    order (connection_id, state, event_seq); an event's deliveries (event_seq); ordering
+ *    (connection_id, ordering_key, state, event_seq) to find the head of an ordering key.
+ *  - deliveries, delivery_attempts and event_filter cascade from their parent, so a later
+ *    retention purge of events (or of deliveries) takes what hangs off them along.
+ *  - delivery_attempts (one row per attempt, for TraceEvent) and event_filter (the Filter
+ *    step's JSON, one row per event) are keyed by their parent's key.
  */
 #include "server/store/store_int.h"
 
@@ -95,6 +109,64 @@ static const migration MIGRATIONS[] = {
      " subject TEXT PRIMARY KEY,"
      " level INTEGER NOT NULL DEFAULT 0,"
      " format_mode INTEGER NOT NULL DEFAULT 0);"},
+    {3, "routing: actions, connections, deliveries, delivery attempts, event filter traces",
+     "CREATE TABLE actions ("
+     " name TEXT PRIMARY KEY,"
+     " isv TEXT NOT NULL DEFAULT '',"
+     " org TEXT NOT NULL DEFAULT '',"
+     " kind INTEGER NOT NULL,"
+     " config TEXT NOT NULL,"
+     " disabled INTEGER NOT NULL DEFAULT 0,"
+     " disabled_reason TEXT NOT NULL DEFAULT '',"
+     " create_ms INTEGER NOT NULL,"
+     " update_ms INTEGER NOT NULL);"
+     "CREATE TABLE connections ("
+     " id TEXT PRIMARY KEY,"
+     " org TEXT NOT NULL,"
+     " name TEXT NOT NULL,"
+     " connector TEXT NOT NULL,"
+     " action TEXT NOT NULL,"
+     " config TEXT NOT NULL,"
+     " state INTEGER NOT NULL,"
+     " state_reason TEXT NOT NULL DEFAULT '',"
+     " create_ms INTEGER NOT NULL,"
+     " update_ms INTEGER NOT NULL,"
+     " UNIQUE (org, name));"
+     "CREATE INDEX connections_by_connector ON connections(org, connector);"
+     "CREATE INDEX connections_by_action ON connections(action);"
+     "CREATE TABLE deliveries ("
+     " id TEXT PRIMARY KEY,"
+     " event_seq INTEGER NOT NULL REFERENCES events(seq) ON DELETE CASCADE,"
+     " event_id TEXT NOT NULL,"
+     " connection_id TEXT NOT NULL,"
+     " org TEXT NOT NULL,"
+     " state INTEGER NOT NULL,"
+     " attempts INTEGER NOT NULL DEFAULT 0,"
+     " next_ms INTEGER NOT NULL,"
+     " lease_ms INTEGER NOT NULL DEFAULT 0,"
+     " ordering_key TEXT NOT NULL DEFAULT '',"
+     " last_status INTEGER NOT NULL DEFAULT 0,"
+     " last_error TEXT NOT NULL DEFAULT '',"
+     " create_ms INTEGER NOT NULL,"
+     " update_ms INTEGER NOT NULL);"
+     "CREATE INDEX deliveries_due ON deliveries(state, next_ms);"
+     "CREATE INDEX deliveries_by_connection ON deliveries(connection_id, state, event_seq);"
+     "CREATE INDEX deliveries_by_event ON deliveries(event_seq);"
+     "CREATE INDEX deliveries_by_order ON deliveries(connection_id, ordering_key, state, "
+     "event_seq);"
+     "CREATE TABLE delivery_attempts ("
+     " delivery_id TEXT NOT NULL REFERENCES deliveries(id) ON DELETE CASCADE,"
+     " attempt INTEGER NOT NULL,"
+     " time_ms INTEGER NOT NULL,"
+     " outcome INTEGER NOT NULL,"
+     " http_status INTEGER NOT NULL DEFAULT 0,"
+     " errcode INTEGER NOT NULL DEFAULT 0,"
+     " latency_ms INTEGER NOT NULL DEFAULT 0,"
+     " error TEXT NOT NULL DEFAULT '',"
+     " PRIMARY KEY (delivery_id, attempt)) WITHOUT ROWID;"
+     "CREATE TABLE event_filter ("
+     " event_seq INTEGER PRIMARY KEY REFERENCES events(seq) ON DELETE CASCADE,"
+     " trace TEXT NOT NULL);"},
 };
 
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))

@@ -210,6 +210,7 @@ evb_err evb_store_open(const evb_store_options *opt, evb_store **out, evb_error 
     atomic_init(&s->ready, 0);
     atomic_init(&s->n_commits, 0);
     atomic_init(&s->test_fail_commits, 0);
+    atomic_init(&s->routing_gen, 1);
     s->dedup_window_ms = opt->dedup_window_ms > 0 ? opt->dedup_window_ms : DEFAULT_WINDOW_MS;
     s->queue_cap = opt->queue_cap > 0 ? opt->queue_cap : DEFAULT_QUEUE_CAP;
     s->max_batch = opt->max_batch > 0 ? opt->max_batch : DEFAULT_MAX_BATCH;

@@ -56,19 +56,25 @@ typedef enum evb_put_status {
 } evb_put_status;
 
 /* A delivery to create with a published event (routing at ingest), in the same
- * transaction. Nothing is created for a DEDUPLICATED item. */
+ * transaction. Nothing is created for a DEDUPLICATED item. It starts with 0 attempts, due
+ * at the event's recv_ms (now when recv_ms is 0), as PENDING or HELD (store_routing.h). */
 typedef struct evb_delivery_new {
-    const char *id;            /* stable delivery id (UUIDv7), made by the caller */
-    const char *connection_id;
-    int held;                  /* 1 = the connection is paused: held until resumed */
-    const char *ordering_key;  /* NULL or "" = none */
+    const char *id;            /* stable delivery id (UUIDv7), made by the caller; unique */
+    const char *connection_id; /* required */
+    int held;                  /* 1 = the connection is paused (in the caller's routing
+                                  snapshot): HELD until resumed. When the connection exists
+                                  in the store, its state at this commit wins (PAUSED ->
+                                  HELD, else PENDING), so a pause or resume committed since
+                                  the snapshot is never missed. */
+    const char *ordering_key;  /* NULL or "" = none (stored as "") */
 } evb_delivery_new;
 
 typedef struct evb_put_item {
     evb_event *ev;          /* borrowed until the completion has run; the store sets ev->seq */
     const evb_delivery_new *deliveries; /* borrowed; may be NULL when n_deliveries is 0 */
     size_t n_deliveries;
-    const char *filter_trace; /* JSON text recorded for TraceEvent's Filter step; NULL = none */
+    const char *filter_trace; /* JSON text recorded for TraceEvent's Filter step (PUBLISHED
+                                 items only); NULL = none */
     evb_put_status status;  /* out */
     char first_id[129];     /* out, DEDUPLICATED: the id of the first event (same as ev->id) */
 } evb_put_item;
@@ -85,9 +91,12 @@ typedef void (*evb_store_put_cb)(void *arg, evb_err err);
  * ""). On EVB_OK the completion runs exactly once; on error it never runs and the items are
  * untouched: EVB_ERR_LIMIT (queue full: back-pressure), EVB_ERR_UNAVAILABLE (closing),
  * EVB_ERR_INVALID (n == 0, an event without id/source/type, an extension without name or
- * value or not UTF-8), EVB_ERR_NOMEM. The completion's err is EVB_ERR_UNAVAILABLE when the
- * database could not commit (disk full, I/O error, read-only): then nothing was stored and
- * every item is back to EVB_PUT_PENDING. cb may be NULL. */
+ * value or not UTF-8, deliveries NULL with n_deliveries > 0, a delivery without id or
+ * connection_id), EVB_ERR_NOMEM. The completion's err is EVB_ERR_UNAVAILABLE when the
+ * database could not commit (disk full, I/O error, read-only), or EVB_ERR_INVALID when a
+ * delivery id is already taken: then nothing of the submission was stored and every item
+ * is back to EVB_PUT_PENDING. The deliveries and filter trace of a PUBLISHED item commit
+ * in the same transaction as its event. cb may be NULL. */
 evb_err evb_store_put_events(evb_store *s, evb_put_item *items, size_t n, evb_store_put_cb cb,
                              void *arg);
 

@@ -8,6 +8,8 @@
  *  - migrate.c  numbered schema migrations;
  *  - events.c   event put (with dedup), get, list, count; dedup purge;
  *  - connectors.c, keys.c  metadata records;
+ *  - actions.c, connections.c  routing records (store_routing.h);
+ *  - deliveries.c  deliveries and filter traces created with their event; delivery reads;
  *  - readers.c  the pool of read-only connections;
  *  - records.c  free functions of records.h.
  * Internal functions shared between files are prefixed store_ (file-local ones are static).
@@ -84,6 +86,8 @@ enum store_wstmt_slot {
     WS_KEY_INSERT,
     WS_KEY_REVOKE,
     WS_KEY_REVOKED_AT,
+    WS_DELIVERY_INSERT,
+    WS_FILTER_INSERT,
     WS__COUNT
 };
 
@@ -155,6 +159,7 @@ struct evb_store {
     atomic_int ready;
     atomic_uint_fast64_t n_commits; /* committed write transactions (group commits) */
     atomic_int test_fail_commits;   /* test hook: the commit hook vetoes commits */
+    atomic_uint_fast64_t routing_gen; /* bumped after each committed action/connection change */
 
     /* read-only connection pool (guarded by rmu) */
     pthread_mutex_t rmu;
@@ -184,6 +189,15 @@ evb_err store_migrate(sqlite3 *db, const char *db_path, evb_error *err);
 /* events.c: one bounded batch of expired dedup keys (writer, inside a transaction).
  * Sets *full when the batch was full (more may remain). */
 evb_err store_dedup_purge(evb_store *s, int64_t now_ms, int *full);
+/* deliveries.c: checks an item's deliveries before queueing (caller's thread):
+ * EVB_ERR_INVALID for deliveries NULL with n_deliveries > 0 or a delivery without id or
+ * connection_id. */
+evb_err store_put_item_check(const evb_put_item *it);
+/* deliveries.c: inserts the deliveries and filter trace of a PUBLISHED item (ev->seq set),
+ * inside the writer's transaction. now_ms is the creation time. */
+evb_err store_put_item_routing(evb_store *s, const evb_put_item *it, int64_t now_ms);
+/* actions.c/connections.c: a committed action/connection change (bumps routing_gen). */
+void store_routing_changed(evb_store *s);
 
 /* ---- test hooks (unit tests only) ---- */
 

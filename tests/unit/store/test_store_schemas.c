@@ -594,7 +594,10 @@ static void test_migration(void)
     CU_ASSERT_EQUAL(db_int(dir, "SELECT count(*) FROM schemas"), 1);
 
     /* A database as the previous evbridged left it (step 1 only, with data). */
-    CU_ASSERT_EQUAL_FATAL(db_exec(dir, "DROP TABLE schemas; DROP TABLE schema_subjects;"
+    CU_ASSERT_EQUAL_FATAL(db_exec(dir, "DROP TABLE event_filter; DROP TABLE delivery_attempts;"
+                                       "DROP TABLE deliveries; DROP TABLE connections;"
+                                       "DROP TABLE actions;" /* step 3 */
+                                       "DROP TABLE schemas; DROP TABLE schema_subjects;"
                                        "DROP TABLE subject_config;"
                                        "DELETE FROM schema_version WHERE version >= 2;"
                                        "INSERT INTO connectors(name, types, create_ms, "

@@ -1,0 +1,334 @@
+/* evbridge — actions (SQLite): delivery targets registered by an ISV or an org. Contract in
+ * store_routing.h.
+ *
+ * Writes are synchronous jobs on the writer queue (as connectors are), so each check and
+ * its write are one step of the writer's transaction: "delete refuses while a connection
+ * uses the action" cannot race a connection create. After a committed change the routing
+ * generation is bumped (store_routing_changed), so routing snapshots notice. The target
+ * configuration is JSON text the store keeps as given (it holds secrets: never logged).
+ * Actions are few and rarely written: statements are prepared per call.
+ */
+#include "server/store/store_int.h"
+#include "server/store/store_routing.h"
+
+#include <stdlib.h>
+
+#define ACTION_COLS                                                                                \
+    "name, isv, org, kind, config, disabled, disabled_reason, create_ms, update_ms"
+
+/* ---- records ---- */
+
+void evb_action_rec_free(evb_action_rec *a)
+{
+    if (a == NULL)
+        return;
+    free(a->name);
+    free(a->isv);
+    free(a->org);
+    free(a->config);
+    free(a->disabled_reason);
+    free(a);
+}
+
+void evb_action_rec_array_free(evb_action_rec **as, size_t n)
+{
+    if (as == NULL)
+        return;
+    for (size_t i = 0; i < n; i++)
+        evb_action_rec_free(as[i]);
+    free(as);
+}
+
+void store_routing_changed(evb_store *s)
+{
+    atomic_fetch_add(&s->routing_gen, 1);
+}
+
+uint64_t evb_store_routing_generation(evb_store *s)
+{
+    if (s == NULL)
+        return 0;
+    return (uint64_t)atomic_load(&s->routing_gen);
+}
+
+static const char *or_empty(const char *v)
+{
+    return v != NULL ? v : "";
+}
+
+/* Runs one write statement (parameters bound) and finalizes it; *changes gets the number
+ * of rows changed. */
+static evb_err exec_stmt(evb_store *s, sqlite3_stmt *st, int *changes)
+{
+    int rc = store_step_done(st);
+    sqlite3_finalize(st);
+    *changes = rc == SQLITE_OK ? sqlite3_changes(s->wdb) : 0;
+    return store_map_rc(rc);
+}
+
+static evb_err prep(sqlite3 *db, const char *sql, sqlite3_stmt **st)
+{
+    int rc = sqlite3_prepare_v2(db, sql, -1, st, NULL);
+    if (rc != SQLITE_OK) {
+        sqlite3_finalize(*st);
+        *st = NULL;
+        return store_map_rc(rc);
+    }
+    return EVB_OK;
+}
+
+/* ---- writes ---- */
+
+enum { OP_CREATE, OP_UPDATE, OP_DISABLE, OP_DELETE };
+
+typedef struct action_job {
+    store_sync_job sync;
+    int op;
+    const evb_action_rec *a; /* create, update */
+    const char *name;        /* disable, delete */
+    int disabled;
+    const char *reason;
+} action_job;
+
+static evb_err action_create(evb_store *s, const action_job *x)
+{
+    sqlite3_stmt *st = NULL;
+    evb_err e = prep(s->wdb,
+                     "INSERT INTO actions(" ACTION_COLS ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+                     "?8, ?8) ON CONFLICT(name) DO NOTHING",
+                     &st);
+    if (e != EVB_OK)
+        return e;
+    const evb_action_rec *a = x->a;
+    int64_t now = store_now_ms();
+    store_bind_text(st, 1, a->name);
+    store_bind_text(st, 2, or_empty(a->isv));
+    store_bind_text(st, 3, or_empty(a->org));
+    sqlite3_bind_int(st, 4, a->kind);
+    store_bind_text(st, 5, a->config != NULL ? a->config : "{}");
+    sqlite3_bind_int(st, 6, a->disabled != 0);
+    store_bind_text(st, 7, a->disabled ? or_empty(a->disabled_reason) : "");
+    sqlite3_bind_int64(st, 8, a->create_ms > 0 ? a->create_ms : now);
+    int changes = 0;
+    e = exec_stmt(s, st, &changes);
+    return e == EVB_OK && changes == 0 ? EVB_ERR_EXISTS : e;
+}
+
+static evb_err action_update(evb_store *s, const action_job *x)
+{
+    sqlite3_stmt *st = NULL;
+    evb_err e = prep(s->wdb,
+                     "UPDATE actions SET kind = ?2, config = ?3, update_ms = ?4 WHERE name = ?1",
+                     &st);
+    if (e != EVB_OK)
+        return e;
+    store_bind_text(st, 1, x->a->name);
+    sqlite3_bind_int(st, 2, x->a->kind);
+    store_bind_text(st, 3, x->a->config != NULL ? x->a->config : "{}");
+    sqlite3_bind_int64(st, 4, store_now_ms());
+    int changes = 0;
+    e = exec_stmt(s, st, &changes);
+    return e == EVB_OK && changes == 0 ? EVB_ERR_NOT_FOUND : e;
+}
+
+static evb_err action_disable(evb_store *s, const action_job *x)
+{
+    sqlite3_stmt *st = NULL;
+    evb_err e = prep(s->wdb,
+                     "UPDATE actions SET disabled = ?2, disabled_reason = ?3, update_ms = ?4 "
+                     "WHERE name = ?1",
+                     &st);
+    if (e != EVB_OK)
+        return e;
+    store_bind_text(st, 1, x->name);
+    sqlite3_bind_int(st, 2, x->disabled != 0);
+    store_bind_text(st, 3, x->disabled ? or_empty(x->reason) : "");
+    sqlite3_bind_int64(st, 4, store_now_ms());
+    int changes = 0;
+    e = exec_stmt(s, st, &changes);
+    return e == EVB_OK && changes == 0 ? EVB_ERR_NOT_FOUND : e;
+}
+
+static evb_err action_delete(evb_store *s, const action_job *x)
+{
+    sqlite3_stmt *st = NULL;
+    evb_err e = prep(s->wdb, "DELETE FROM actions WHERE name = ?1", &st);
+    if (e != EVB_OK)
+        return e;
+    store_bind_text(st, 1, x->name);
+    int changes = 0;
+    e = exec_stmt(s, st, &changes);
+    if (e != EVB_OK)
+        return e;
+    if (changes == 0)
+        return EVB_ERR_NOT_FOUND;
+    /* Still in use: the job's savepoint rolls the delete back. */
+    e = prep(s->wdb, "SELECT 1 FROM connections WHERE action = ?1 LIMIT 1", &st);
+    if (e != EVB_OK)
+        return e;
+    store_bind_text(st, 1, x->name);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc == SQLITE_ROW)
+        return EVB_ERR_PRECONDITION;
+    return rc == SQLITE_DONE ? EVB_OK : store_map_rc(rc);
+}
+
+static evb_err action_run(evb_store *s, store_job *j)
+{
+    action_job *x = (action_job *)j;
+    switch (x->op) {
+    case OP_CREATE:
+        return action_create(s, x);
+    case OP_UPDATE:
+        return action_update(s, x);
+    case OP_DISABLE:
+        return action_disable(s, x);
+    default:
+        return action_delete(s, x);
+    }
+}
+
+static const store_job_ops action_ops = {action_run, NULL, store_sync_complete};
+
+static evb_err action_submit(evb_store *s, action_job *x)
+{
+    x->sync.job.ops = &action_ops;
+    evb_err e = store_run_sync(s, &x->sync);
+    if (e == EVB_OK)
+        store_routing_changed(s);
+    return e;
+}
+
+evb_err evb_store_action_create(evb_store *s, const evb_action_rec *a)
+{
+    if (s == NULL || a == NULL || a->name == NULL)
+        return EVB_ERR_INVALID;
+    action_job x = {.op = OP_CREATE, .a = a};
+    return action_submit(s, &x);
+}
+
+evb_err evb_store_action_update(evb_store *s, const evb_action_rec *a)
+{
+    if (s == NULL || a == NULL || a->name == NULL)
+        return EVB_ERR_INVALID;
+    action_job x = {.op = OP_UPDATE, .a = a};
+    return action_submit(s, &x);
+}
+
+evb_err evb_store_action_set_disabled(evb_store *s, const char *name, int disabled,
+                                      const char *reason)
+{
+    if (s == NULL || name == NULL)
+        return EVB_ERR_INVALID;
+    action_job x = {.op = OP_DISABLE, .name = name, .disabled = disabled, .reason = reason};
+    return action_submit(s, &x);
+}
+
+evb_err evb_store_action_delete(evb_store *s, const char *name)
+{
+    if (s == NULL || name == NULL)
+        return EVB_ERR_INVALID;
+    action_job x = {.op = OP_DELETE, .name = name};
+    return action_submit(s, &x);
+}
+
+/* ---- reads ---- */
+
+static evb_err rec_from_row(sqlite3_stmt *st, evb_action_rec **out)
+{
+    evb_action_rec *a = calloc(1, sizeof *a);
+    if (a == NULL)
+        return EVB_ERR_NOMEM;
+    int ok = 1;
+    a->name = store_col_text(st, 0, &ok);
+    a->isv = store_col_text(st, 1, &ok);
+    a->org = store_col_text(st, 2, &ok);
+    a->kind = sqlite3_column_int(st, 3);
+    a->config = store_col_text(st, 4, &ok);
+    a->disabled = sqlite3_column_int(st, 5) != 0;
+    a->disabled_reason = store_col_text(st, 6, &ok);
+    a->create_ms = sqlite3_column_int64(st, 7);
+    a->update_ms = sqlite3_column_int64(st, 8);
+    if (!ok) {
+        evb_action_rec_free(a);
+        return EVB_ERR_NOMEM;
+    }
+    *out = a;
+    return EVB_OK;
+}
+
+evb_err evb_store_action_get(evb_store *s, const char *name, evb_action_rec **out)
+{
+    if (s == NULL || name == NULL || out == NULL)
+        return EVB_ERR_INVALID;
+    store_reader *r = NULL;
+    evb_err e = store_reader_get(s, &r);
+    if (e != EVB_OK)
+        return e;
+    sqlite3_stmt *st = NULL;
+    e = prep(r->db, "SELECT " ACTION_COLS " FROM actions WHERE name = ?1", &st);
+    if (e == EVB_OK) {
+        store_bind_text(st, 1, name);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+            e = rec_from_row(st, out);
+        else
+            e = rc == SQLITE_DONE ? EVB_ERR_NOT_FOUND : store_map_rc(rc);
+        sqlite3_finalize(st);
+    }
+    store_reader_put(s, r);
+    return e;
+}
+
+evb_err evb_store_action_list(evb_store *s, const char *isv, const char *org,
+                              evb_action_rec ***out, size_t *n_out)
+{
+    if (s == NULL || out == NULL || n_out == NULL)
+        return EVB_ERR_INVALID;
+    *out = NULL;
+    *n_out = 0;
+    store_reader *r = NULL;
+    evb_err e = store_reader_get(s, &r);
+    if (e != EVB_OK)
+        return e;
+    sqlite3_stmt *st = NULL;
+    e = prep(r->db,
+             "SELECT " ACTION_COLS " FROM actions WHERE (?1 IS NULL OR isv = ?1) "
+             "AND (?2 IS NULL OR org = ?2) ORDER BY name",
+             &st);
+    evb_action_rec **as = NULL;
+    size_t n = 0, cap = 0;
+    if (e == EVB_OK) {
+        store_bind_text(st, 1, isv);
+        store_bind_text(st, 2, org);
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            if (n == cap) {
+                size_t ncap = cap ? cap * 2 : 16;
+                evb_action_rec **g = realloc(as, ncap * sizeof *g);
+                if (g == NULL) {
+                    e = EVB_ERR_NOMEM;
+                    break;
+                }
+                as = g;
+                cap = ncap;
+            }
+            e = rec_from_row(st, &as[n]);
+            if (e != EVB_OK)
+                break;
+            n++;
+        }
+        if (e == EVB_OK && rc != SQLITE_DONE)
+            e = store_map_rc(rc);
+        sqlite3_finalize(st);
+    }
+    store_reader_put(s, r);
+    if (e != EVB_OK) {
+        evb_action_rec_array_free(as, n);
+        return e;
+    }
+    *out = as;
+    *n_out = n;
+    return EVB_OK;
+}

@@ -1,0 +1,395 @@
+/* evbridge — connections (SQLite): an org's routing rules. Contract in store_routing.h.
+ *
+ * Writes are synchronous jobs on the writer queue, so a state change and what it does to
+ * the connection's deliveries are one atomic step: becoming ENABLED (by set_state or by an
+ * update) turns its HELD deliveries into PENDING, due now; a delete removes its PENDING
+ * and HELD deliveries (delivered, dead and leased ones stay: traces, and a dispatcher may
+ * be finishing a leased one). Since deliveries are created in the writer too, and their
+ * state follows the stored connection state at that commit (deliveries.c), no delivery is
+ * ever left held behind a resume. After a committed change the routing generation is
+ * bumped. The settings are JSON text the store keeps as given. Statements are prepared per
+ * call: connections are written rarely and read whole into routing snapshots.
+ */
+#include "server/store/store_int.h"
+#include "server/store/store_routing.h"
+
+#include <stdlib.h>
+
+#define CONNECTION_COLS                                                                            \
+    "id, org, name, connector, action, config, state, state_reason, create_ms, update_ms"
+
+enum { STATE_ENABLED = 1, STATE_PAUSED = 2, STATE_DISABLED = 3 };
+
+/* ---- records ---- */
+
+void evb_connection_rec_free(evb_connection_rec *c)
+{
+    if (c == NULL)
+        return;
+    free(c->id);
+    free(c->org);
+    free(c->name);
+    free(c->connector);
+    free(c->action);
+    free(c->config);
+    free(c->state_reason);
+    free(c);
+}
+
+void evb_connection_rec_array_free(evb_connection_rec **cs, size_t n)
+{
+    if (cs == NULL)
+        return;
+    for (size_t i = 0; i < n; i++)
+        evb_connection_rec_free(cs[i]);
+    free(cs);
+}
+
+static const char *or_empty(const char *v)
+{
+    return v != NULL ? v : "";
+}
+
+static int state_ok(int state)
+{
+    return state >= STATE_ENABLED && state <= STATE_DISABLED;
+}
+
+static evb_err prep(sqlite3 *db, const char *sql, sqlite3_stmt **st)
+{
+    int rc = sqlite3_prepare_v2(db, sql, -1, st, NULL);
+    if (rc != SQLITE_OK) {
+        sqlite3_finalize(*st);
+        *st = NULL;
+        return store_map_rc(rc);
+    }
+    return EVB_OK;
+}
+
+/* Runs one write statement (parameters bound) and finalizes it; *changes gets the number
+ * of rows changed. A UNIQUE violation is EVB_ERR_EXISTS. */
+static evb_err exec_stmt(evb_store *s, sqlite3_stmt *st, int *changes)
+{
+    int rc = store_step_done(st);
+    sqlite3_finalize(st);
+    *changes = rc == SQLITE_OK ? sqlite3_changes(s->wdb) : 0;
+    if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+        return EVB_ERR_EXISTS;
+    return store_map_rc(rc);
+}
+
+/* ---- writes ---- */
+
+enum { OP_CREATE, OP_UPDATE, OP_STATE, OP_DELETE };
+
+typedef struct connection_job {
+    store_sync_job sync;
+    int op;
+    const evb_connection_rec *c; /* create, update */
+    const char *id;              /* state, delete */
+    int state;
+    const char *reason;
+} connection_job;
+
+/* HELD deliveries of the connection become PENDING, due now. */
+static evb_err release_held(evb_store *s, const char *id, int64_t now)
+{
+    sqlite3_stmt *st = NULL;
+    evb_err e = prep(s->wdb,
+                     "UPDATE deliveries SET state = ?2, next_ms = ?4, update_ms = ?4 "
+                     "WHERE connection_id = ?1 AND state = ?3",
+                     &st);
+    if (e != EVB_OK)
+        return e;
+    store_bind_text(st, 1, id);
+    sqlite3_bind_int(st, 2, EVB_DELIVERY_PENDING);
+    sqlite3_bind_int(st, 3, EVB_DELIVERY_HELD);
+    sqlite3_bind_int64(st, 4, now);
+    int changes = 0;
+    return exec_stmt(s, st, &changes);
+}
+
+static evb_err connection_create(evb_store *s, const connection_job *x)
+{
+    sqlite3_stmt *st = NULL;
+    evb_err e = prep(s->wdb,
+                     "INSERT INTO connections(" CONNECTION_COLS ") VALUES(?1, ?2, ?3, ?4, ?5, "
+                     "?6, ?7, ?8, ?9, ?9) ON CONFLICT DO NOTHING",
+                     &st);
+    if (e != EVB_OK)
+        return e;
+    const evb_connection_rec *c = x->c;
+    int64_t now = store_now_ms();
+    store_bind_text(st, 1, c->id);
+    store_bind_text(st, 2, c->org);
+    store_bind_text(st, 3, c->name);
+    store_bind_text(st, 4, c->connector);
+    store_bind_text(st, 5, c->action);
+    store_bind_text(st, 6, c->config != NULL ? c->config : "{}");
+    sqlite3_bind_int(st, 7, c->state);
+    store_bind_text(st, 8, or_empty(c->state_reason));
+    sqlite3_bind_int64(st, 9, c->create_ms > 0 ? c->create_ms : now);
+    int changes = 0;
+    e = exec_stmt(s, st, &changes);
+    return e == EVB_OK && changes == 0 ? EVB_ERR_EXISTS : e;
+}
+
+static evb_err connection_update(evb_store *s, const connection_job *x)
+{
+    sqlite3_stmt *st = NULL;
+    evb_err e = prep(s->wdb,
+                     "UPDATE connections SET name = ?2, connector = ?3, action = ?4, config = ?5, "
+                     "state = ?6, state_reason = ?7, update_ms = ?8 WHERE id = ?1",
+                     &st);
+    if (e != EVB_OK)
+        return e;
+    const evb_connection_rec *c = x->c;
+    int64_t now = store_now_ms();
+    store_bind_text(st, 1, c->id);
+    store_bind_text(st, 2, c->name);
+    store_bind_text(st, 3, c->connector);
+    store_bind_text(st, 4, c->action);
+    store_bind_text(st, 5, c->config != NULL ? c->config : "{}");
+    sqlite3_bind_int(st, 6, c->state);
+    store_bind_text(st, 7, or_empty(c->state_reason));
+    sqlite3_bind_int64(st, 8, now);
+    int changes = 0;
+    e = exec_stmt(s, st, &changes);
+    if (e == EVB_OK && changes == 0)
+        return EVB_ERR_NOT_FOUND;
+    if (e == EVB_OK && c->state == STATE_ENABLED)
+        e = release_held(s, c->id, now);
+    return e;
+}
+
+static evb_err connection_state(evb_store *s, const connection_job *x)
+{
+    sqlite3_stmt *st = NULL;
+    evb_err e = prep(s->wdb,
+                     "UPDATE connections SET state = ?2, state_reason = ?3, update_ms = ?4 "
+                     "WHERE id = ?1",
+                     &st);
+    if (e != EVB_OK)
+        return e;
+    int64_t now = store_now_ms();
+    store_bind_text(st, 1, x->id);
+    sqlite3_bind_int(st, 2, x->state);
+    store_bind_text(st, 3, or_empty(x->reason));
+    sqlite3_bind_int64(st, 4, now);
+    int changes = 0;
+    e = exec_stmt(s, st, &changes);
+    if (e == EVB_OK && changes == 0)
+        return EVB_ERR_NOT_FOUND;
+    if (e == EVB_OK && x->state == STATE_ENABLED)
+        e = release_held(s, x->id, now);
+    return e;
+}
+
+static evb_err connection_delete(evb_store *s, const connection_job *x)
+{
+    sqlite3_stmt *st = NULL;
+    evb_err e = prep(s->wdb, "DELETE FROM connections WHERE id = ?1", &st);
+    if (e != EVB_OK)
+        return e;
+    store_bind_text(st, 1, x->id);
+    int changes = 0;
+    e = exec_stmt(s, st, &changes);
+    if (e != EVB_OK)
+        return e;
+    if (changes == 0)
+        return EVB_ERR_NOT_FOUND;
+    e = prep(s->wdb, "DELETE FROM deliveries WHERE connection_id = ?1 AND state IN (?2, ?3)",
+             &st);
+    if (e != EVB_OK)
+        return e;
+    store_bind_text(st, 1, x->id);
+    sqlite3_bind_int(st, 2, EVB_DELIVERY_PENDING);
+    sqlite3_bind_int(st, 3, EVB_DELIVERY_HELD);
+    return exec_stmt(s, st, &changes);
+}
+
+static evb_err connection_run(evb_store *s, store_job *j)
+{
+    connection_job *x = (connection_job *)j;
+    switch (x->op) {
+    case OP_CREATE:
+        return connection_create(s, x);
+    case OP_UPDATE:
+        return connection_update(s, x);
+    case OP_STATE:
+        return connection_state(s, x);
+    default:
+        return connection_delete(s, x);
+    }
+}
+
+static const store_job_ops connection_ops = {connection_run, NULL, store_sync_complete};
+
+static evb_err connection_submit(evb_store *s, connection_job *x)
+{
+    x->sync.job.ops = &connection_ops;
+    evb_err e = store_run_sync(s, &x->sync);
+    if (e == EVB_OK)
+        store_routing_changed(s);
+    return e;
+}
+
+static int rec_ok(const evb_connection_rec *c)
+{
+    return c != NULL && c->id != NULL && c->org != NULL && c->name != NULL &&
+           c->connector != NULL && c->action != NULL && state_ok(c->state);
+}
+
+evb_err evb_store_connection_create(evb_store *s, const evb_connection_rec *c)
+{
+    if (s == NULL || !rec_ok(c))
+        return EVB_ERR_INVALID;
+    connection_job x = {.op = OP_CREATE, .c = c};
+    return connection_submit(s, &x);
+}
+
+evb_err evb_store_connection_update(evb_store *s, const evb_connection_rec *c)
+{
+    if (s == NULL || !rec_ok(c))
+        return EVB_ERR_INVALID;
+    connection_job x = {.op = OP_UPDATE, .c = c};
+    return connection_submit(s, &x);
+}
+
+evb_err evb_store_connection_set_state(evb_store *s, const char *id, int state,
+                                       const char *reason)
+{
+    if (s == NULL || id == NULL || !state_ok(state))
+        return EVB_ERR_INVALID;
+    connection_job x = {.op = OP_STATE, .id = id, .state = state, .reason = reason};
+    return connection_submit(s, &x);
+}
+
+evb_err evb_store_connection_delete(evb_store *s, const char *id)
+{
+    if (s == NULL || id == NULL)
+        return EVB_ERR_INVALID;
+    connection_job x = {.op = OP_DELETE, .id = id};
+    return connection_submit(s, &x);
+}
+
+/* ---- reads ---- */
+
+static evb_err rec_from_row(sqlite3_stmt *st, evb_connection_rec **out)
+{
+    evb_connection_rec *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return EVB_ERR_NOMEM;
+    int ok = 1;
+    c->id = store_col_text(st, 0, &ok);
+    c->org = store_col_text(st, 1, &ok);
+    c->name = store_col_text(st, 2, &ok);
+    c->connector = store_col_text(st, 3, &ok);
+    c->action = store_col_text(st, 4, &ok);
+    c->config = store_col_text(st, 5, &ok);
+    c->state = sqlite3_column_int(st, 6);
+    c->state_reason = store_col_text(st, 7, &ok);
+    c->create_ms = sqlite3_column_int64(st, 8);
+    c->update_ms = sqlite3_column_int64(st, 9);
+    if (!ok) {
+        evb_connection_rec_free(c);
+        return EVB_ERR_NOMEM;
+    }
+    *out = c;
+    return EVB_OK;
+}
+
+/* Steps st (parameters bound) into a malloc'd array; finalizes st. */
+static evb_err collect(sqlite3_stmt *st, evb_connection_rec ***out, size_t *n_out)
+{
+    evb_connection_rec **cs = NULL;
+    size_t n = 0, cap = 0;
+    evb_err e = EVB_OK;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            evb_connection_rec **g = realloc(cs, ncap * sizeof *g);
+            if (g == NULL) {
+                e = EVB_ERR_NOMEM;
+                break;
+            }
+            cs = g;
+            cap = ncap;
+        }
+        e = rec_from_row(st, &cs[n]);
+        if (e != EVB_OK)
+            break;
+        n++;
+    }
+    if (e == EVB_OK && rc != SQLITE_DONE)
+        e = store_map_rc(rc);
+    sqlite3_finalize(st);
+    if (e != EVB_OK) {
+        evb_connection_rec_array_free(cs, n);
+        return e;
+    }
+    *out = cs;
+    *n_out = n;
+    return EVB_OK;
+}
+
+evb_err evb_store_connection_get(evb_store *s, const char *id, evb_connection_rec **out)
+{
+    if (s == NULL || id == NULL || out == NULL)
+        return EVB_ERR_INVALID;
+    store_reader *r = NULL;
+    evb_err e = store_reader_get(s, &r);
+    if (e != EVB_OK)
+        return e;
+    sqlite3_stmt *st = NULL;
+    e = prep(r->db, "SELECT " CONNECTION_COLS " FROM connections WHERE id = ?1", &st);
+    if (e == EVB_OK) {
+        store_bind_text(st, 1, id);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+            e = rec_from_row(st, out);
+        else
+            e = rc == SQLITE_DONE ? EVB_ERR_NOT_FOUND : store_map_rc(rc);
+        sqlite3_finalize(st);
+    }
+    store_reader_put(s, r);
+    return e;
+}
+
+static evb_err list_sql(evb_store *s, const char *sql, const char *p1, const char *p2,
+                        evb_connection_rec ***out, size_t *n_out)
+{
+    if (s == NULL || out == NULL || n_out == NULL)
+        return EVB_ERR_INVALID;
+    *out = NULL;
+    *n_out = 0;
+    store_reader *r = NULL;
+    evb_err e = store_reader_get(s, &r);
+    if (e != EVB_OK)
+        return e;
+    sqlite3_stmt *st = NULL;
+    e = prep(r->db, sql, &st);
+    if (e == EVB_OK) {
+        store_bind_text(st, 1, p1);
+        store_bind_text(st, 2, p2);
+        e = collect(st, out, n_out);
+    }
+    store_reader_put(s, r);
+    return e;
+}
+
+evb_err evb_store_connection_list(evb_store *s, const char *org, const char *connector,
+                                  evb_connection_rec ***out, size_t *n_out)
+{
+    return list_sql(s,
+                    "SELECT " CONNECTION_COLS " FROM connections WHERE (?1 IS NULL OR org = ?1) "
+                    "AND (?2 IS NULL OR connector = ?2) ORDER BY org, name",
+                    org, connector, out, n_out);
+}
+
+evb_err evb_store_connection_all(evb_store *s, evb_connection_rec ***out, size_t *n_out)
+{
+    return list_sql(s, "SELECT " CONNECTION_COLS " FROM connections ORDER BY id", NULL, NULL, out,
+                    n_out);
+}
