@@ -1,0 +1,293 @@
+/* evbridge — matching one pattern: event flattening and array-consistent branch evaluation.
+ *
+ * As event-ruler does, the event is flattened into leaves: (dotted path, leaf value, array
+ * chain). The chain lists, from the root down, every array the leaf sits in as (array id,
+ * element index). Two leaves may be used together in one match only if they agree on every
+ * array they share; because chains are root-to-leaf paths, it is enough to look at the first
+ * position where they differ: same array, other element -> incompatible; different arrays
+ * (the paths split at an object) -> compatible.
+ *
+ * A branch (AND of field conditions) matches when every field is satisfied by a matching
+ * leaf, all chosen leaves pairwise compatible, or - for exists:false - when no leaf has that
+ * path. A leaf outside any array is compatible with everything, so the search below only
+ * backtracks over fields that can be satisfied by array elements alone (rare in practice).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/routing/pattern_int.h"
+
+typedef struct walk {
+    evb_pm_event *ev;
+    char *path;
+    size_t plen, pcap;
+    uint32_t *chain; /* current chain (pairs) */
+    size_t clen, ccap;
+} walk;
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 1;
+    size_t nc = *cap ? *cap : 16;
+    while (nc < need)
+        nc *= 2;
+    void *np = realloc(*p, nc * elem);
+    if (np == NULL)
+        return 0;
+    *p = np;
+    *cap = nc;
+    return 1;
+}
+
+static evb_err add_leaf(walk *w, const json_t *v)
+{
+    evb_pm_event *ev = w->ev;
+    if (!grow((void **)&ev->leaves, &ev->capleaves, ev->nleaves + 1, sizeof *ev->leaves) ||
+        !grow((void **)&ev->paths, &ev->cappaths, ev->npaths + w->plen + 1, 1) ||
+        !grow((void **)&ev->chain, &ev->capchain, ev->nchain + w->clen + 1, sizeof(uint32_t)))
+        return EVB_ERR_NOMEM;
+    evb_pm_leaf *l = &ev->leaves[ev->nleaves++];
+    l->path = NULL;
+    l->path_off = (uint32_t)ev->npaths;
+    l->path_len = (uint32_t)w->plen;
+    memcpy(ev->paths + ev->npaths, w->path, w->plen);
+    ev->npaths += w->plen;
+    l->chain_off = (uint32_t)ev->nchain;
+    l->chain_len = (uint32_t)(w->clen / 2);
+    memcpy(ev->chain + ev->nchain, w->chain, w->clen * sizeof(uint32_t));
+    ev->nchain += w->clen;
+    l->v = v;
+    return EVB_OK;
+}
+
+static evb_err walk_value(walk *w, const json_t *v)
+{
+    evb_err rc = EVB_OK;
+    if (json_is_object(v)) {
+        const char *key;
+        const json_t *child;
+        size_t mark = w->plen;
+        json_object_foreach((json_t *)v, key, child)
+        {
+            size_t kl = strlen(key);
+            if (!grow((void **)&w->path, &w->pcap, mark + kl + 2, 1))
+                return EVB_ERR_NOMEM;
+            w->plen = mark;
+            if (mark > 0)
+                w->path[w->plen++] = '.';
+            memcpy(w->path + w->plen, key, kl);
+            w->plen += kl;
+            if ((rc = walk_value(w, child)) != EVB_OK)
+                return rc;
+        }
+        w->plen = mark;
+    } else if (json_is_array(v)) {
+        uint32_t id = w->ev->next_array++;
+        if (!grow((void **)&w->chain, &w->ccap, w->clen + 2, sizeof(uint32_t)))
+            return EVB_ERR_NOMEM;
+        w->clen += 2;
+        for (size_t i = 0; i < json_array_size(v) && rc == EVB_OK; i++) {
+            w->chain[w->clen - 2] = id;
+            w->chain[w->clen - 1] = (uint32_t)i;
+            rc = walk_value(w, json_array_get(v, i));
+        }
+        w->clen -= 2;
+    } else {
+        rc = add_leaf(w, v);
+    }
+    return rc;
+}
+
+static int leaf_cmp(const void *a, const void *b)
+{
+    const evb_pm_leaf *x = a, *y = b;
+    size_t n = x->path_len < y->path_len ? x->path_len : y->path_len;
+    int c = memcmp(x->path, y->path, n);
+    if (c != 0)
+        return c;
+    if (x->path_len != y->path_len)
+        return x->path_len < y->path_len ? -1 : 1;
+    return x->path_off < y->path_off ? -1 : x->path_off > y->path_off; /* document order */
+}
+
+evb_err evb_pm_event_flatten(const json_t *event, evb_pm_event *ev)
+{
+    if (!json_is_object(event))
+        return EVB_ERR_INVALID;
+    walk w = {ev, NULL, 0, 0, NULL, 0, 0};
+    evb_err rc = walk_value(&w, event);
+    free(w.path);
+    free(w.chain);
+    if (rc != EVB_OK)
+        return rc;
+    for (size_t i = 0; i < ev->nleaves; i++)
+        ev->leaves[i].path = ev->paths + ev->leaves[i].path_off;
+    if (ev->nleaves > 1)
+        qsort(ev->leaves, ev->nleaves, sizeof *ev->leaves, leaf_cmp);
+    return EVB_OK;
+}
+
+void evb_pm_event_fini(evb_pm_event *ev)
+{
+    if (ev == NULL)
+        return;
+    free(ev->leaves);
+    free(ev->paths);
+    free(ev->chain);
+    memset(ev, 0, sizeof *ev);
+}
+
+static int path_cmp(const evb_pm_leaf *l, const char *path, size_t n)
+{
+    size_t m = l->path_len < n ? l->path_len : n;
+    int c = memcmp(l->path, path, m);
+    if (c != 0)
+        return c;
+    return l->path_len < n ? -1 : l->path_len > n;
+}
+
+size_t evb_pm_event_find(const evb_pm_event *ev, const char *path, size_t n, size_t *count)
+{
+    size_t lo = 0, hi = ev->nleaves;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (path_cmp(&ev->leaves[mid], path, n) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    size_t end = lo;
+    while (end < ev->nleaves && path_cmp(&ev->leaves[end], path, n) == 0)
+        end++;
+    *count = end - lo;
+    return lo;
+}
+
+static int field_value_match(const evb_pm_field *f, const json_t *v)
+{
+    for (size_t i = 0; i < f->nops; i++)
+        if (evb_pm_op_match(&f->ops[i], v))
+            return 1;
+    return 0;
+}
+
+static int compatible(const evb_pm_event *ev, const evb_pm_leaf *a, const evb_pm_leaf *b)
+{
+    size_t n = a->chain_len < b->chain_len ? a->chain_len : b->chain_len;
+    const uint32_t *ca = ev->chain + a->chain_off, *cb = ev->chain + b->chain_off;
+    for (size_t i = 0; i < n; i++) {
+        if (ca[2 * i] != cb[2 * i])
+            return 1; /* the paths split at an object */
+        if (ca[2 * i + 1] != cb[2 * i + 1])
+            return 0; /* same array, different elements */
+    }
+    return 1;
+}
+
+/* Depth-first search for compatible leaves for the constrained fields cf[i..k). */
+static int search(const evb_pattern *p, const evb_pm_event *ev, const uint32_t *cf, size_t k,
+                  size_t i, const evb_pm_leaf **chosen)
+{
+    if (i == k)
+        return 1;
+    const evb_pm_field *f = &p->fields[cf[i]];
+    size_t count, first = evb_pm_event_find(ev, f->path, f->path_len, &count);
+    for (size_t j = first; j < first + count; j++) {
+        const evb_pm_leaf *l = &ev->leaves[j];
+        if (!field_value_match(f, l->v))
+            continue;
+        size_t q = 0;
+        while (q < i && compatible(ev, chosen[q], l))
+            q++;
+        if (q < i)
+            continue;
+        chosen[i] = l;
+        if (search(p, ev, cf, k, i + 1, chosen))
+            return 1;
+    }
+    return 0;
+}
+
+int evb_pm_branch_match(const evb_pattern *p, size_t b, const evb_pm_event *ev)
+{
+    const uint32_t *fs = p->bfields + p->boff[b];
+    size_t n = p->boff[b + 1] - p->boff[b];
+    uint32_t cf_stack[16];
+    uint32_t *cf = cf_stack;
+    size_t k = 0;
+    int result = 1;
+    for (size_t i = 0; i < n && result; i++) {
+        const evb_pm_field *f = &p->fields[fs[i]];
+        size_t count, first = evb_pm_event_find(ev, f->path, f->path_len, &count);
+        if (count == 0) {
+            result = f->absent_ok;
+            continue;
+        }
+        int any = 0, free_leaf = 0;
+        for (size_t j = first; j < first + count && !free_leaf; j++) {
+            if (field_value_match(f, ev->leaves[j].v)) {
+                any = 1;
+                free_leaf = ev->leaves[j].chain_len == 0;
+            }
+        }
+        if (!any) {
+            result = 0;
+        } else if (!free_leaf) { /* only array elements satisfy it: constrained */
+            if (k == 16 && cf == cf_stack) {
+                cf = malloc(n * sizeof *cf);
+                if (cf == NULL)
+                    return -1;
+                memcpy(cf, cf_stack, sizeof cf_stack);
+            }
+            cf[k++] = fs[i];
+        }
+    }
+    if (result && k > 1) {
+        const evb_pm_leaf **chosen = malloc(k * sizeof *chosen);
+        if (chosen == NULL)
+            result = -1;
+        else
+            result = search(p, ev, cf, k, 0, chosen);
+        free(chosen);
+    }
+    if (cf != cf_stack)
+        free(cf);
+    return result;
+}
+
+int evb_pattern_match(const evb_pattern *p, const json_t *event)
+{
+    if (p == NULL || !json_is_object(event))
+        return 0;
+    evb_pm_event ev;
+    memset(&ev, 0, sizeof ev);
+    int matched = 0;
+    if (evb_pm_event_flatten(event, &ev) == EVB_OK) {
+        for (size_t b = 0; b < p->nbranches && !matched; b++)
+            matched = evb_pm_branch_match(p, b, &ev) == 1;
+    }
+    evb_pm_event_fini(&ev);
+    return matched;
+}
+
+evb_err evb_pattern_match_text(const evb_pattern *p, const char *event_json, size_t len,
+                               int *matched, evb_error *err)
+{
+    evb_error_clear(err);
+    if (p == NULL || event_json == NULL || matched == NULL)
+        return evb_error_set(err, EVB_ERR_INVALID, "", "pattern and event are required");
+    json_error_t jerr;
+    json_t *ev =
+        json_loadb(event_json, len, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL, &jerr);
+    if (ev == NULL)
+        return evb_error_set(err, EVB_ERR_PARSE, "", "event is not valid JSON (line %d, column %d): %s",
+                             jerr.line, jerr.column, jerr.text);
+    if (!json_is_object(ev)) {
+        json_decref(ev);
+        return evb_error_set(err, EVB_ERR_INVALID, "", "event must be a JSON object");
+    }
+    *matched = evb_pattern_match(p, ev);
+    json_decref(ev);
+    return EVB_OK;
+}

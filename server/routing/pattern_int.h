@@ -1,0 +1,148 @@
+/* evbridge — private structures of the pattern module (server/routing/pattern*.c only).
+ *
+ * A compiled pattern is a list of *field conditions* (a dotted path, the OR-list of value
+ * operations found in that path's array, and whether absence satisfies it) and its "$or"
+ * structure expanded into disjunctive normal form: a list of *branches*, each an AND of field
+ * conditions (indices into the field list). An event is matched after *flattening* it into
+ * leaves (path, value, array chain); the array chain (array id, element index) of a leaf lets
+ * the matcher refuse combinations of fields from different elements of one array.
+ */
+#ifndef EVB_SERVER_ROUTING_PATTERN_INT_H
+#define EVB_SERVER_ROUTING_PATTERN_INT_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "server/routing/pattern.h"
+
+/* ---- value operations ------------------------------------------------------------------ */
+
+typedef enum evb_pm_kind {
+    EVB_PM_EXACT_STR = 1, /* s[0..n) */
+    EVB_PM_EXACT_NUM,     /* num */
+    EVB_PM_EXACT_TRUE,
+    EVB_PM_EXACT_FALSE,
+    EVB_PM_EXACT_NULL,
+    EVB_PM_PREFIX,    /* s is a prefix (bytes) */
+    EVB_PM_PREFIX_IC, /* s is the folded prefix */
+    EVB_PM_SUFFIX,
+    EVB_PM_SUFFIX_IC,
+    EVB_PM_EQUALS_IC, /* s is the folded value */
+    EVB_PM_CONTAINS,
+    EVB_PM_WILDCARD, /* s is the unescaped text with '*' runs marked in star[] */
+    EVB_PM_NUMERIC,  /* lo/hi bounds */
+    EVB_PM_CIDR,     /* family, addr (masked), bits */
+    EVB_PM_EXISTS,   /* any leaf value */
+    EVB_PM_ANYBUT    /* none of sub[0..nsub) matches */
+} evb_pm_kind;
+
+typedef struct evb_pm_op evb_pm_op;
+struct evb_pm_op {
+    evb_pm_kind kind;
+    char *s; /* string operand (malloc'd), NUL-terminated, length n */
+    size_t n;
+    unsigned char *star; /* WILDCARD: star[i] = 1 when s[i] is a wildcard '*' */
+    double num;          /* EXACT_NUM */
+    double lo, hi;       /* NUMERIC */
+    unsigned char has_lo, has_hi, lo_incl, hi_incl;
+    int family;             /* CIDR: 4 or 6 */
+    unsigned char addr[16]; /* CIDR: network address, host bits cleared */
+    unsigned bits;          /* CIDR: prefix length */
+    evb_pm_op *sub;         /* ANYBUT: the excluded operations */
+    size_t nsub;
+};
+
+/* 1 when op matches the leaf value v (never NULL). Thread-safe. */
+int evb_pm_op_match(const evb_pm_op *op, const json_t *v);
+
+/* Frees what op owns (not op itself). */
+void evb_pm_op_fini(evb_pm_op *op);
+
+/* Simple case folding of s[0..n) (see pattern.h). Returns a malloc'd NUL-terminated string
+ * and its length in *out_n, or NULL on allocation failure. */
+char *evb_pm_fold(const char *s, size_t n, size_t *out_n);
+
+/* Folds into buf[0..cap) when the result fits, else into a malloc'd buffer. Returns the
+ * folded text (buf or malloc'd: free it when != buf) and its length, NULL on NOMEM. */
+char *evb_pm_fold_buf(const char *s, size_t n, char *buf, size_t cap, size_t *out_n);
+
+/* The number used as an exact-match key: -0 becomes +0 so 0 and -0 hash alike. */
+double evb_pm_canon_num(double d);
+
+/* ---- compiled pattern ------------------------------------------------------------------ */
+
+typedef struct evb_pm_field {
+    char *path; /* dotted path, malloc'd */
+    size_t path_len;
+    evb_pm_op *ops; /* OR-list of value operations (exists:false is not one of them) */
+    size_t nops;
+    int absent_ok; /* {"exists": false} was listed */
+} evb_pm_field;
+
+struct evb_pattern {
+    evb_pm_field *fields;
+    size_t nfields;
+    uint32_t *bfields;    /* all branches' field indices, back to back */
+    size_t *boff;         /* branch b is bfields[boff[b] .. boff[b+1]) */
+    size_t nbranches;     /* >= 1 */
+};
+
+/* ---- compiler internals (pattern_compile.c, pattern_parse.c) --------------------------- */
+
+typedef struct evb_pm_cctx {
+    evb_pattern *p; /* fields are appended here */
+    size_t capfields;
+    evb_error *err;
+    char ptr[256]; /* JSON pointer of the member being compiled (truncated when long) */
+    size_t ptrlen;
+    char *path; /* dotted path of the member being compiled */
+    size_t pathlen, pathcap;
+} evb_pm_cctx;
+
+/* Appends "/seg" (escaped per RFC 6901) or "/i" to c->ptr; returns the mark to pop to. */
+size_t evb_pm_ptr_push(evb_pm_cctx *c, const char *seg);
+size_t evb_pm_ptr_index(evb_pm_cctx *c, size_t i);
+void evb_pm_ptr_pop(evb_pm_cctx *c, size_t mark);
+
+/* Appends ".key" (or "key" at the top) to c->path; (size_t)-1 on allocation failure. */
+size_t evb_pm_path_push(evb_pm_cctx *c, const char *key);
+void evb_pm_path_pop(evb_pm_cctx *c, size_t mark);
+
+/* "a string", "an object", ... for messages. */
+const char *evb_pm_type_name(const json_t *v);
+
+/* Parses the leaf array arr at c->path into a new field condition of c->p. */
+evb_err evb_pm_parse_field(evb_pm_cctx *c, const json_t *arr, uint32_t *index_out);
+
+/* ---- flattened event ------------------------------------------------------------------- */
+
+typedef struct evb_pm_leaf {
+    const char *path; /* into evb_pm_event.paths, not NUL-terminated */
+    uint32_t path_off, path_len; /* in evb_pm_event.paths */
+    uint32_t chain_off, chain_len; /* in evb_pm_event.chain (pairs) */
+    const json_t *v;
+} evb_pm_leaf;
+
+typedef struct evb_pm_event {
+    evb_pm_leaf *leaves; /* sorted by path (bytes), ties in document order */
+    size_t nleaves, capleaves;
+    char *paths;
+    size_t npaths, cappaths;
+    uint32_t *chain; /* (array id, element index) pairs */
+    size_t nchain, capchain;
+    uint32_t next_array;
+} evb_pm_event;
+
+/* Flattens the object event into ev (zeroed by the caller). EVB_ERR_NOMEM, EVB_ERR_INVALID
+ * for a non-object. On error ev still must be finished with evb_pm_event_fini. */
+evb_err evb_pm_event_flatten(const json_t *event, evb_pm_event *ev);
+void evb_pm_event_fini(evb_pm_event *ev);
+
+/* Index of the first leaf whose path is path[0..n) and the count of such leaves. */
+size_t evb_pm_event_find(const evb_pm_event *ev, const char *path, size_t n, size_t *count);
+
+/* 1 when branch b of p matches the flattened event, 0 when not, -1 on allocation failure. */
+int evb_pm_branch_match(const evb_pattern *p, size_t b, const evb_pm_event *ev);
+
+#endif
