@@ -21,6 +21,7 @@
 #include "server/auth/auth.h"
 #include "server/config/config.h"
 #include "server/rpc/rpc.h"
+#include "server/router/router.h"
 #include "server/rpc/svc.h"
 #include "server/schemas/schemas.h"
 #include "server/store/store.h"
@@ -165,7 +166,13 @@ static evb_schemas *open_schemas(evb_store *store)
 static int serve(const evb_config *cfg, evb_store *store, evb_auth *auth, evb_schemas *schemas,
                  sigset_t *sigs)
 {
+    evb_router *router = NULL;
+    if (evb_router_new(store, &router) != EVB_OK) {
+        evb_log_error("router", "cannot create the router");
+        return 1;
+    }
     evb_services svc = {
+        .router = router,
         .store = store,
         .auth = auth,
         .schemas = schemas,
@@ -211,6 +218,7 @@ static int serve(const evb_config *cfg, evb_store *store, evb_auth *auth, evb_sc
     status = 0;
 out:
     evb_rpc_server_free(server);
+    evb_router_free(router);
     free_tls(&tls);
     return status;
 }

@@ -14,6 +14,7 @@
 #include "common/timeutil.h"
 #include "evbridge/v1/events.pb-c.h"
 #include "server/cloudevents/ce_rules.h"
+#include "server/router/router.h"
 
 typedef struct entry_result {
     int status;          /* EVBRIDGE__V1__RESULT_STATUS__* */
@@ -29,6 +30,7 @@ typedef struct put_job {
     Evbridge__V1__PutEventsRequest *req;
     evb_event *events;   /* one per entry; zeroed for rejected ones */
     evb_put_item *items; /* accepted entries */
+    evb_route *routes;   /* per accepted item: deliveries and filter trace */
     size_t n_items;
     entry_result *res;
     int reject_all;
@@ -47,6 +49,9 @@ static void job_free(put_job *j)
         free(j->res[i].message);
         free(j->res[i].viol);
     }
+    for (size_t k = 0; j->routes != NULL && k < j->n_items; k++)
+        evb_route_fini(&j->routes[k]);
+    free(j->routes);
     free(j->events);
     free(j->items);
     free(j->res);
@@ -340,8 +345,19 @@ static void build_entries(put_job *j, const evb_connector *conn)
                                                                    : evb_strerror(rc)));
             continue;
         }
+        evb_route *rt = &j->routes[j->n_items];
+        if (evb_router_route(j->svc->router, &j->events[i], rt) != EVB_OK) {
+            evb_event_fini(&j->events[i]);
+            er->status = EVBRIDGE__V1__RESULT_STATUS__REJECTED;
+            er->code = "UNAVAILABLE";
+            er->message = evb_strdup("routing is unavailable; retry");
+            continue;
+        }
         er->item = (int)j->n_items;
-        j->items[j->n_items++] = (evb_put_item){.ev = &j->events[i]};
+        j->items[j->n_items++] = (evb_put_item){.ev = &j->events[i],
+                                                .deliveries = rt->deliveries,
+                                                .n_deliveries = rt->n_deliveries,
+                                                .filter_trace = rt->filter_trace};
     }
 }
 
@@ -366,7 +382,8 @@ void evb_put_start(evb_services *svc, const evb_principal *p, const uint8_t *req
     j->res = calloc(n, sizeof *j->res);
     j->events = calloc(n, sizeof *j->events);
     j->items = calloc(n, sizeof *j->items);
-    if (j->res == NULL || j->events == NULL || j->items == NULL) {
+    j->routes = calloc(n, sizeof *j->routes);
+    if (j->res == NULL || j->events == NULL || j->items == NULL || j->routes == NULL) {
         free(j->res);
         j->res = NULL;
         finish_err(j, EVB_RPC_RESOURCE_EXHAUSTED, "out of memory");

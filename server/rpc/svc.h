@@ -23,6 +23,7 @@ typedef struct evb_services {
     evb_store *store;          /* borrowed */
     evb_auth *auth;            /* borrowed */
     evb_schemas *schemas;      /* borrowed */
+    struct evb_router *router; /* borrowed */
     evb_ingest_limits limits;
     int stream_max_inflight;   /* PublishStream requests in progress before reading pauses */
     int threads;
@@ -41,6 +42,12 @@ evb_err evb_svc_connector_register(evb_rpc_server *server, evb_services *svc);
 evb_err evb_svc_events_register(evb_rpc_server *server, evb_services *svc);
 evb_err evb_svc_events_read_register(evb_rpc_server *server, evb_services *svc);
 evb_err evb_svc_registry_register(evb_rpc_server *server, evb_services *svc);
+evb_err evb_svc_actions_register(evb_rpc_server *server, evb_services *svc);
+evb_err evb_svc_connections_register(evb_rpc_server *server, evb_services *svc);
+
+/* 1 when the principal may see (and its org may use) the stored action (svc_actions.c). */
+struct evb_action_rec;
+int evb_svc_action_visible(const evb_principal *p, const struct evb_action_rec *a);
 
 /* ---- helpers shared by the service files (svc_util.c) ---- */
 
