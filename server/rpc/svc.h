@@ -44,6 +44,7 @@ evb_err evb_svc_events_read_register(evb_rpc_server *server, evb_services *svc);
 evb_err evb_svc_registry_register(evb_rpc_server *server, evb_services *svc);
 evb_err evb_svc_actions_register(evb_rpc_server *server, evb_services *svc);
 evb_err evb_svc_connections_register(evb_rpc_server *server, evb_services *svc);
+evb_err evb_svc_trace_register(evb_rpc_server *server, evb_services *svc);
 
 /* 1 when the principal may see (and its org may use) the stored action (svc_actions.c). */
 struct evb_action_rec;
