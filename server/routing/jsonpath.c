@@ -62,8 +62,8 @@ static evb_err push(parser *ps, int is_index, long long index, size_t name_off, 
 
 static int name_char(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-' || c >= 0x80;
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-' || c >= 0x80;
 }
 
 static int is_blank(char c)
@@ -146,7 +146,8 @@ static evb_err parse_quoted(parser *ps)
             continue;
         }
         if (e != 'u')
-            return fail(ps, at, "unknown escape (use \\' \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX)");
+            return fail(ps, at,
+                        "unknown escape (use \\' \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX)");
         long cp = hex4(ps, ps->i);
         if (cp < 0)
             return fail(ps, at, "\\u needs 4 hex digits");
@@ -253,8 +254,9 @@ evb_err evb_jsonpath_compile(const char *path, size_t len, evb_jsonpath **out, e
 {
     parser ps = {path, len, 0, NULL, err};
     if (path == NULL || len == 0)
-        return evb_error_set(err, EVB_ERR_INVALID, NULL, "JSONPath is empty (use \"$\" for "
-                                                         "the whole event)");
+        return evb_error_set(err, EVB_ERR_INVALID, NULL,
+                             "JSONPath is empty (use \"$\" for "
+                             "the whole event)");
     if (!evb_utf8_valid(path, len))
         return evb_error_set(err, EVB_ERR_INVALID, NULL, "JSONPath is not valid UTF-8");
     if (path[0] != '$')

@@ -17,7 +17,7 @@
 #include "server/routing/transform_int.h"
 
 static const char *const mode_names[] = {"ORIGINAL", "ORIGINAL", "DATA",
-                                          "JSONPATH", "CONSTANT", "TEMPLATE"};
+                                         "JSONPATH", "CONSTANT", "TEMPLATE"};
 
 static int var_name_valid(const char *s)
 {
@@ -47,8 +47,7 @@ static evb_err check_text(const char *s, const char *field, evb_error *err)
 }
 
 /* Compiles a JSONPath and names field in the error. */
-static evb_err compile_path(const char *s, const char *field, evb_jsonpath **out,
-                            evb_error *err)
+static evb_err compile_path(const char *s, const char *field, evb_jsonpath **out, evb_error *err)
 {
     evb_err rc = check_text(s, field, err);
     if (rc != EVB_OK)
@@ -61,8 +60,8 @@ static evb_err compile_path(const char *s, const char *field, evb_jsonpath **out
     return EVB_OK;
 }
 
-static evb_err compile_vars(evb_transform *t, const char *const *names,
-                            const char *const *paths, size_t n, evb_error *err)
+static evb_err compile_vars(evb_transform *t, const char *const *names, const char *const *paths,
+                            size_t n, evb_error *err)
 {
     char shown[80];
     if (n > EVB_TRANSFORM_MAX_VARS)
@@ -302,8 +301,7 @@ evb_err evb_transform_apply(const evb_transform *t, const json_t *event, char **
         return evb_error_set(err, EVB_ERR_INVALID, "event.data_base64",
                              "event.data_base64: not valid base64");
     case EVB_ERR_INVALID:
-        return evb_error_set(err, rc, "event", "event: nested deeper than %d levels",
-                             TR_MAX_DEPTH);
+        return evb_error_set(err, rc, "event", "event: nested deeper than %d levels", TR_MAX_DEPTH);
     default:
         return evb_error_set(err, rc, NULL, "%s", evb_strerror(rc));
     }

@@ -99,8 +99,7 @@ evb_err evb_transform_apply(const evb_transform *t, const json_t *event, char **
  * event_json (a JSON object; duplicate keys rejected) and applies. EVB_ERR_INVALID with the
  * pointer "transform..." or "event" for bad input; other errors as evb_transform_apply.
  * *out as in evb_transform_apply. Thread-safe. */
-evb_err evb_transform_test(const char *transform_json, size_t transform_len,
-                           const char *event_json, size_t event_len, char **out,
-                           size_t *out_len, evb_error *err);
+evb_err evb_transform_test(const char *transform_json, size_t transform_len, const char *event_json,
+                           size_t event_len, char **out, size_t *out_len, evb_error *err);
 
 #endif

@@ -23,9 +23,9 @@
 /* One piece of a compiled template: literal bytes, or a variable's value. */
 typedef struct tr_part {
     int is_var;
-    size_t off, len;  /* literal: bytes in evb_transform.lits */
-    size_t var;       /* variable: index into evb_transform.vars */
-    int in_string;    /* variable: stands inside a JSON string literal of the template */
+    size_t off, len; /* literal: bytes in evb_transform.lits */
+    size_t var;      /* variable: index into evb_transform.vars */
+    int in_string;   /* variable: stands inside a JSON string literal of the template */
 } tr_part;
 
 typedef struct tr_var {

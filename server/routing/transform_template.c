@@ -65,8 +65,7 @@ static evb_err lit(scan *sc, const char *p, size_t n)
 
 static int name_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
 }
 
 static evb_err bad(const scan *sc, size_t at, evb_error *err, const char *what, size_t nlen,
@@ -76,9 +75,8 @@ static evb_err bad(const scan *sc, size_t at, evb_error *err, const char *what, 
     snprintf(shown, sizeof shown, "%.*s", (int)(nlen > 64 ? 64 : nlen), name);
     evb_utf8_sanitize(shown);
     return evb_error_set(err, EVB_ERR_INVALID, "transform.value",
-                         "transform.value: at character %zu: ${%s%s %s",
-                         evb_utf8_len(sc->t->value, at) + 1, shown, nlen > 64 ? "..." : "",
-                         what);
+                         "transform.value: at character %zu: ${%s%s%s",
+                         evb_utf8_len(sc->t->value, at) + 1, shown, nlen > 64 ? "..." : "", what);
 }
 
 /* The placeholder at value[i] ("${"); *next gets the index after its "}". */
@@ -90,10 +88,10 @@ static evb_err placeholder(scan *sc, size_t i, int in_str, size_t *next, evb_err
         j++;
     size_t nlen = j - (i + 2);
     if (j >= n)
-        return bad(sc, i, err, "has no closing '}'", nlen, s + i + 2);
+        return bad(sc, i, err, " has no closing '}'", nlen, s + i + 2);
     if (s[j] != '}')
         return bad(sc, i, err,
-                   "is not a placeholder: variable names are A-Z a-z 0-9 _ (write $${ for a "
+                   " is not a placeholder: variable names are A-Z a-z 0-9 _ (write $${ for a "
                    "literal ${)",
                    nlen, s + i + 2);
     if (nlen == 0 || (s[i + 2] >= '0' && s[i + 2] <= '9') || nlen > EVB_TRANSFORM_MAX_VAR_NAME)
@@ -103,8 +101,7 @@ static evb_err placeholder(scan *sc, size_t i, int in_str, size_t *next, evb_err
                                   memcmp(sc->t->vars[k].name, s + i + 2, nlen) == 0))
         k++;
     if (k == sc->t->n_vars)
-        return bad(sc, i, err, "}: the variable is not defined in transform.vars", nlen,
-                   s + i + 2);
+        return bad(sc, i, err, "}: the variable is not defined in transform.vars", nlen, s + i + 2);
     sc->t->vars[k].used = 1;
     evb_err rc = flush_literal(sc);
     if (rc == EVB_OK)
