@@ -224,7 +224,8 @@ evb_err evb_pattern_compile(const char *json, size_t len, size_t max_bytes, evb_
         return evb_error_set(err, EVB_ERR_INVALID, "",
                              "pattern is %zu bytes, over the limit of %zu bytes", len, max_bytes);
     json_error_t jerr;
-    json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL, &jerr);
+    json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL | JSON_DECODE_ANY,
+                           &jerr);
     if (root == NULL)
         return evb_error_set(err, EVB_ERR_INVALID, "",
                              "pattern is not valid JSON (line %d, column %d): %s", jerr.line,

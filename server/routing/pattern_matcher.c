@@ -12,8 +12,11 @@
  * with the number of candidate branches, not with the number of rules, as long as rules carry
  * a selective exact or prefix field (connections usually filter on an id, a type, a tenant).
  *
- * The table is open addressing with linear probing over FNV-1a hashes; keys point into the
- * borrowed patterns (paths and operands), so the index owns only its arrays.
+ * Two tables, open addressing with linear probing over FNV-1a hashes: a small one of the
+ * indexed paths (with their prefix lengths), consulted once per distinct event path so that
+ * leaves no rule is keyed on cost one probe in a table that stays in cache, and the key
+ * table (path + kind + value -> postings of branches). Keys point into the borrowed patterns
+ * (paths and operands), so the index owns only its arrays.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +24,7 @@
 #include "server/routing/pattern_int.h"
 
 enum { K_STR = 's', K_NUM = 'n', K_TRUE = 't', K_FALSE = 'f', K_NULL = 'z', K_PREFIX = 'p',
-       K_LENGTHS = 'L' };
+       K_PATH = '.' };
 
 typedef struct mrule {
     const evb_pattern *p;
@@ -50,6 +53,14 @@ typedef struct slot {
     unsigned char kind, used;
 } slot;
 
+typedef struct mpath { /* an indexed path: lookups for other paths are skipped */
+    uint64_t h;
+    const char *path;
+    uint32_t path_len;
+    uint32_t off, cnt; /* its prefix lengths: postings[off .. off+cnt), ascending */
+    unsigned char used;
+} mpath;
+
 struct evb_matcher {
     mrule *rules;
     size_t nrules, caprules;
@@ -58,6 +69,8 @@ struct evb_matcher {
     size_t nbranches;
     slot *slots;
     size_t mask; /* nslots - 1 */
+    mpath *paths;
+    size_t pmask; /* npaths - 1 */
     uint32_t *post;
     size_t npost;
     uint32_t *residual;
@@ -142,13 +155,15 @@ static void unbuild(evb_matcher *m)
 {
     free(m->branches);
     free(m->slots);
+    free(m->paths);
     free(m->post);
     free(m->residual);
     m->branches = NULL;
     m->slots = NULL;
+    m->paths = NULL;
     m->post = m->residual = NULL;
     m->nbranches = m->npost = m->nresidual = 0;
-    m->mask = 0;
+    m->mask = m->pmask = 0;
     m->built = 0;
 }
 
@@ -356,8 +371,50 @@ static void put_slot(evb_matcher *m, const keyref *k, uint32_t off, uint32_t cnt
     m->slots[i] = (slot){k->h, k->path, k->val, k->path_len, k->val_len, off, cnt, k->kind, 1};
 }
 
-/* Builds postings and slots from the chosen keys, plus one K_LENGTHS slot per path with
- * prefix keys, listing its distinct prefix lengths in ascending order. */
+static void put_path(evb_matcher *m, const keyref *k, uint32_t off, uint32_t cnt)
+{
+    size_t i = k->h & m->pmask;
+    while (m->paths[i].used)
+        i = (i + 1) & m->pmask;
+    m->paths[i] = (mpath){k->h, k->path, k->path_len, off, cnt, 1};
+}
+
+/* One path-table entry per indexed path; its prefix lengths (distinct, ascending) go to the
+ * postings array. kr holds the chosen keys sorted by key. */
+static evb_err build_paths(evb_matcher *m, const keyref *kr, size_t n)
+{
+    keyref *pk = malloc((n ? n : 1) * sizeof *pk);
+    size_t np = 16;
+    while (np < 2 * n)
+        np *= 2;
+    m->paths = calloc(np, sizeof *m->paths);
+    if (pk == NULL || m->paths == NULL) {
+        free(pk);
+        return EVB_ERR_NOMEM;
+    }
+    m->pmask = np - 1;
+    for (size_t i = 0; i < n; i++) {
+        pk[i] = kr[i];
+        pk[i].kind = K_PATH;
+        pk[i].val = "";
+        pk[i].val_len = 0;
+        pk[i].h = mix(fnv(FNV_INIT, kr[i].path, kr[i].path_len));
+        pk[i].branch = kr[i].kind == K_PREFIX ? kr[i].val_len : UINT32_MAX; /* sort key */
+    }
+    qsort(pk, n, sizeof *pk, keyref_sort);
+    for (size_t i = 0; i < n;) {
+        size_t j = i, off = m->npost;
+        for (; j < n && key_cmp(&pk[i], &pk[j]) == 0; j++)
+            if (pk[j].branch != UINT32_MAX && (j == i || pk[j].branch != pk[j - 1].branch))
+                m->post[m->npost++] = pk[j].branch;
+        put_path(m, &pk[i], (uint32_t)off, (uint32_t)(m->npost - off));
+        i = j;
+    }
+    free(pk);
+    return EVB_OK;
+}
+
+/* Builds the postings and the key table from the chosen keys, then the path table. */
 static evb_err build_table(evb_matcher *m, keyref *kr, size_t n)
 {
     size_t nc = 0;
@@ -366,54 +423,23 @@ static evb_err build_table(evb_matcher *m, keyref *kr, size_t n)
             kr[nc++] = kr[i];
     n = nc;
     qsort(kr, n, sizeof *kr, keyref_sort);
-    /* prefix lengths, as extra keyrefs keyed by path: value = length (4 bytes in branch) */
-    size_t np = 0;
-    for (size_t i = 0; i < n; i++)
-        np += kr[i].kind == K_PREFIX;
-    keyref *lens = malloc((np ? np : 1) * sizeof *lens);
-    m->post = malloc((n + np + 1) * sizeof *m->post);
+    m->post = malloc((2 * n + 1) * sizeof *m->post); /* branches + prefix lengths */
     size_t nslots = 16;
-    while (nslots < 2 * (n + np))
+    while (nslots < 2 * n)
         nslots *= 2;
     m->slots = calloc(nslots, sizeof *m->slots);
-    if (lens == NULL || m->post == NULL || m->slots == NULL) {
-        free(lens);
+    if (m->post == NULL || m->slots == NULL)
         return EVB_ERR_NOMEM;
-    }
     m->mask = nslots - 1;
-    np = 0;
     for (size_t i = 0; i < n;) {
         size_t j = i, off = m->npost;
-        while (j < n && key_cmp(&kr[i], &kr[j]) == 0) {
+        for (; j < n && key_cmp(&kr[i], &kr[j]) == 0; j++)
             if (j == i || kr[j].branch != kr[j - 1].branch)
                 m->post[m->npost++] = kr[j].branch;
-            j++;
-        }
         put_slot(m, &kr[i], (uint32_t)off, (uint32_t)(m->npost - off));
-        if (kr[i].kind == K_PREFIX) {
-            keyref *l = &lens[np++];
-            *l = kr[i];
-            l->kind = K_LENGTHS;
-            l->branch = kr[i].val_len; /* sort by (path, length) */
-            l->val = "";
-            l->val_len = 0;
-            l->h = key_hash(l->path, l->path_len, K_LENGTHS, "", 0);
-        }
         i = j;
     }
-    qsort(lens, np, sizeof *lens, keyref_sort);
-    for (size_t i = 0; i < np;) {
-        size_t j = i, off = m->npost;
-        while (j < np && key_cmp(&lens[i], &lens[j]) == 0) {
-            if (j == i || lens[j].branch != lens[j - 1].branch)
-                m->post[m->npost++] = lens[j].branch;
-            j++;
-        }
-        put_slot(m, &lens[i], (uint32_t)off, (uint32_t)(m->npost - off));
-        i = j;
-    }
-    free(lens);
-    return EVB_OK;
+    return build_paths(m, kr, n);
 }
 
 static evb_err build(evb_matcher *m)
@@ -472,9 +498,10 @@ typedef struct mctx {
     const evb_pm_event *ev;
     unsigned char *seen; /* per branch */
     unsigned char *hit;  /* per rule (first index) */
-    uint32_t *hits;
-    size_t nhits;
+    uint32_t *hits; /* matched rules (first index), hits_stack or malloc'd */
+    size_t nhits, caphits;
     int nomem;
+    uint32_t hits_stack[64];
 } mctx;
 
 static void try_branch(mctx *c, uint32_t bi)
@@ -490,6 +517,18 @@ static void try_branch(mctx *c, uint32_t bi)
     if (ok < 0)
         c->nomem = 1;
     if (ok == 1) {
+        if (c->nhits == c->caphits) {
+            uint32_t *nh = malloc(2 * c->caphits * sizeof *nh);
+            if (nh == NULL) {
+                c->nomem = 1;
+                return;
+            }
+            memcpy(nh, c->hits, c->nhits * sizeof *nh);
+            if (c->hits != c->hits_stack)
+                free(c->hits);
+            c->hits = nh;
+            c->caphits *= 2;
+        }
         c->hit[r->first >> 3] |= (unsigned char)(1u << (r->first & 7));
         c->hits[c->nhits++] = r->first;
     }
@@ -501,7 +540,18 @@ static void try_slot(mctx *c, const slot *s)
         try_branch(c, c->m->post[s->off + i]);
 }
 
-static void probe_leaf(mctx *c, const evb_pm_leaf *l, uint64_t hpath)
+static const mpath *find_path(const evb_matcher *m, uint64_t h, const char *path, size_t pl)
+{
+    for (size_t i = h & m->pmask;; i = (i + 1) & m->pmask) {
+        const mpath *p = &m->paths[i];
+        if (!p->used)
+            return NULL;
+        if (p->h == h && p->path_len == pl && memcmp(p->path, path, pl) == 0)
+            return p;
+    }
+}
+
+static void probe_leaf(mctx *c, const evb_pm_leaf *l, const mpath *mp, uint64_t hpath)
 {
     const evb_matcher *m = c->m;
     unsigned char kind;
@@ -533,16 +583,13 @@ static void probe_leaf(mctx *c, const evb_pm_leaf *l, uint64_t hpath)
     }
     uint64_t h = mix(fnv(fnv(hpath, &kind, 1), val, vl));
     try_slot(c, lookup(m, h, l->path, l->path_len, kind, val, vl));
-    if (kind != K_STR)
+    if (kind != K_STR || mp->cnt == 0)
         return;
-    unsigned char lk = K_LENGTHS, pk = K_PREFIX;
-    const slot *ls = lookup(m, mix(fnv(hpath, &lk, 1)), l->path, l->path_len, K_LENGTHS, "", 0);
-    if (ls == NULL)
-        return;
+    unsigned char pk = K_PREFIX;
     uint64_t hp = fnv(hpath, &pk, 1);
     size_t done = 0;
-    for (uint32_t i = 0; i < ls->cnt; i++) {
-        size_t len = m->post[ls->off + i];
+    for (uint32_t i = 0; i < mp->cnt; i++) {
+        size_t len = m->post[mp->off + i];
         if (len > vl)
             break;
         hp = fnv(hp, val + done, len - done);
@@ -561,19 +608,30 @@ evb_err evb_matcher_match(const evb_matcher *m, const json_t *event, uint64_t *i
         return EVB_OK;
     evb_pm_event ev;
     memset(&ev, 0, sizeof ev);
-    mctx c = {m, &ev, calloc(m->nbranches / 8 + 1, 1), calloc(m->nrules / 8 + 1, 1),
-              malloc(m->nrules * sizeof(uint32_t)), 0, 0};
+    mctx c;
+    memset(&c, 0, sizeof c);
+    c.m = m;
+    c.ev = &ev;
+    c.seen = calloc(m->nbranches / 8 + 1, 1);
+    c.hit = calloc(m->nrules / 8 + 1, 1);
+    c.hits = c.hits_stack;
+    c.caphits = sizeof c.hits_stack / sizeof c.hits_stack[0];
     evb_err rc = EVB_ERR_NOMEM;
-    if (c.seen == NULL || c.hit == NULL || c.hits == NULL)
+    if (c.seen == NULL || c.hit == NULL)
         goto out;
     if ((rc = evb_pm_event_flatten(event, &ev)) != EVB_OK)
         goto out;
     uint64_t hpath = 0;
+    const mpath *mp = NULL;
     for (size_t i = 0; i < ev.nleaves; i++) {
         const evb_pm_leaf *l = &ev.leaves[i];
-        if (i == 0 || l->path_len != l[-1].path_len || memcmp(l->path, l[-1].path, l->path_len))
+        if (i == 0 || l->path_len != l[-1].path_len ||
+            memcmp(l->path, l[-1].path, l->path_len) != 0) { /* a new path */
             hpath = fnv(FNV_INIT, l->path, l->path_len);
-        probe_leaf(&c, l, hpath);
+            mp = find_path(m, mix(hpath), l->path, l->path_len);
+        }
+        if (mp != NULL)
+            probe_leaf(&c, l, mp, hpath);
     }
     for (size_t i = 0; i < m->nresidual; i++)
         try_branch(&c, m->residual[i]);
@@ -589,6 +647,7 @@ out:
     evb_pm_event_fini(&ev);
     free(c.seen);
     free(c.hit);
-    free(c.hits);
+    if (c.hits != c.hits_stack)
+        free(c.hits);
     return rc;
 }
