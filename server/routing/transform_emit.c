@@ -28,9 +28,10 @@ static evb_err emit_real(evb_buf *b, double d)
         if (strtod(tmp, NULL) == d)
             break;
     }
-    if (strpbrk(tmp, ".eE") == NULL)
-        strcat(tmp, ".0");
-    return evb_buf_append_str(b, tmp);
+    evb_err rc = evb_buf_append_str(b, tmp);
+    if (rc == EVB_OK && strpbrk(tmp, ".eEn") == NULL) /* keep it a real: 1.0, not 1 */
+        rc = evb_buf_append(b, ".0", 2);
+    return rc;
 }
 
 static evb_err emit_string(evb_buf *b, const json_t *v)
