@@ -13,8 +13,7 @@
 
 #include <stdlib.h>
 
-#define ACTION_COLS                                                                                \
-    "name, isv, org, kind, config, disabled, disabled_reason, create_ms, update_ms"
+#define ACTION_COLS "name, isv, org, kind, config, disabled, disabled_reason, create_ms, update_ms"
 
 /* ---- records ---- */
 
@@ -117,9 +116,8 @@ static evb_err action_create(evb_store *s, const action_job *x)
 static evb_err action_update(evb_store *s, const action_job *x)
 {
     sqlite3_stmt *st = NULL;
-    evb_err e = prep(s->wdb,
-                     "UPDATE actions SET kind = ?2, config = ?3, update_ms = ?4 WHERE name = ?1",
-                     &st);
+    evb_err e = prep(
+        s->wdb, "UPDATE actions SET kind = ?2, config = ?3, update_ms = ?4 WHERE name = ?1", &st);
     if (e != EVB_OK)
         return e;
     store_bind_text(st, 1, x->a->name);
@@ -281,8 +279,8 @@ evb_err evb_store_action_get(evb_store *s, const char *name, evb_action_rec **ou
     return e;
 }
 
-evb_err evb_store_action_list(evb_store *s, const char *isv, const char *org,
-                              evb_action_rec ***out, size_t *n_out)
+evb_err evb_store_action_list(evb_store *s, const char *isv, const char *org, evb_action_rec ***out,
+                              size_t *n_out)
 {
     if (s == NULL || out == NULL || n_out == NULL)
         return EVB_ERR_INVALID;

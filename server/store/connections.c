@@ -198,8 +198,7 @@ static evb_err connection_delete(evb_store *s, const connection_job *x)
         return e;
     if (changes == 0)
         return EVB_ERR_NOT_FOUND;
-    e = prep(s->wdb, "DELETE FROM deliveries WHERE connection_id = ?1 AND state IN (?2, ?3)",
-             &st);
+    e = prep(s->wdb, "DELETE FROM deliveries WHERE connection_id = ?1 AND state IN (?2, ?3)", &st);
     if (e != EVB_OK)
         return e;
     store_bind_text(st, 1, x->id);
@@ -256,8 +255,7 @@ evb_err evb_store_connection_update(evb_store *s, const evb_connection_rec *c)
     return connection_submit(s, &x);
 }
 
-evb_err evb_store_connection_set_state(evb_store *s, const char *id, int state,
-                                       const char *reason)
+evb_err evb_store_connection_set_state(evb_store *s, const char *id, int state, const char *reason)
 {
     if (s == NULL || id == NULL || !state_ok(state))
         return EVB_ERR_INVALID;

@@ -186,8 +186,8 @@ static evb_err prep(sqlite3 *db, const char *sql, sqlite3_stmt **st)
     return EVB_OK;
 }
 
-evb_err evb_store_delivery_list_for_event(evb_store *s, int64_t event_seq,
-                                          evb_delivery_rec ***out, size_t *n_out)
+evb_err evb_store_delivery_list_for_event(evb_store *s, int64_t event_seq, evb_delivery_rec ***out,
+                                          size_t *n_out)
 {
     if (s == NULL || out == NULL || n_out == NULL)
         return EVB_ERR_INVALID;
@@ -199,8 +199,8 @@ evb_err evb_store_delivery_list_for_event(evb_store *s, int64_t event_seq,
         return e;
     sqlite3_stmt *st = NULL;
     /* rowid: the order in which the put gave them. */
-    e = prep(r->db,
-             "SELECT " DELIVERY_COLS " FROM deliveries WHERE event_seq = ?1 ORDER BY rowid", &st);
+    e = prep(r->db, "SELECT " DELIVERY_COLS " FROM deliveries WHERE event_seq = ?1 ORDER BY rowid",
+             &st);
     if (e == EVB_OK) {
         sqlite3_bind_int64(st, 1, event_seq);
         e = collect(st, out, n_out);

@@ -70,13 +70,13 @@ typedef struct evb_delivery_new {
 } evb_delivery_new;
 
 typedef struct evb_put_item {
-    evb_event *ev;          /* borrowed until the completion has run; the store sets ev->seq */
+    evb_event *ev; /* borrowed until the completion has run; the store sets ev->seq */
     const evb_delivery_new *deliveries; /* borrowed; may be NULL when n_deliveries is 0 */
     size_t n_deliveries;
     const char *filter_trace; /* JSON text recorded for TraceEvent's Filter step (PUBLISHED
                                  items only); NULL = none */
-    evb_put_status status;  /* out */
-    char first_id[129];     /* out, DEDUPLICATED: the id of the first event (same as ev->id) */
+    evb_put_status status;    /* out */
+    char first_id[129];       /* out, DEDUPLICATED: the id of the first event (same as ev->id) */
 } evb_put_item;
 
 /* Completion: runs on the writer thread after the transaction holding the items committed
@@ -151,8 +151,7 @@ evb_err evb_store_key_create(evb_store *s, const evb_api_key *k);
  * revoke_ms <= 0 = now). EVB_ERR_NOT_FOUND when absent. */
 evb_err evb_store_key_revoke(evb_store *s, const char *key_id, int64_t revoke_ms);
 evb_err evb_store_key_get(evb_store *s, const char *key_id, evb_api_key **out);
-evb_err evb_store_key_list(evb_store *s, int include_revoked, evb_api_key ***out,
-                           size_t *n_out);
+evb_err evb_store_key_list(evb_store *s, int include_revoked, evb_api_key ***out, size_t *n_out);
 /* Number of keys with role "admin" that are not revoked (first-start bootstrap). */
 evb_err evb_store_key_count_admin(evb_store *s, int64_t *out);
 

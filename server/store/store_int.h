@@ -157,8 +157,8 @@ struct evb_store {
     int64_t next_purge_ms;
 
     atomic_int ready;
-    atomic_uint_fast64_t n_commits; /* committed write transactions (group commits) */
-    atomic_int test_fail_commits;   /* test hook: the commit hook vetoes commits */
+    atomic_uint_fast64_t n_commits;   /* committed write transactions (group commits) */
+    atomic_int test_fail_commits;     /* test hook: the commit hook vetoes commits */
     atomic_uint_fast64_t routing_gen; /* bumped after each committed action/connection change */
 
     /* read-only connection pool (guarded by rmu) */

@@ -60,15 +60,15 @@ evb_err evb_store_action_delete(evb_store *s, const char *name);
 evb_err evb_store_action_get(evb_store *s, const char *name, evb_action_rec **out);
 /* Filters may be NULL (both given: both apply): by ISV, by org (org-owned ones of that
  * org); sorted by name. */
-evb_err evb_store_action_list(evb_store *s, const char *isv, const char *org,
-                              evb_action_rec ***out, size_t *n_out);
+evb_err evb_store_action_list(evb_store *s, const char *isv, const char *org, evb_action_rec ***out,
+                              size_t *n_out);
 
 /* ---- connections ---- */
 
 typedef struct evb_connection_rec {
-    char *id;           /* assigned by the caller (UUIDv7) */
+    char *id; /* assigned by the caller (UUIDv7) */
     char *org;
-    char *name;         /* unique within the org */
+    char *name; /* unique within the org */
     char *connector;
     char *action;       /* action name */
     char *config;       /* JSON text: event types, pattern, transform, retry, ordering, ... */
@@ -94,8 +94,7 @@ evb_err evb_store_connection_update(evb_store *s, const evb_connection_rec *c);
  * PAUSED and DISABLED leave existing deliveries as they are (a dispatcher checks the
  * connection's state before sending); deliveries created while the connection is PAUSED
  * are HELD (see evb_delivery_new.held). EVB_ERR_NOT_FOUND. */
-evb_err evb_store_connection_set_state(evb_store *s, const char *id, int state,
-                                       const char *reason);
+evb_err evb_store_connection_set_state(evb_store *s, const char *id, int state, const char *reason);
 /* Deletes the connection; its pending and held deliveries are deleted with it (delivered,
  * dead and leased ones are kept: traces, and a dispatcher may be finishing a leased one).
  * EVB_ERR_NOT_FOUND. */
@@ -116,26 +115,26 @@ uint64_t evb_store_routing_generation(evb_store *s);
 /* ---- deliveries ---- */
 
 typedef enum evb_delivery_state {
-    EVB_DELIVERY_PENDING = 0,  /* due at next_ms */
-    EVB_DELIVERY_HELD = 1,     /* connection paused: not due until resumed */
-    EVB_DELIVERY_LEASED = 2,   /* claimed by a dispatcher until lease_ms */
+    EVB_DELIVERY_PENDING = 0, /* due at next_ms */
+    EVB_DELIVERY_HELD = 1,    /* connection paused: not due until resumed */
+    EVB_DELIVERY_LEASED = 2,  /* claimed by a dispatcher until lease_ms */
     EVB_DELIVERY_DELIVERED = 3,
-    EVB_DELIVERY_DEAD = 4,     /* dead letter */
+    EVB_DELIVERY_DEAD = 4, /* dead letter */
 } evb_delivery_state;
 
 typedef struct evb_delivery_rec {
-    char *id;            /* stable across attempts (UUIDv7) */
+    char *id; /* stable across attempts (UUIDv7) */
     int64_t event_seq;
     char *event_id;
     char *connection_id;
     char *org;
-    int state;           /* evb_delivery_state */
+    int state; /* evb_delivery_state */
     int attempts;
-    int64_t next_ms;     /* due time (PENDING) */
-    int64_t lease_ms;    /* lease expiry (LEASED) */
-    char *ordering_key;  /* e.g. the CloudEvents subject under PER_SUBJECT; "" = none */
-    int last_status;     /* HTTP status or robot errcode of the last attempt */
-    char *last_error;    /* "" when none */
+    int64_t next_ms;    /* due time (PENDING) */
+    int64_t lease_ms;   /* lease expiry (LEASED) */
+    char *ordering_key; /* e.g. the CloudEvents subject under PER_SUBJECT; "" = none */
+    int last_status;    /* HTTP status or robot errcode of the last attempt */
+    char *last_error;   /* "" when none */
     int64_t create_ms, update_ms;
 } evb_delivery_rec;
 
@@ -143,8 +142,8 @@ void evb_delivery_rec_free(evb_delivery_rec *d);
 void evb_delivery_rec_array_free(evb_delivery_rec **ds, size_t n);
 
 /* Deliveries of one event (trace, tests), in the order the put gave them. */
-evb_err evb_store_delivery_list_for_event(evb_store *s, int64_t event_seq,
-                                          evb_delivery_rec ***out, size_t *n_out);
+evb_err evb_store_delivery_list_for_event(evb_store *s, int64_t event_seq, evb_delivery_rec ***out,
+                                          size_t *n_out);
 /* Deliveries of a connection in a state (-1 = any), oldest event first (event_seq), at
  * most `limit` (1..1000; EVB_ERR_INVALID otherwise, or for a state outside -1..4). */
 evb_err evb_store_delivery_list(evb_store *s, const char *connection_id, int state, int limit,

@@ -294,7 +294,10 @@ static void test_actions(void)
     CU_ASSERT_PTR_NULL(a);
 
     /* update: kind and config replaced; isv/org/create kept */
-    evb_action_rec u = {.name = "crm-hook", .isv = "ignored", .org = "ignored", .kind = 2,
+    evb_action_rec u = {.name = "crm-hook",
+                        .isv = "ignored",
+                        .org = "ignored",
+                        .kind = 2,
                         .config = "{\"webhook\":\"w\"}"};
     CU_ASSERT_EQUAL(evb_store_action_update(s, &u), EVB_OK);
     CU_ASSERT_EQUAL_FATAL(evb_store_action_get(s, "crm-hook", &a), EVB_OK);
@@ -348,8 +351,8 @@ static void test_actions(void)
     CU_ASSERT_STRING_EQUAL(buf, "beta-fn");
 
     /* an action created disabled keeps its reason; create_ms given is kept */
-    evb_action_rec d = {.name = "off", .kind = 3, .disabled = 1, .disabled_reason = "r",
-                        .create_ms = 1234};
+    evb_action_rec d = {
+        .name = "off", .kind = 3, .disabled = 1, .disabled_reason = "r", .create_ms = 1234};
     CU_ASSERT_EQUAL(evb_store_action_create(s, &d), EVB_OK);
     CU_ASSERT_EQUAL_FATAL(evb_store_action_get(s, "off", &a), EVB_OK);
     CU_ASSERT_EQUAL(a->disabled, 1);
@@ -419,9 +422,14 @@ static void test_connections(void)
     CU_ASSERT_STRING_EQUAL(buf, "acme/id-a1,acme/id-a2,acme/id-a3,beta/id-b1");
 
     /* update by id: fields replaced, org and create time kept; a name clash is EXISTS */
-    evb_connection_rec u = {.id = "id-a2", .org = "ignored", .name = "to-erp2",
-                            .connector = "erp2", .action = "hook2", .config = "{\"v\":2}",
-                            .state = 3, .state_reason = "target gone"};
+    evb_connection_rec u = {.id = "id-a2",
+                            .org = "ignored",
+                            .name = "to-erp2",
+                            .connector = "erp2",
+                            .action = "hook2",
+                            .config = "{\"v\":2}",
+                            .state = 3,
+                            .state_reason = "target gone"};
     CU_ASSERT_EQUAL(evb_store_connection_update(s, &u), EVB_OK);
     CU_ASSERT_EQUAL_FATAL(evb_store_connection_get(s, "id-a2", &c), EVB_OK);
     CU_ASSERT_STRING_EQUAL(c->org, "acme");
@@ -503,8 +511,8 @@ static void test_generation(void)
     BUMPS(evb_store_action_set_disabled(s, "a", 1, "x"));
     BUMPS(conn_add(s, "c", "o", "n", "crm", "a", 1));
     SAME(conn_add(s, "c", "o", "n", "crm", "a", 1), EVB_ERR_EXISTS);
-    evb_connection_rec cu = {.id = "c", .org = "o", .name = "n2", .connector = "crm",
-                             .action = "a", .state = 1};
+    evb_connection_rec cu = {
+        .id = "c", .org = "o", .name = "n2", .connector = "crm", .action = "a", .state = 1};
     BUMPS(evb_store_connection_update(s, &cu));
     BUMPS(evb_store_connection_set_state(s, "c", 2, NULL));
     SAME(evb_store_connection_set_state(s, "zz", 2, NULL), EVB_ERR_NOT_FOUND);
@@ -655,9 +663,9 @@ static void test_held_follows_store(void)
     CU_ASSERT_EQUAL(conn_add(s, "off", "o", "off", "crm", "a", 3), EVB_OK);
     evb_event *ev = make_event("h1", "o", 10);
     evb_delivery_new d[] = {
-        {.id = "on-held", .connection_id = "on", .held = 1},    /* resumed since: pending */
-        {.id = "paused-not", .connection_id = "paused"},        /* paused since: held */
-        {.id = "off-held", .connection_id = "off", .held = 1},  /* not paused: pending */
+        {.id = "on-held", .connection_id = "on", .held = 1},     /* resumed since: pending */
+        {.id = "paused-not", .connection_id = "paused"},         /* paused since: held */
+        {.id = "off-held", .connection_id = "off", .held = 1},   /* not paused: pending */
         {.id = "gone-held", .connection_id = "gone", .held = 1}, /* unknown: as given */
         {.id = "gone-not", .connection_id = "gone"},
     };
@@ -675,8 +683,8 @@ static void test_held_follows_store(void)
 
 /* ---- pause / resume, listing by connection, delete ---- */
 
-static void put_for(evb_store *s, const char *event_id, const char *conn, const char *did,
-                    int held, int64_t recv_ms)
+static void put_for(evb_store *s, const char *event_id, const char *conn, const char *did, int held,
+                    int64_t recv_ms)
 {
     evb_event *ev = make_event(event_id, "o", recv_ms);
     evb_delivery_new d = {.id = did, .connection_id = conn, .held = held};
@@ -744,20 +752,17 @@ static void test_pause_resume_delete(void)
     CU_ASSERT_EQUAL(evb_store_connection_set_state(s, "c", 2, NULL), EVB_OK);
     put_for(s, "e5", "c", "h3", 1, 500);
     CU_ASSERT_EQUAL(delivery_state(dir, "h3"), EVB_DELIVERY_HELD);
-    evb_connection_rec u = {.id = "c", .org = "o", .name = "c", .connector = "crm",
-                            .action = "a", .state = 1};
+    evb_connection_rec u = {
+        .id = "c", .org = "o", .name = "c", .connector = "crm", .action = "a", .state = 1};
     CU_ASSERT_EQUAL(evb_store_connection_update(s, &u), EVB_OK);
     CU_ASSERT_EQUAL(delivery_state(dir, "h3"), EVB_DELIVERY_PENDING);
 
     /* delete: pending and held go, delivered, dead and leased stay, other connections too */
     CU_ASSERT_EQUAL(evb_store_connection_set_state(s, "c", 2, NULL), EVB_OK);
     put_for(s, "e6", "c", "h4", 1, 600);
-    CU_ASSERT_EQUAL(store_test_exec(s, "UPDATE deliveries SET state = 3 WHERE id = 'p1'"),
-                    EVB_OK);
-    CU_ASSERT_EQUAL(store_test_exec(s, "UPDATE deliveries SET state = 4 WHERE id = 'h1'"),
-                    EVB_OK);
-    CU_ASSERT_EQUAL(store_test_exec(s, "UPDATE deliveries SET state = 2 WHERE id = 'h2'"),
-                    EVB_OK);
+    CU_ASSERT_EQUAL(store_test_exec(s, "UPDATE deliveries SET state = 3 WHERE id = 'p1'"), EVB_OK);
+    CU_ASSERT_EQUAL(store_test_exec(s, "UPDATE deliveries SET state = 4 WHERE id = 'h1'"), EVB_OK);
+    CU_ASSERT_EQUAL(store_test_exec(s, "UPDATE deliveries SET state = 2 WHERE id = 'h2'"), EVB_OK);
     CU_ASSERT_EQUAL(store_test_exec(s, "INSERT INTO delivery_attempts(delivery_id, attempt, "
                                        "time_ms, outcome) VALUES('h3', 1, 1, 1), "
                                        "('h1', 1, 1, 1)"),
@@ -789,7 +794,8 @@ static void test_commit_failure(void)
     evb_store *s = open_store(dir);
     CU_ASSERT_EQUAL(conn_add(s, "c", "o", "c", "crm", "a", 1), EVB_OK);
     evb_event *ev = make_event("f1", "o", 10);
-    evb_delivery_new d[] = {{.id = "fd1", .connection_id = "c"}, {.id = "fd2", .connection_id = "c"}};
+    evb_delivery_new d[] = {{.id = "fd1", .connection_id = "c"},
+                            {.id = "fd2", .connection_id = "c"}};
     evb_put_item it = {.ev = ev, .deliveries = d, .n_deliveries = 2, .filter_trace = "{\"f\":1}"};
 
     store_test_fail_commits(s, 1);
@@ -842,10 +848,12 @@ static void test_many_deliveries(void)
         evs[p] = make_event(id, "o", 100 + p);
         for (int c = 0; c < MANY_CONNS; c++) {
             snprintf(ids[p][c], sizeof ids[p][c], "del-%d-%03d", p, c);
-            d[p][c] = (evb_delivery_new){.id = ids[p][c], .connection_id = conns[c],
-                                         .ordering_key = "k"};
+            d[p][c] =
+                (evb_delivery_new){.id = ids[p][c], .connection_id = conns[c], .ordering_key = "k"};
         }
-        items[p] = (evb_put_item){.ev = evs[p], .deliveries = d[p], .n_deliveries = MANY_CONNS,
+        items[p] = (evb_put_item){.ev = evs[p],
+                                  .deliveries = d[p],
+                                  .n_deliveries = MANY_CONNS,
                                   .filter_trace = "{\"matched\":200}"};
         waiter_init(&w[p]);
         CU_ASSERT_EQUAL_FATAL(evb_store_put_events(s, &items[p], 1, waiter_cb, &w[p]), EVB_OK);
