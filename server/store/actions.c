@@ -304,7 +304,7 @@ evb_err evb_store_action_list(evb_store *s, const char *isv, const char *org, ev
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
             if (n == cap) {
                 size_t ncap = cap ? cap * 2 : 16;
-                evb_action_rec **g = realloc(as, ncap * sizeof *g);
+                evb_action_rec **g = realloc(as, ncap * sizeof(evb_action_rec *));
                 if (g == NULL) {
                     e = EVB_ERR_NOMEM;
                     break;

@@ -307,7 +307,7 @@ static evb_err collect(sqlite3_stmt *st, evb_connection_rec ***out, size_t *n_ou
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (n == cap) {
             size_t ncap = cap ? cap * 2 : 16;
-            evb_connection_rec **g = realloc(cs, ncap * sizeof *g);
+            evb_connection_rec **g = realloc(cs, ncap * sizeof(evb_connection_rec *));
             if (g == NULL) {
                 e = EVB_ERR_NOMEM;
                 break;

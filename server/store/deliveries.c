@@ -150,7 +150,7 @@ static evb_err collect(sqlite3_stmt *st, evb_delivery_rec ***out, size_t *n_out)
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (n == cap) {
             size_t ncap = cap ? cap * 2 : 8;
-            evb_delivery_rec **g = realloc(ds, ncap * sizeof *g);
+            evb_delivery_rec **g = realloc(ds, ncap * sizeof(evb_delivery_rec *));
             if (g == NULL) {
                 e = EVB_ERR_NOMEM;
                 break;

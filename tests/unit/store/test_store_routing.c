@@ -865,7 +865,8 @@ static void test_many_deliveries(void)
     }
     gate_fini(&g);
     CU_ASSERT_EQUAL(store_test_commits(s) - c0, 1); /* all five puts in one transaction */
-    CU_ASSERT_EQUAL(db_int(dir, "SELECT count(*) FROM deliveries"), MANY_PUTS * MANY_CONNS);
+    CU_ASSERT_EQUAL(db_int(dir, "SELECT count(*) FROM deliveries"),
+                    (int64_t)MANY_PUTS * MANY_CONNS);
     CU_ASSERT_EQUAL(db_int(dir, "SELECT count(*) FROM event_filter"), MANY_PUTS);
 
     evb_delivery_rec **ds = NULL;
