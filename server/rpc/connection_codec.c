@@ -11,7 +11,6 @@
 #include "server/routing/pattern.h"
 #include "server/routing/transform.h"
 
-#define TRANSFORM_MAX 10240
 #define MAX_AGE_MAX_S (7LL * 86400)
 
 static evb_err check_types(const Evbridge__V1__Connection *c, const evb_connector *conn,
@@ -38,10 +37,6 @@ static evb_err check_transform(const Evbridge__V1__Transform *t, json_t **out, e
     size_t n_vars = t ? t->n_vars : 0;
     if (mode == 0)
         mode = EVB_TRANSFORM_ORIGINAL;
-    if (strlen(value) > TRANSFORM_MAX)
-        return evb_error_set(e, EVB_ERR_INVALID, "connection.transform.value",
-                             "connection.transform.value is longer than %d characters",
-                             TRANSFORM_MAX);
     const char **names = calloc(n_vars + 1, sizeof *names);
     const char **paths = calloc(n_vars + 1, sizeof *paths);
     json_t *vars = json_object();
@@ -63,7 +58,7 @@ static evb_err check_transform(const Evbridge__V1__Transform *t, json_t **out, e
     if (rc != EVB_OK) {
         json_decref(vars);
         return evb_error_set(e, rc == EVB_ERR_NOMEM ? rc : EVB_ERR_INVALID,
-                             "connection.transform", "connection.transform: %s",
+                             "connection.transform", "connection.%s",
                              terr.message[0] ? terr.message : evb_strerror(rc));
     }
     *out = json_pack("{s:i, s:s, s:o}", "mode", mode, "value", value, "vars", vars);
