@@ -25,9 +25,8 @@
 #define CUSTOMERS 10000
 
 static const char *const TYPES[NTYPES] = {
-    "crm.customer.created", "crm.customer.changed", "crm.customer.deleted",
-    "crm.contract.signed",  "crm.contract.changed", "crm.product.changed",
-    "crm.order.created",    "crm.order.paid"};
+    "crm.customer.created", "crm.customer.changed", "crm.customer.deleted", "crm.contract.signed",
+    "crm.contract.changed", "crm.product.changed",  "crm.order.created",    "crm.order.paid"};
 
 static uint64_t rng = 88172645463325252ULL;
 
@@ -94,15 +93,14 @@ static json_t *make_event(size_t k)
     return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s,"
                      " s:{s:s, s:s, s:i, s:s, s:s, s:s, s:{s:s, s:s, s:s},"
                      " s:[{s:s, s:i}, {s:s, s:i}], s:[s, s]}}",
-                     "id", id, "source", "/connectors/xbongbong-crm", "specversion", "1.0",
-                     "type", TYPES[rnd(NTYPES)], "subject", subject, "time",
-                     "2024-06-11T08:30:00Z", "datacontenttype", "application/json",
-                     "dataschema", "evb:std.customer/3", "orgid", "org-42", "connector",
-                     "xbongbong-crm", "data", "customerId", cust, "name", "Example Trading Ltd",
-                     "amount", (int)rnd(1000), "region", region, "status", status[rnd(5)],
-                     "level", level[rnd(4)], "address", "city", "Hangzhou", "street",
-                     "1 West Lake Rd", "zip", "310000", "items", "sku", "P-1", "qty",
-                     (int)rnd(9), "sku", "P-2", "qty", (int)rnd(9), "tags", "vip", "north");
+                     "id", id, "source", "/connectors/xbongbong-crm", "specversion", "1.0", "type",
+                     TYPES[rnd(NTYPES)], "subject", subject, "time", "2024-06-11T08:30:00Z",
+                     "datacontenttype", "application/json", "dataschema", "evb:std.customer/3",
+                     "orgid", "org-42", "connector", "xbongbong-crm", "data", "customerId", cust,
+                     "name", "Example Trading Ltd", "amount", (int)rnd(1000), "region", region,
+                     "status", status[rnd(5)], "level", level[rnd(4)], "address", "city",
+                     "Hangzhou", "street", "1 West Lake Rd", "zip", "310000", "items", "sku", "P-1",
+                     "qty", (int)rnd(9), "sku", "P-2", "qty", (int)rnd(9), "tags", "vip", "north");
 }
 
 typedef struct result {
@@ -175,8 +173,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "pattern_bench: setup failed at N=%zu\n", sizes[i]);
             return 1;
         }
-        printf("connections=%-6zu events/s=%-10.0f build_ms=%-8.1f matches/event=%.3f\n",
-               res[i].n, res[i].eps, res[i].build_ms, res[i].avg_matches);
+        printf("connections=%-6zu events/s=%-10.0f build_ms=%-8.1f matches/event=%.3f\n", res[i].n,
+               res[i].eps, res[i].build_ms, res[i].avg_matches);
     }
     double ratio = res[2].eps / res[0].eps;
     printf("ratio N=10000/N=10: %.3f (goal >= 0.333)\n", ratio);

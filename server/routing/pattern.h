@@ -123,8 +123,8 @@ evb_err evb_matcher_build(evb_matcher *m);
  * cap ids are written and EVB_ERR_LIMIT is returned (call again with a larger buffer).
  * ids_out may be NULL when cap is 0. EVB_ERR_INVALID when m is not built or n_out is NULL,
  * EVB_ERR_NOMEM. A NULL or non-object event matches nothing. Thread-safe after build. */
-evb_err evb_matcher_match(const evb_matcher *m, const json_t *event, uint64_t *ids_out,
-                          size_t cap, size_t *n_out);
+evb_err evb_matcher_match(const evb_matcher *m, const json_t *event, uint64_t *ids_out, size_t cap,
+                          size_t *n_out);
 
 /* Number of patterns added to m. */
 size_t evb_matcher_count(const evb_matcher *m);

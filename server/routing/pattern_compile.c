@@ -57,8 +57,10 @@ static evb_err dnf_and(evb_pm_cctx *c, dnf *a, dnf *b)
             o->f = malloc((o->n ? o->n : 1) * sizeof(uint32_t));
             if (o->f == NULL)
                 goto nomem;
-            memcpy(o->f, a->b[i].f, a->b[i].n * sizeof(uint32_t));
-            memcpy(o->f + a->b[i].n, b->b[j].f, b->b[j].n * sizeof(uint32_t));
+            if (a->b[i].n > 0)
+                memcpy(o->f, a->b[i].f, a->b[i].n * sizeof(uint32_t));
+            if (b->b[j].n > 0)
+                memcpy(o->f + a->b[i].n, b->b[j].f, b->b[j].n * sizeof(uint32_t));
         }
     }
     dnf_free(a);
@@ -204,7 +206,8 @@ static evb_err finish(evb_pm_cctx *c, dnf *d)
     size_t k = 0;
     for (size_t i = 0; i < d->n; i++) {
         p->boff[i] = k;
-        memcpy(p->bfields + k, d->b[i].f, d->b[i].n * sizeof(uint32_t));
+        if (d->b[i].n > 0)
+            memcpy(p->bfields + k, d->b[i].f, d->b[i].n * sizeof(uint32_t));
         k += d->b[i].n;
     }
     p->boff[d->n] = k;
@@ -224,8 +227,8 @@ evb_err evb_pattern_compile(const char *json, size_t len, size_t max_bytes, evb_
         return evb_error_set(err, EVB_ERR_INVALID, "",
                              "pattern is %zu bytes, over the limit of %zu bytes", len, max_bytes);
     json_error_t jerr;
-    json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL | JSON_DECODE_ANY,
-                           &jerr);
+    json_t *root = json_loadb(
+        json, len, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL | JSON_DECODE_ANY, &jerr);
     if (root == NULL)
         return evb_error_set(err, EVB_ERR_INVALID, "",
                              "pattern is not valid JSON (line %d, column %d): %s", jerr.line,

@@ -51,11 +51,13 @@ static evb_err add_leaf(walk *w, const json_t *v)
     l->path = NULL;
     l->path_off = (uint32_t)ev->npaths;
     l->path_len = (uint32_t)w->plen;
-    memcpy(ev->paths + ev->npaths, w->path, w->plen);
+    if (w->plen > 0)
+        memcpy(ev->paths + ev->npaths, w->path, w->plen);
     ev->npaths += w->plen;
     l->chain_off = (uint32_t)ev->nchain;
     l->chain_len = (uint32_t)(w->clen / 2);
-    memcpy(ev->chain + ev->nchain, w->chain, w->clen * sizeof(uint32_t));
+    if (w->clen > 0)
+        memcpy(ev->chain + ev->nchain, w->chain, w->clen * sizeof(uint32_t));
     ev->nchain += w->clen;
     l->v = v;
     return EVB_OK;
@@ -281,8 +283,9 @@ evb_err evb_pattern_match_text(const evb_pattern *p, const char *event_json, siz
     json_t *ev =
         json_loadb(event_json, len, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL, &jerr);
     if (ev == NULL)
-        return evb_error_set(err, EVB_ERR_PARSE, "", "event is not valid JSON (line %d, column %d): %s",
-                             jerr.line, jerr.column, jerr.text);
+        return evb_error_set(err, EVB_ERR_PARSE, "",
+                             "event is not valid JSON (line %d, column %d): %s", jerr.line,
+                             jerr.column, jerr.text);
     if (!json_is_object(ev)) {
         json_decref(ev);
         return evb_error_set(err, EVB_ERR_INVALID, "", "event must be a JSON object");

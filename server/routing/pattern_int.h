@@ -83,9 +83,9 @@ typedef struct evb_pm_field {
 struct evb_pattern {
     evb_pm_field *fields;
     size_t nfields;
-    uint32_t *bfields;    /* all branches' field indices, back to back */
-    size_t *boff;         /* branch b is bfields[boff[b] .. boff[b+1]) */
-    size_t nbranches;     /* >= 1 */
+    uint32_t *bfields; /* all branches' field indices, back to back */
+    size_t *boff;      /* branch b is bfields[boff[b] .. boff[b+1]) */
+    size_t nbranches;  /* >= 1 */
 };
 
 /* ---- compiler internals (pattern_compile.c, pattern_parse.c) --------------------------- */
@@ -118,8 +118,8 @@ evb_err evb_pm_parse_field(evb_pm_cctx *c, const json_t *arr, uint32_t *index_ou
 /* ---- flattened event ------------------------------------------------------------------- */
 
 typedef struct evb_pm_leaf {
-    const char *path; /* into evb_pm_event.paths, not NUL-terminated */
-    uint32_t path_off, path_len; /* in evb_pm_event.paths */
+    const char *path;              /* into evb_pm_event.paths, not NUL-terminated */
+    uint32_t path_off, path_len;   /* in evb_pm_event.paths */
     uint32_t chain_off, chain_len; /* in evb_pm_event.chain (pairs) */
     const json_t *v;
 } evb_pm_leaf;

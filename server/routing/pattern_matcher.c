@@ -23,8 +23,15 @@
 
 #include "server/routing/pattern_int.h"
 
-enum { K_STR = 's', K_NUM = 'n', K_TRUE = 't', K_FALSE = 'f', K_NULL = 'z', K_PREFIX = 'p',
-       K_PATH = '.' };
+enum {
+    K_STR = 's',
+    K_NUM = 'n',
+    K_TRUE = 't',
+    K_FALSE = 'f',
+    K_NULL = 'z',
+    K_PREFIX = 'p',
+    K_PATH = '.'
+};
 
 typedef struct mrule {
     const evb_pattern *p;
@@ -266,8 +273,8 @@ static evb_err assign_first(evb_matcher *m)
         byid[i] = &m->rules[i];
     qsort(byid, m->nrules, sizeof *byid, rule_id_sort);
     for (size_t i = 0; i < m->nrules; i++) {
-        const mrule *first = (i > 0 && byid[i - 1]->id == byid[i]->id) ? &m->rules[byid[i - 1]->first]
-                                                                        : byid[i];
+        const mrule *first =
+            (i > 0 && byid[i - 1]->id == byid[i]->id) ? &m->rules[byid[i - 1]->first] : byid[i];
         byid[i]->first = (uint32_t)(first - m->rules);
     }
     free(byid);
@@ -422,7 +429,8 @@ static evb_err build_table(evb_matcher *m, keyref *kr, size_t n)
         if (kr[i].chosen)
             kr[nc++] = kr[i];
     n = nc;
-    qsort(kr, n, sizeof *kr, keyref_sort);
+    if (n > 1)
+        qsort(kr, n, sizeof *kr, keyref_sort);
     m->post = malloc((2 * n + 1) * sizeof *m->post); /* branches + prefix lengths */
     size_t nslots = 16;
     while (nslots < 2 * n)
@@ -498,7 +506,7 @@ typedef struct mctx {
     const evb_pm_event *ev;
     unsigned char *seen; /* per branch */
     unsigned char *hit;  /* per rule (first index) */
-    uint32_t *hits; /* matched rules (first index), hits_stack or malloc'd */
+    uint32_t *hits;      /* matched rules (first index), hits_stack or malloc'd */
     size_t nhits, caphits;
     int nomem;
     uint32_t hits_stack[64];
@@ -598,8 +606,8 @@ static void probe_leaf(mctx *c, const evb_pm_leaf *l, const mpath *mp, uint64_t 
     }
 }
 
-evb_err evb_matcher_match(const evb_matcher *m, const json_t *event, uint64_t *ids_out,
-                          size_t cap, size_t *n_out)
+evb_err evb_matcher_match(const evb_matcher *m, const json_t *event, uint64_t *ids_out, size_t cap,
+                          size_t *n_out)
 {
     if (m == NULL || !m->built || n_out == NULL || (ids_out == NULL && cap > 0))
         return EVB_ERR_INVALID;

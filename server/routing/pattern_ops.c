@@ -163,8 +163,7 @@ double evb_pm_canon_num(double d)
 
 /* ---- matching ---------------------------------------------------------------------------- */
 
-static int find_sub(const char *h, size_t hn, const char *nd, size_t nn, size_t from,
-                    size_t *at)
+static int find_sub(const char *h, size_t hn, const char *nd, size_t nn, size_t from, size_t *at)
 {
     if (nn == 0) {
         *at = from;

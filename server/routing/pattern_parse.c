@@ -189,8 +189,8 @@ static int comparison(const char *s, int *lower, int *incl)
     return 1;
 }
 
-#define NUMERIC_SHAPE                                                                          \
-    "%s: expected [\"=\"|\"<\"|\"<=\"|\">\"|\">=\", number] or "                                      \
+#define NUMERIC_SHAPE                                                                              \
+    "%s: expected [\"=\"|\"<\"|\"<=\"|\">\"|\">=\", number] or "                                   \
     "[\">\"|\">=\", low, \"<\"|\"<=\", high]"
 
 static evb_err parse_numeric(evb_pm_cctx *c, evb_pm_op *op, const json_t *v)
@@ -296,9 +296,8 @@ static evb_err parse_anybut(evb_pm_cctx *c, evb_pm_op *op, const json_t *v)
     if (json_is_object(v)) {
         static const char *const ok[] = {"prefix", "suffix", "equals-ignore-case", "wildcard",
                                          "contains"};
-        const char *k = json_object_size(v) == 1 ? json_object_iter_key(json_object_iter(
-                                                       (json_t *)v))
-                                                 : NULL;
+        const char *k =
+            json_object_size(v) == 1 ? json_object_iter_key(json_object_iter((json_t *)v)) : NULL;
         for (size_t i = 0; k != NULL && i < sizeof ok / sizeof ok[0]; i++)
             if (strcmp(k, ok[i]) == 0)
                 name = ok[i];
@@ -358,9 +357,8 @@ static evb_err parse_operator(evb_pm_cctx *c, evb_pm_op *op, const json_t *e, in
     if (strcmp(name, "prefix") == 0 || strcmp(name, "suffix") == 0)
         rc = parse_affix(c, op, name, v, 1);
     else if (strcmp(name, "equals-ignore-case") == 0 || strcmp(name, "contains") == 0)
-        rc = json_is_string(v) ? set_str(c, op,
-                                         name[0] == 'e' ? EVB_PM_EQUALS_IC : EVB_PM_CONTAINS, v,
-                                         name[0] == 'e')
+        rc = json_is_string(v) ? set_str(c, op, name[0] == 'e' ? EVB_PM_EQUALS_IC : EVB_PM_CONTAINS,
+                                         v, name[0] == 'e')
                                : bad(c, "%s: expected a string", name);
     else if (strcmp(name, "wildcard") == 0)
         rc = parse_wildcard(c, op, v, "wildcard");
@@ -411,8 +409,7 @@ static evb_err parse_element(evb_pm_cctx *c, evb_pm_op *op, const json_t *e, int
 evb_err evb_pm_parse_field(evb_pm_cctx *c, const json_t *arr, uint32_t *index_out)
 {
     if (json_array_size(arr) == 0)
-        return evb_error_set(c->err, EVB_ERR_INVALID, c->ptr,
-                             "a value list must not be empty");
+        return evb_error_set(c->err, EVB_ERR_INVALID, c->ptr, "a value list must not be empty");
     evb_pattern *p = c->p;
     if (p->nfields == c->capfields) {
         size_t nc = c->capfields ? c->capfields * 2 : 8;

@@ -67,8 +67,8 @@ static inline void run_rows(const match_row *rows, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         int got = match_rows(rows[i].pattern, rows[i].event);
-        EVB_CHECK_ROW(got == rows[i].expect, "pattern %s event %s: want %d got %d",
-                      rows[i].pattern, rows[i].event, rows[i].expect, got);
+        EVB_CHECK_ROW(got == rows[i].expect, "pattern %s event %s: want %d got %d", rows[i].pattern,
+                      rows[i].event, rows[i].expect, got);
     }
 }
 

@@ -100,10 +100,10 @@ static void test_rejected(void)
         EVB_CHECK_ROW(rc == EVB_ERR_INVALID, "%s: rc %d", p, (int)rc);
         EVB_CHECK_ROW(pat == NULL, "%s: pattern set on error", p);
         EVB_CHECK_ROW(err.code == EVB_ERR_INVALID, "%s: err.code %d", p, (int)err.code);
-        EVB_CHECK_ROW(strcmp(err.pointer, rows[i].pointer) == 0, "%s: pointer '%s', want '%s'",
-                      p, err.pointer, rows[i].pointer);
-        EVB_CHECK_ROW(strstr(err.message, rows[i].fragment) != NULL,
-                      "%s: message '%s' lacks '%s'", p, err.message, rows[i].fragment);
+        EVB_CHECK_ROW(strcmp(err.pointer, rows[i].pointer) == 0, "%s: pointer '%s', want '%s'", p,
+                      err.pointer, rows[i].pointer);
+        EVB_CHECK_ROW(strstr(err.message, rows[i].fragment) != NULL, "%s: message '%s' lacks '%s'",
+                      p, err.message, rows[i].fragment);
         evb_pattern_free(pat);
         free(p);
     }
