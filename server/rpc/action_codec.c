@@ -126,25 +126,25 @@ static evb_err http_to_json(const Evbridge__V1__HttpTarget *h, json_t *old, json
         const char *pw = keep(a->password, old_auth, "password");
         if (a->username[0] == '\0' || strchr(a->username, ':') || !text_ok(a->username, 256))
             rc = evb_error_set(err, EVB_ERR_INVALID, "action.http.auth.username",
-                               "basic auth needs a username without ':'");
+                               "action.http.auth.username: basic auth needs a username without ':'");
         json_object_set_new(auth, "username", json_string(a->username));
         json_object_set_new(auth, "password", json_string(pw));
     } else if (kind == EVBRIDGE__V1__HTTP_AUTH_KIND__HTTP_AUTH_BEARER) {
         const char *tok = keep(a->token, old_auth, "token");
         if (tok[0] == '\0' || !text_ok(tok, 4096) || strpbrk(tok, "\r\n "))
             rc = evb_error_set(err, EVB_ERR_INVALID, "action.http.auth.token",
-                               "bearer auth needs a token (no spaces or line breaks)");
+                               "action.http.auth.token: bearer auth needs a token (no spaces or line breaks)");
         json_object_set_new(auth, "token", json_string(tok));
     } else if (kind == EVBRIDGE__V1__HTTP_AUTH_KIND__HTTP_AUTH_API_KEY) {
         const char *key = keep(a->api_key, old_auth, "api_key");
         if (!evb_str_matches(a->header, "A-Za-z0-9!#$%&'*+.^_`|~-", 1, 128) ||
             header_reserved(a->header) || key[0] == '\0' || strpbrk(key, "\r\n"))
             rc = evb_error_set(err, EVB_ERR_INVALID, "action.http.auth",
-                               "api-key auth needs a header name and a key");
+                               "action.http.auth: api-key auth needs a header name (not a reserved one) and a key");
         json_object_set_new(auth, "header", json_string(a->header));
         json_object_set_new(auth, "api_key", json_string(key));
     } else if (kind < 0 || kind > EVBRIDGE__V1__HTTP_AUTH_KIND__HTTP_AUTH_API_KEY) {
-        rc = evb_error_set(err, EVB_ERR_INVALID, "action.http.auth.kind", "unknown auth kind");
+        rc = evb_error_set(err, EVB_ERR_INVALID, "action.http.auth.kind", "action.http.auth.kind: unknown auth kind");
     }
     if (rc != EVB_OK) {
         json_decref(headers);
@@ -184,21 +184,21 @@ static evb_err robot_to_json(const Evbridge__V1__RobotTarget *r, json_t *old, js
                              "(https://oapi.dingtalk.com/robot/send?access_token=...)");
     const char *secret = keep(r->secret, old_robot, "secret");
     if (!text_ok(secret, 256) || strpbrk(secret, "\r\n"))
-        return evb_error_set(err, EVB_ERR_INVALID, "action.robot.secret", "bad secret");
+        return evb_error_set(err, EVB_ERR_INVALID, "action.robot.secret", "action.robot.secret: must be text without line breaks");
     int type = r->message_type ? (int)r->message_type : 1;
     if (type < 1 || type > 3)
         return evb_error_set(err, EVB_ERR_INVALID, "action.robot.message_type",
-                             "unknown message type");
+                             "action.robot.message_type: unknown message type");
     if (r->template_[0] == '\0' || !text_ok(r->template_, TEMPLATE_MAX))
         return evb_error_set(err, EVB_ERR_INVALID, "action.robot.template",
                              "action.robot.template is required (at most %d bytes)",
                              TEMPLATE_MAX);
     if (type != 1 && (r->title[0] == '\0' || !text_ok(r->title, 512)))
         return evb_error_set(err, EVB_ERR_INVALID, "action.robot.title",
-                             "markdown and actionCard messages need a title");
+                             "action.robot.title: markdown and actionCard messages need a title");
     if (type == 3 && (r->single_title[0] == '\0' || !url_ok(r->single_url)))
         return evb_error_set(err, EVB_ERR_INVALID, "action.robot.single_url",
-                             "actionCard messages need single_title and an http(s) single_url");
+                             "action.robot.single_url: actionCard messages need single_title and an http(s) single_url");
     json_t *vars = json_object();
     for (size_t i = 0; i < r->n_vars; i++) {
         const char *k = r->vars[i]->key, *v = r->vars[i]->value;

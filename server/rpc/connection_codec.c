@@ -73,7 +73,7 @@ static evb_err check_retry(const Evbridge__V1__RetryPolicy *r, json_t **out, evb
     int strategy = r->strategy ? (int)r->strategy : EVBRIDGE__V1__RETRY_STRATEGY__BACKOFF_RETRY;
     if (strategy < 1 || strategy > 3)
         return evb_error_set(e, EVB_ERR_INVALID, "connection.retry.strategy",
-                             "unknown retry strategy");
+                             "connection.retry.strategy: unknown retry strategy");
     if (r->max_attempts < 0 || r->max_attempts > 1000 || r->max_age_seconds < 0 ||
         r->max_age_seconds > MAX_AGE_MAX_S || r->base_delay_ms < 0 || r->max_delay_ms < 0 ||
         !(r->jitter >= 0.0 && r->jitter <= 1.0))
@@ -115,10 +115,10 @@ evb_err evb_connection_config_from_pb(const Evbridge__V1__Connection *c,
     if (rc == EVB_OK && (rc = check_retry(c->retry, &retry, e)) == EVB_OK)
         json_object_set_new(cfg, "retry", retry);
     if (rc == EVB_OK && (c->ordering < 0 || c->ordering > 2))
-        rc = evb_error_set(e, EVB_ERR_INVALID, "connection.ordering", "unknown ordering");
+        rc = evb_error_set(e, EVB_ERR_INVALID, "connection.ordering", "connection.ordering: unknown ordering");
     if (rc == EVB_OK && (c->fault_tolerance < 0 || c->fault_tolerance > 2))
         rc = evb_error_set(e, EVB_ERR_INVALID, "connection.fault_tolerance",
-                           "unknown fault tolerance");
+                           "connection.fault_tolerance: unknown fault tolerance");
     if (rc == EVB_OK && !(c->rate_limit_per_second >= 0 && c->rate_limit_per_second <= 1e6))
         rc = evb_error_set(e, EVB_ERR_INVALID, "connection.rate_limit_per_second",
                            "connection.rate_limit_per_second must be 0 (unlimited)..1000000");

@@ -107,6 +107,8 @@ static void write_action(evb_rpc_call *call, const uint8_t *req, size_t len, evb
     }
     if (!create) {
         rc = evb_store_action_get(svc->store, a->name, &old);
+        if (rc == EVB_OK && !evb_svc_action_visible(&p, old))
+            rc = EVB_ERR_NOT_FOUND; /* another owner's action stays invisible */
         if (rc == EVB_ERR_NOT_FOUND)
             evb_error_set(&e, rc, "action.name", "no action %s", a->name);
         if (rc != EVB_OK)

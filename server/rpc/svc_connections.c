@@ -132,7 +132,7 @@ static void write_connection(evb_rpc_call *call, const uint8_t *req, size_t len,
     if (create && state != EVBRIDGE__V1__CONNECTION_STATE__ENABLED &&
         state != EVBRIDGE__V1__CONNECTION_STATE__PAUSED) {
         rc = evb_error_set(&e, EVB_ERR_INVALID, "connection.state",
-                           "a new connection is ENABLED or PAUSED");
+                           "connection.state: a new connection is ENABLED or PAUSED");
         goto out;
     }
     if ((rc = check_refs(svc, c, &conn, &e)) != EVB_OK ||
