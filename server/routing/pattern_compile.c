@@ -47,9 +47,12 @@ static evb_err dnf_and(evb_pm_cctx *c, dnf *a, dnf *b)
                              "$or: the pattern expands to more than %u alternatives",
                              EVB_PATTERN_MAX_BRANCHES);
     }
-    dnf r = {calloc(a->n * b->n, sizeof(br)), a->n * b->n};
-    if (r.b == NULL)
+    size_t n = a->n * b->n;
+    dnf r = {calloc(n ? n : 1, sizeof(br)), n};
+    if (r.b == NULL) {
+        r.n = 0;
         goto nomem;
+    }
     for (size_t i = 0; i < a->n; i++) {
         for (size_t j = 0; j < b->n; j++) {
             br *o = &r.b[i * b->n + j];
@@ -81,6 +84,10 @@ static evb_err dnf_or(evb_pm_cctx *c, dnf *a, dnf *b)
         return evb_error_set(c->err, EVB_ERR_INVALID, c->ptr,
                              "$or: the pattern expands to more than %u alternatives",
                              EVB_PATTERN_MAX_BRANCHES);
+    }
+    if (b->n == 0) {
+        dnf_free(b);
+        return EVB_OK;
     }
     br *nb = realloc(a->b, (a->n + b->n) * sizeof(br));
     if (nb == NULL) {

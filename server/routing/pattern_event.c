@@ -246,7 +246,7 @@ int evb_pm_branch_match(const evb_pattern *p, size_t b, const evb_pm_event *ev)
         }
     }
     if (result && k > 1) {
-        const evb_pm_leaf **chosen = malloc(k * sizeof *chosen);
+        const evb_pm_leaf **chosen = malloc(k * sizeof(const evb_pm_leaf *));
         if (chosen == NULL)
             result = -1;
         else

@@ -145,4 +145,81 @@ size_t evb_pm_event_find(const evb_pm_event *ev, const char *path, size_t n, siz
 /* 1 when branch b of p matches the flattened event, 0 when not, -1 on allocation failure. */
 int evb_pm_branch_match(const evb_pattern *p, size_t b, const evb_pm_event *ev);
 
+/* ---- matcher internals (pattern_matcher.c, pattern_index.c) ----------------------------- */
+
+enum {
+    EVB_PMK_STR = 's',
+    EVB_PMK_NUM = 'n',
+    EVB_PMK_TRUE = 't',
+    EVB_PMK_FALSE = 'f',
+    EVB_PMK_NULL = 'z',
+    EVB_PMK_PREFIX = 'p',
+    EVB_PMK_PATH = '.'
+};
+
+typedef struct evb_pm_rule {
+    const evb_pattern *p;
+    uint64_t id;
+    uint32_t first; /* index of the first rule added with the same id */
+} evb_pm_rule;
+
+typedef struct evb_pm_branch {
+    uint32_t rule, b;
+} evb_pm_branch;
+
+typedef struct evb_pm_slot {
+    uint64_t h;
+    const char *path, *val;
+    uint32_t path_len, val_len;
+    uint32_t off, cnt; /* postings[off .. off+cnt) */
+    unsigned char kind, used;
+} evb_pm_slot;
+
+typedef struct evb_pm_ipath { /* an indexed path: lookups for other paths are skipped */
+    uint64_t h;
+    const char *path;
+    uint32_t path_len;
+    uint32_t off, cnt; /* its prefix lengths: postings[off .. off+cnt), ascending */
+    unsigned char used;
+} evb_pm_ipath;
+
+struct evb_matcher {
+    evb_pm_rule *rules;
+    size_t nrules, caprules;
+    int built;
+    evb_pm_branch *branches;
+    size_t nbranches;
+    evb_pm_slot *slots;
+    size_t mask; /* nslots - 1 */
+    evb_pm_ipath *paths;
+    size_t pmask; /* npaths - 1 */
+    uint32_t *post;
+    size_t npost;
+    uint32_t *residual;
+    size_t nresidual;
+};
+
+static inline uint64_t evb_pm_fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *s = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ s[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+#define EVB_PM_FNV_INIT 0xcbf29ce484222325ULL
+
+static inline uint64_t evb_pm_mix(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    return h;
+}
+
+/* Builds the index of m from its rules (pattern_index.c). On failure the caller clears the
+ * partial index with evb_pm_index_clear. EVB_ERR_NOMEM. */
+evb_err evb_pm_index_build(evb_matcher *m);
+void evb_pm_index_clear(evb_matcher *m);
+
 #endif
