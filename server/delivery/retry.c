@@ -12,6 +12,7 @@
 #include "server/delivery/retry.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 
 void evb_retry_policy_default(evb_retry_policy *out)
@@ -97,8 +98,11 @@ static evb_err member_int(const json_t *o, const char *name, int64_t *v, evb_err
     *v = 0;
     if (m == NULL)
         return EVB_OK;
-    if (!json_is_integer(m))
-        return evb_error_set(err, EVB_ERR_INVALID, name, "retry.%s must be an integer", name);
+    if (!json_is_integer(m)) {
+        char ptr[64];
+        snprintf(ptr, sizeof ptr, "retry.%s", name);
+        return evb_error_set(err, EVB_ERR_INVALID, ptr, "retry.%s must be an integer", name);
+    }
     *v = (int64_t)json_integer_value(m);
     return EVB_OK;
 }
