@@ -420,7 +420,7 @@ static evb_err add_body(const evb_http_target *t, const evb_transform *tr, const
             return evb_error_set(err, EVB_ERR_NOMEM, NULL, "out of memory");
         const char *ctype = NULL;
         rc = evb_transform_apply(tr, view, &r->body, &r->body_len, &ctype, err);
-        if (rc == EVB_OK && r->body_len > 0)
+        if (rc == EVB_OK)
             rc = evb_http_request_add_header(r, "Content-Type",
                                              ctype ? ctype : EVB_TRANSFORM_CT_TEXT);
         json_decref(view);
@@ -435,7 +435,8 @@ static evb_err add_body(const evb_http_target *t, const evb_transform *tr, const
         return evb_http_request_add_header(r, "Content-Type", EVB_CE_JSON_CONTENT_TYPE);
     }
     rc = body_set(r, ev->data, ev->data_len);
-    if (rc == EVB_OK && ev->data_len > 0)
+    /* datacontenttype is an attribute: it travels even without data */
+    if (rc == EVB_OK && (ev->data_len > 0 || ev->datacontenttype != NULL))
         rc = evb_http_request_add_header(r, "Content-Type", binary_content_type(ev));
     if (rc == EVB_ERR_INVALID)
         return evb_error_set(err, rc, "datacontenttype", "datacontenttype is not a header value");

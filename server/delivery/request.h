@@ -91,7 +91,10 @@ int evb_http_target_signs(const evb_http_target *t);
  * printable ASCII without blanks or '.'; now_s is the attempt's unix time in seconds.
  * Header order: Content-Type, ce-* (binary mode), traceparent, tracestate, Authorization or
  * the api-key header, the action's custom headers (in config order), webhook-id,
- * webhook-timestamp, webhook-signature. No Content-Type is listed when the body is empty.
+ * webhook-timestamp, webhook-signature. Content-Type is missing only for an untransformed
+ * binary-mode event with neither data nor datacontenttype: the sender must then suppress
+ * its library's default (libcurl: add "Content-Type:"), or the receiver would read a
+ * datacontenttype the event does not have.
  * Errors: EVB_ERR_INVALID when the event cannot be sent in the chosen mode (missing
  * required attribute, a value ce_http/ce_json rejects) or delivery_id is missing/invalid
  * for a signing target; EVB_ERR_TOO_LARGE from the transform's output cap; EVB_ERR_NOMEM.

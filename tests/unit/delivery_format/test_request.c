@@ -109,7 +109,8 @@ static void binary_content_type(void)
         {"application/octet-stream", "\x00\x01\xff", 3, "application/octet-stream"},
         {NULL, "{\"a\":1}", 7, "application/json"},          /* absent: JSON when it is */
         {NULL, "\x00\x01\xff", 3, "application/octet-stream"}, /* absent, not JSON */
-        {"application/json", NULL, 0, NULL},                   /* no body, no Content-Type */
+        {"application/json", NULL, 0, "application/json"}, /* no data: the attribute stays */
+        {NULL, NULL, 0, NULL},                             /* nothing to say: no header */
     };
     evb_http_target *t = target("\"method\":\"PUT\",\"timeout_ms\":2500");
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
