@@ -11,12 +11,12 @@
 #define EVB_DELIVERY_OUTCOME_H
 
 typedef enum evb_outcome {
-    EVB_OUTCOME_DELIVERED = 0,  /* done */
-    EVB_OUTCOME_RETRY,          /* transient: ask evb_retry_next (retry.h) */
-    EVB_OUTCOME_DEAD,           /* permanent: dead-letter now */
-    EVB_OUTCOME_GONE,           /* HTTP 410: dead-letter and disable the connection */
-    EVB_OUTCOME_DISABLE_ACTION  /* robot rejects the action itself: dead-letter and disable
-                                   the action (and so every connection using it) */
+    EVB_OUTCOME_DELIVERED = 0, /* done */
+    EVB_OUTCOME_RETRY,         /* transient: ask evb_retry_next (retry.h) */
+    EVB_OUTCOME_DEAD,          /* permanent: dead-letter now */
+    EVB_OUTCOME_GONE,          /* HTTP 410: dead-letter and disable the connection */
+    EVB_OUTCOME_DISABLE_ACTION /* robot rejects the action itself: dead-letter and disable
+                                  the action (and so every connection using it) */
 } evb_outcome;
 
 /* Classifies an HTTP attempt. http_status 0 means no HTTP answer: connection error,

@@ -26,14 +26,14 @@ void evb_retry_policy_default(evb_retry_policy *out)
 }
 
 evb_err evb_retry_policy_init(evb_retry_policy *out, int strategy, int64_t max_attempts,
-                              int64_t max_age_seconds, int64_t base_delay_ms,
-                              int64_t max_delay_ms, double jitter, evb_error *err)
+                              int64_t max_age_seconds, int64_t base_delay_ms, int64_t max_delay_ms,
+                              double jitter, evb_error *err)
 {
     if (strategy == 0)
         strategy = EVB_RETRY_BACKOFF;
     if (strategy < EVB_RETRY_BACKOFF || strategy > EVB_RETRY_CUSTOM)
-        return evb_error_set(err, EVB_ERR_INVALID, "retry.strategy",
-                             "unknown retry strategy %d", strategy);
+        return evb_error_set(err, EVB_ERR_INVALID, "retry.strategy", "unknown retry strategy %d",
+                             strategy);
     if (max_attempts < 0 || max_attempts > EVB_RETRY_MAX_ATTEMPTS_LIMIT)
         return evb_error_set(err, EVB_ERR_INVALID, "retry.max_attempts",
                              "retry.max_attempts must be 0..%d", EVB_RETRY_MAX_ATTEMPTS_LIMIT);
@@ -253,8 +253,8 @@ static int eat_name(const char **s, const char *const *list, int n)
 /* "HH:MM:SS" */
 static int eat_time(const char **s, int *h, int *m, int *sec)
 {
-    return eat_digits(s, 2, h) && eat_char(s, ':') && eat_digits(s, 2, m) &&
-           eat_char(s, ':') && eat_digits(s, 2, sec);
+    return eat_digits(s, 2, h) && eat_char(s, ':') && eat_digits(s, 2, m) && eat_char(s, ':') &&
+           eat_digits(s, 2, sec);
 }
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
@@ -303,10 +303,10 @@ static int date_ms(int y, int mon /* 1..12 */, int d, int h, int mi, int s, int6
 static int parse_imf(const char *s, int64_t *ms)
 {
     int d, mon, y, h, mi, sec;
-    if (!eat_char(&s, ',') || !eat_char(&s, ' ') || !eat_digits(&s, 2, &d) ||
-        !eat_char(&s, ' ') || (mon = eat_name(&s, MONTHS, 12)) < 0 || !eat_char(&s, ' ') ||
-        !eat_digits(&s, 4, &y) || !eat_char(&s, ' ') || !eat_time(&s, &h, &mi, &sec) ||
-        !eat_char(&s, ' ') || !eat_word(&s, "gmt") || *s != '\0')
+    if (!eat_char(&s, ',') || !eat_char(&s, ' ') || !eat_digits(&s, 2, &d) || !eat_char(&s, ' ') ||
+        (mon = eat_name(&s, MONTHS, 12)) < 0 || !eat_char(&s, ' ') || !eat_digits(&s, 4, &y) ||
+        !eat_char(&s, ' ') || !eat_time(&s, &h, &mi, &sec) || !eat_char(&s, ' ') ||
+        !eat_word(&s, "gmt") || *s != '\0')
         return 0;
     return date_ms(y, mon + 1, d, h, mi, sec, ms);
 }
@@ -315,10 +315,10 @@ static int parse_imf(const char *s, int64_t *ms)
 static int parse_rfc850(const char *s, int64_t now_ms, int64_t *ms)
 {
     int d, mon, yy, h, mi, sec;
-    if (!eat_char(&s, ',') || !eat_char(&s, ' ') || !eat_digits(&s, 2, &d) ||
-        !eat_char(&s, '-') || (mon = eat_name(&s, MONTHS, 12)) < 0 || !eat_char(&s, '-') ||
-        !eat_digits(&s, 2, &yy) || !eat_char(&s, ' ') || !eat_time(&s, &h, &mi, &sec) ||
-        !eat_char(&s, ' ') || !eat_word(&s, "gmt") || *s != '\0')
+    if (!eat_char(&s, ',') || !eat_char(&s, ' ') || !eat_digits(&s, 2, &d) || !eat_char(&s, '-') ||
+        (mon = eat_name(&s, MONTHS, 12)) < 0 || !eat_char(&s, '-') || !eat_digits(&s, 2, &yy) ||
+        !eat_char(&s, ' ') || !eat_time(&s, &h, &mi, &sec) || !eat_char(&s, ' ') ||
+        !eat_word(&s, "gmt") || *s != '\0')
         return 0;
     /* RFC 9110 §5.6.7: a year that appears more than 50 years in the future is the most
      * recent past year with the same last two digits. */

@@ -41,17 +41,13 @@
 #include "common/err.h"
 
 /* Values of evb_retry_policy.strategy (equal to the proto enum's numbers). */
-enum {
-    EVB_RETRY_BACKOFF = 1,
-    EVB_RETRY_EXPONENTIAL = 2,
-    EVB_RETRY_CUSTOM = 3
-};
+enum { EVB_RETRY_BACKOFF = 1, EVB_RETRY_EXPONENTIAL = 2, EVB_RETRY_CUSTOM = 3 };
 
 /* Built-in schedules (see the top of this file). */
-#define EVB_RETRY_BACKOFF_ATTEMPTS 4         /* 3 retries */
+#define EVB_RETRY_BACKOFF_ATTEMPTS 4 /* 3 retries */
 #define EVB_RETRY_BACKOFF_MIN_MS 10000LL
 #define EVB_RETRY_BACKOFF_MAX_MS 20000LL
-#define EVB_RETRY_EXP_ATTEMPTS 177           /* 176 retries */
+#define EVB_RETRY_EXP_ATTEMPTS 177 /* 176 retries */
 #define EVB_RETRY_EXP_BASE_MS 1000LL
 #define EVB_RETRY_EXP_CAP_MS 512000LL
 #define EVB_RETRY_EXP_MAX_AGE_MS 86400000LL /* one day */
@@ -89,8 +85,8 @@ void evb_retry_policy_default(evb_retry_policy *out);
  * Returns EVB_OK and fills *out, or EVB_ERR_INVALID (err names the field as
  * "retry.<field>") and leaves *out unchanged. err may be NULL. Thread-safe. */
 evb_err evb_retry_policy_init(evb_retry_policy *out, int strategy, int64_t max_attempts,
-                              int64_t max_age_seconds, int64_t base_delay_ms,
-                              int64_t max_delay_ms, double jitter, evb_error *err);
+                              int64_t max_age_seconds, int64_t base_delay_ms, int64_t max_delay_ms,
+                              double jitter, evb_error *err);
 
 /* Reads a stored connection config's "retry" object ({"strategy":1,"max_attempts":0,
  * "max_age_seconds":0,"base_delay_ms":0,"max_delay_ms":0,"jitter":0.0}) and resolves it as

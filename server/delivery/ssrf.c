@@ -34,24 +34,15 @@ typedef struct range {
 } range;
 
 static const range V4_DENY[] = {
-    {{169, 254, 169, 254}, 32, "metadata"},
-    {{100, 100, 100, 200}, 32, "metadata"},
-    {{168, 63, 129, 16}, 32, "metadata"},
-    {{255, 255, 255, 255}, 32, "broadcast"},
-    {{0, 0, 0, 0}, 8, "this-network"},
-    {{10, 0, 0, 0}, 8, "private"},
-    {{100, 64, 0, 0}, 10, "cgnat"},
-    {{127, 0, 0, 0}, 8, "loopback"},
-    {{169, 254, 0, 0}, 16, "link-local"},
-    {{172, 16, 0, 0}, 12, "private"},
-    {{192, 0, 0, 0}, 24, "reserved"},
-    {{192, 0, 2, 0}, 24, "documentation"},
-    {{192, 88, 99, 0}, 24, "6to4-relay"},
-    {{192, 168, 0, 0}, 16, "private"},
-    {{198, 18, 0, 0}, 15, "benchmarking"},
-    {{198, 51, 100, 0}, 24, "documentation"},
-    {{203, 0, 113, 0}, 24, "documentation"},
-    {{224, 0, 0, 0}, 4, "multicast"},
+    {{169, 254, 169, 254}, 32, "metadata"},  {{100, 100, 100, 200}, 32, "metadata"},
+    {{168, 63, 129, 16}, 32, "metadata"},    {{255, 255, 255, 255}, 32, "broadcast"},
+    {{0, 0, 0, 0}, 8, "this-network"},       {{10, 0, 0, 0}, 8, "private"},
+    {{100, 64, 0, 0}, 10, "cgnat"},          {{127, 0, 0, 0}, 8, "loopback"},
+    {{169, 254, 0, 0}, 16, "link-local"},    {{172, 16, 0, 0}, 12, "private"},
+    {{192, 0, 0, 0}, 24, "reserved"},        {{192, 0, 2, 0}, 24, "documentation"},
+    {{192, 88, 99, 0}, 24, "6to4-relay"},    {{192, 168, 0, 0}, 16, "private"},
+    {{198, 18, 0, 0}, 15, "benchmarking"},   {{198, 51, 100, 0}, 24, "documentation"},
+    {{203, 0, 113, 0}, 24, "documentation"}, {{224, 0, 0, 0}, 4, "multicast"},
     {{240, 0, 0, 0}, 4, "reserved"},
 };
 
@@ -116,8 +107,7 @@ static int has_family(const struct sockaddr *sa, socklen_t len)
 }
 
 /* Extracts the family and address bytes of sa; 0 when unusable. */
-static int sockaddr_bytes(const struct sockaddr *sa, socklen_t len, int *family,
-                          unsigned char *out)
+static int sockaddr_bytes(const struct sockaddr *sa, socklen_t len, int *family, unsigned char *out)
 {
     if (!has_family(sa, len))
         return 0;
@@ -275,8 +265,7 @@ evb_err evb_cidr_list_parse(const char *comma_separated, evb_cidr_list **out, ev
     return EVB_OK;
 }
 
-int evb_cidr_list_contains(const evb_cidr_list *list, const struct sockaddr *sa,
-                           socklen_t len)
+int evb_cidr_list_contains(const evb_cidr_list *list, const struct sockaddr *sa, socklen_t len)
 {
     unsigned char a[16];
     int family;

@@ -58,8 +58,7 @@ size_t evb_cidr_list_count(const evb_cidr_list *list);
 void evb_cidr_list_free(evb_cidr_list *list);
 
 /* 1 when sa (of len bytes) is in list (NULL = empty list), else 0. */
-int evb_cidr_list_contains(const evb_cidr_list *list, const struct sockaddr *sa,
-                           socklen_t len);
+int evb_cidr_list_contains(const evb_cidr_list *list, const struct sockaddr *sa, socklen_t len);
 
 /* The deny rule sa falls under, as a static string ("loopback", "private", "cgnat",
  * "link-local", "metadata", "multicast", "broadcast", "reserved", "this-network",

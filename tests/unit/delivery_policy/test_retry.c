@@ -138,7 +138,12 @@ static void test_backoff_schedule(void)
         uint64_t rnd;
         int64_t want;
     } ROWS[] = {
-        {0, 10000}, {1, 10001}, {10000, 20000}, {10001, 10000}, {20001, 20000}, {20002, 10000},
+        {0, 10000},
+        {1, 10001},
+        {10000, 20000},
+        {10001, 10000},
+        {20001, 20000},
+        {20002, 10000},
         {UINT64_MAX, 10000 + (int64_t)(UINT64_MAX % 10001)},
     };
     for (size_t i = 0; i < sizeof ROWS / sizeof ROWS[0]; i++) {
@@ -180,17 +185,38 @@ static const sched_row SCHED_ROWS[] = {
     {"backoff ignores delays", 1, 0, 0, 5, 6, 0, 3, {0}},
     {"exponential, max_attempts 5", 2, 5, 0, 0, 0, 0, 4, {1000, 2000, 4000, 8000}},
     {"exponential, max_age 60 s", 2, 0, 60, 0, 0, 0, 5, {1000, 2000, 4000, 8000, 16000}},
-    {"exponential, max_attempts 1000, max_age 7 d", 2, 1000, 7 * 86400, 0, 0, 0, 999,
+    {"exponential, max_attempts 1000, max_age 7 d",
+     2,
+     1000,
+     7 * 86400,
+     0,
+     0,
+     0,
+     999,
      {1000, 2000, 4000}},
     {"exponential ignores delays", 2, 0, 0, 7, 9, 0, 176, {1000, 2000}},
-    {"custom 100 ms doubling to 1 s, 10 attempts", 3, 10, 0, 100, 1000, 0, 9,
+    {"custom 100 ms doubling to 1 s, 10 attempts",
+     3,
+     10,
+     0,
+     100,
+     1000,
+     0,
+     9,
      {100, 200, 400, 800, 1000, 1000, 1000, 1000, 1000}},
     {"custom base == cap", 3, 4, 0, 250, 250, 0, 3, {250, 250, 250}},
     {"custom cap not a power of two", 3, 6, 0, 3, 10, 0, 5, {3, 6, 10, 10, 10}},
     {"custom max_age 10 s", 3, 100, 10, 1000, 4000, 0, 3, {1000, 2000, 4000}},
     {"custom max_age with slow attempts", 3, 100, 10, 1000, 4000, 2000, 2, {1000, 2000}},
     {"custom 1 attempt", 3, 1, 0, 1, 1, 0, 0, {0}},
-    {"custom 1000 attempts, 1 ms to 7 d", 3, 1000, 0, 1, 604800000, 0, 999,
+    {"custom 1000 attempts, 1 ms to 7 d",
+     3,
+     1000,
+     0,
+     1,
+     604800000,
+     0,
+     999,
      {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048}},
 };
 
@@ -276,8 +302,7 @@ static const ra_row RA_ROWS[] = {
     {"exp: huge clamped", 2, 0, 0, 0, 0, 1, 0, INT64_MAX, 0, 1, 512000},
     {"exp: other negative = none", 2, 0, 0, 0, 0, 1, 0, -5000, 0, 1, 1000},
     {"exp: beyond remaining age: dead", 2, 0, 0, 0, 0, 3, 86400000 - 100000, 200000, 0, 0, 0},
-    {"exp: exactly the remaining age", 2, 0, 0, 0, 0, 3, 86400000 - 200000, 200000, 0, 1,
-     200000},
+    {"exp: exactly the remaining age", 2, 0, 0, 0, 0, 3, 86400000 - 200000, 200000, 0, 1, 200000},
     {"backoff: clamped to 20 s", 1, 0, 0, 0, 0, 1, 0, 60000, 0, 1, 20000},
     {"backoff: 15 s over a 10 s draw", 1, 0, 0, 0, 0, 1, 0, 15000, 0, 1, 15000},
     {"backoff: 5 s under a draw", 1, 0, 0, 0, 0, 1, 0, 5000, 5, 1, 10005},
@@ -296,8 +321,8 @@ static void test_retry_after_table(void)
         int64_t d = -7;
         int ok = evb_retry_next(&p, r->done, r->age_ms, r->retry_after_ms, r->rnd, &d);
         if (ok != r->want_ok || (ok && d != r->want_delay))
-            fprintf(stderr, "\n  %s: ok %d delay %lld, want %d %lld\n", r->name, ok,
-                    (long long)d, r->want_ok, (long long)r->want_delay);
+            fprintf(stderr, "\n  %s: ok %d delay %lld, want %d %lld\n", r->name, ok, (long long)d,
+                    r->want_ok, (long long)r->want_delay);
         CU_ASSERT_EQUAL(ok, r->want_ok);
         CU_ASSERT_EQUAL(d, ok ? r->want_delay : -7);
     }
@@ -314,8 +339,8 @@ static void test_odd_arguments(void)
     CU_ASSERT_EQUAL(evb_retry_next(&p, 60, 0, -1, 0, &d), 1); /* 2^59 s: capped, no overflow */
     CU_ASSERT_EQUAL(d, 512000);
     CU_ASSERT_EQUAL(evb_retry_next(&p, 100, INT64_MAX - 10, -1, 0, &d), 0);
-    evb_retry_policy c = make(EVB_RETRY_CUSTOM, 1000, 0, EVB_RETRY_DELAY_MS_LIMIT,
-                              EVB_RETRY_DELAY_MS_LIMIT, 1.0);
+    evb_retry_policy c =
+        make(EVB_RETRY_CUSTOM, 1000, 0, EVB_RETRY_DELAY_MS_LIMIT, EVB_RETRY_DELAY_MS_LIMIT, 1.0);
     CU_ASSERT_EQUAL(evb_retry_next(&c, 999, 0, INT64_MAX, UINT64_MAX, &d), 1);
     CU_ASSERT_EQUAL(d, EVB_RETRY_DELAY_MS_LIMIT);
 }
@@ -360,8 +385,8 @@ static void test_policy_init_table(void)
         before = p;
         evb_error e;
         evb_error_clear(&e);
-        evb_err rc = evb_retry_policy_init(&p, r->strategy, r->attempts, r->age_s, r->base,
-                                           r->cap, r->jitter, &e);
+        evb_err rc = evb_retry_policy_init(&p, r->strategy, r->attempts, r->age_s, r->base, r->cap,
+                                           r->jitter, &e);
         if (rc != r->want)
             fprintf(stderr, "\n  init row %zu: %s\n", i, evb_strerror(rc));
         CU_ASSERT_EQUAL(rc, r->want);
@@ -387,17 +412,22 @@ static const json_row JSON_ROWS[] = {
     {"{}", EVB_OK, {1, 4, 0, 10000, 20000, 0.0}},
     {"{\"strategy\":1,\"max_attempts\":0,\"max_age_seconds\":0,\"base_delay_ms\":0,"
      "\"max_delay_ms\":0,\"jitter\":0.0}",
-     EVB_OK, {1, 4, 0, 10000, 20000, 0.0}},
+     EVB_OK,
+     {1, 4, 0, 10000, 20000, 0.0}},
     {"{\"strategy\":2}", EVB_OK, {2, 177, 86400000, 1000, 512000, 0.0}},
-    {"{\"strategy\":2,\"max_attempts\":10,\"max_age_seconds\":3600}", EVB_OK,
+    {"{\"strategy\":2,\"max_attempts\":10,\"max_age_seconds\":3600}",
+     EVB_OK,
      {2, 10, 3600000, 1000, 512000, 0.0}},
-    {"{\"strategy\":1,\"max_attempts\":6,\"max_age_seconds\":120,\"jitter\":0.5}", EVB_OK,
+    {"{\"strategy\":1,\"max_attempts\":6,\"max_age_seconds\":120,\"jitter\":0.5}",
+     EVB_OK,
      {1, 6, 120000, 10000, 20000, 0.0}},
     {"{\"strategy\":3,\"max_attempts\":8,\"max_age_seconds\":600,\"base_delay_ms\":500,"
      "\"max_delay_ms\":60000,\"jitter\":0.25,\"extra\":true}",
-     EVB_OK, {3, 8, 600000, 500, 60000, 0.25}},
+     EVB_OK,
+     {3, 8, 600000, 500, 60000, 0.25}},
     {"{\"strategy\":3,\"max_attempts\":2,\"base_delay_ms\":5,\"max_delay_ms\":5,\"jitter\":1}",
-     EVB_OK, {3, 2, 0, 5, 5, 1.0}},
+     EVB_OK,
+     {3, 2, 0, 5, 5, 1.0}},
     {"{\"strategy\":3}", EVB_ERR_INVALID, {0}},
     {"{\"strategy\":\"CUSTOM\"}", EVB_ERR_INVALID, {0}},
     {"{\"strategy\":9}", EVB_ERR_INVALID, {0}},

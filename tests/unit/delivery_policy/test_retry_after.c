@@ -29,9 +29,9 @@ static const ra_row ROWS[] = {
     {"86400", T2024, 1, 86400000},
     {"2147483647", T2024, 1, 2147483647000LL},
     {"2147483648", T2024, 1, 2147483648000LL},
-    {"2147483649", T2024, 1, 2147483648000LL},            /* saturates at 2^31 s */
+    {"2147483649", T2024, 1, 2147483648000LL},                    /* saturates at 2^31 s */
     {"99999999999999999999999999999", T2024, 1, 2147483648000LL}, /* huge */
-    {"-5", T2024, 0, 0},                                  /* negative */
+    {"-5", T2024, 0, 0},                                          /* negative */
     {"-0", T2024, 0, 0},
     {"+5", T2024, 0, 0},
     {"1.5", T2024, 0, 0},
@@ -50,9 +50,9 @@ static const ra_row ROWS[] = {
     {"SUN, 06 NOV 1994 08:49:37 GMT", T1994 - 60000, 1, 60000},
     {" Sun, 06 Nov 1994 08:49:37 GMT\t", T1994 - 60000, 1, 60000},
     {"Mon, 06 Nov 1994 08:49:37 GMT", T1994 - 60000, 1, 60000}, /* weekday not checked */
-    {"Thu, 29 Feb 2024 00:00:00 GMT", T2024, 1, 5097600000LL},   /* leap day */
+    {"Thu, 29 Feb 2024 00:00:00 GMT", T2024, 1, 5097600000LL},  /* leap day */
     {"Mon, 01 Jan 2024 23:59:59 GMT", T2024, 1, 86399000},
-    {"Mon, 01 Jan 2024 23:59:60 GMT", T2024, 1, 86399000},       /* leap second */
+    {"Mon, 01 Jan 2024 23:59:60 GMT", T2024, 1, 86399000}, /* leap second */
     {"Fri, 31 Dec 9999 23:59:59 GMT", T2024, 1, 251698233599000LL},
     {"Wed, 29 Feb 2023 00:00:00 GMT", T2024, 0, 0},
     {"Tue, 31 Apr 2024 00:00:00 GMT", T2024, 0, 0},
@@ -76,11 +76,11 @@ static const ra_row ROWS[] = {
     /* RFC 850 (obsolete) */
     {"Sunday, 06-Nov-94 08:49:37 GMT", T1994 - 60000, 1, 60000},
     {"sunday, 06-nov-94 08:49:37 gmt", T1994 - 60000, 1, 60000},
-    {"Tuesday, 01-Jan-30 00:00:00 GMT", T2024, 1, 189388800000LL}, /* 2030 */
+    {"Tuesday, 01-Jan-30 00:00:00 GMT", T2024, 1, 189388800000LL},  /* 2030 */
     {"Tuesday, 01-Jan-70 00:00:00 GMT", T2024, 1, 1451692800000LL}, /* 2070: 46 years ahead */
-    {"Tuesday, 01-Jan-80 00:00:00 GMT", T2024, 1, 0},  /* 2080 > 50 years ahead: 1980 */
+    {"Tuesday, 01-Jan-80 00:00:00 GMT", T2024, 1, 0}, /* 2080 > 50 years ahead: 1980 */
     {"Monday, 01-Jan-24 00:00:00 GMT", T2024, 1, 0},
-    {"Sun, 06-Nov-94 08:49:37 GMT", T1994, 0, 0},     /* short name, RFC 850 body */
+    {"Sun, 06-Nov-94 08:49:37 GMT", T1994, 0, 0}, /* short name, RFC 850 body */
     {"Sunday, 06-Nov-1994 08:49:37 GMT", T1994, 0, 0},
     {"Sunday, 06 Nov 94 08:49:37 GMT", T1994, 0, 0},
     {"Sunday, 31-Nov-94 08:49:37 GMT", T1994, 0, 0},
@@ -132,8 +132,8 @@ static void test_retry_after_null_and_long(void)
 static void test_retry_after_into_schedule(void)
 {
     evb_retry_policy exp_p;
-    CU_ASSERT_EQUAL_FATAL(evb_retry_policy_init(&exp_p, EVB_RETRY_EXPONENTIAL, 0, 0, 0, 0, 0.0,
-                                                NULL), EVB_OK);
+    CU_ASSERT_EQUAL_FATAL(
+        evb_retry_policy_init(&exp_p, EVB_RETRY_EXPONENTIAL, 0, 0, 0, 0, 0.0, NULL), EVB_OK);
     int64_t ra = -1, d = -1;
     CU_ASSERT_EQUAL(evb_retry_after_parse("Mon, 01 Jan 2024 01:00:00 GMT", T2024, &ra), 1);
     CU_ASSERT_EQUAL(ra, 3600000);

@@ -107,22 +107,22 @@ static const class_row CLASS_ROWS[] = {
     {"64:ff9b:1::1", "private"}, /* local-use NAT64 */
     {"100::", "discard"},
     {"100::ffff:ffff:ffff:ffff", "discard"},
-    {"100:0:0:1::", "reserved"}, /* outside 2000::/3 */
-    {"2001::1", "ietf-protocol"},      /* Teredo */
+    {"100:0:0:1::", "reserved"},  /* outside 2000::/3 */
+    {"2001::1", "ietf-protocol"}, /* Teredo */
     {"2001:1ff:ffff::1", "ietf-protocol"},
-    {"2001:200::1", NULL},             /* just past 2001::/23 */
+    {"2001:200::1", NULL}, /* just past 2001::/23 */
     {"2001:db8::1", "documentation"},
     {"2001:db8:ffff:ffff::", "documentation"},
     {"2001:db9::1", NULL},
     {"3fff::1", "documentation"},
     {"3fff:fff::1", "documentation"},
     {"3fff:1000::1", NULL},
-    {"2002:7f00:1::1", "loopback"},    /* 6to4 of 127.0.0.1 */
-    {"2002:a9fe:a9fe::", "metadata"},  /* 6to4 of 169.254.169.254 */
-    {"2002:0808:0808::1", NULL},       /* 6to4 of 8.8.8.8 */
+    {"2002:7f00:1::1", "loopback"},   /* 6to4 of 127.0.0.1 */
+    {"2002:a9fe:a9fe::", "metadata"}, /* 6to4 of 169.254.169.254 */
+    {"2002:0808:0808::1", NULL},      /* 6to4 of 8.8.8.8 */
     {"fc00::1", "unique-local"},
     {"fdff:ffff::1", "unique-local"},
-    {"fd00:ec2::254", "metadata"},     /* AWS */
+    {"fd00:ec2::254", "metadata"}, /* AWS */
     {"fd00:ec2::253", "unique-local"},
     {"fe80::1", "link-local"},
     {"febf:ffff::1", "link-local"},
@@ -267,8 +267,8 @@ static void test_parse_table(void)
         evb_error_clear(&e);
         evb_err rc = evb_cidr_list_parse(r->text, &l, &e);
         if ((rc == EVB_OK) != r->ok)
-            fprintf(stderr, "\n  \"%s\": %s %s\n", r->text ? r->text : "(null)",
-                    evb_strerror(rc), e.message);
+            fprintf(stderr, "\n  \"%s\": %s %s\n", r->text ? r->text : "(null)", evb_strerror(rc),
+                    e.message);
         CU_ASSERT_EQUAL(rc == EVB_OK, r->ok);
         if (rc == EVB_OK) {
             CU_ASSERT_EQUAL(evb_cidr_list_count(l), r->count);
@@ -315,8 +315,8 @@ static void test_odd_sockaddrs(void)
     CU_ASSERT_EQUAL(evb_ssrf_allowed(NULL, (struct sockaddr *)&ss, len - 1, &why), 0);
     CU_ASSERT_STRING_EQUAL(why, "invalid-address");
     len = addr_of("2606:4700::1111", &ss);
-    CU_ASSERT_EQUAL(evb_ssrf_allowed(NULL, (struct sockaddr *)&ss, sizeof(struct sockaddr_in),
-                                     &why), 0);
+    CU_ASSERT_EQUAL(
+        evb_ssrf_allowed(NULL, (struct sockaddr *)&ss, sizeof(struct sockaddr_in), &why), 0);
     CU_ASSERT_STRING_EQUAL(why, "invalid-address");
     CU_ASSERT_EQUAL(evb_ssrf_allowed(NULL, NULL, 0, &why), 0);
     CU_ASSERT_STRING_EQUAL(why, "invalid-address");
