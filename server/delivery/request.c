@@ -40,7 +40,7 @@ struct evb_http_target {
     kv *headers;
     size_t n_headers;
     uint8_t key[EVB_WEBHOOK_KEY_MAX];
-    size_t key_len; /* 0 = no signing */
+    size_t key_len;   /* 0 = no signing */
     char *auth_name;  /* "Authorization" or the api-key header; NULL = no auth */
     char *auth_value; /* the full header value */
 };
@@ -59,16 +59,14 @@ evb_err evb_http_request_add_header(evb_http_request *r, const char *name, const
 {
     if (!evb_str_matches(name, TOKEN_CHARS, 1, 256) || value == NULL || !value_ok(value))
         return EVB_ERR_INVALID;
-    size_t nn = strlen(name), vn = strlen(value);
-    char *line = malloc(nn + 2 + vn + 1);
+    size_t n = strlen(name) + 2 + strlen(value) + 1;
+    char *line = malloc(n);
     char **nh = line ? realloc(r->headers, (r->n_headers + 1) * sizeof *nh) : NULL;
     if (nh == NULL) {
         free(line);
         return EVB_ERR_NOMEM;
     }
-    memcpy(line, name, nn);
-    memcpy(line + nn, ": ", 2);
-    memcpy(line + nn + 2, value, vn + 1);
+    snprintf(line, n, "%s: %s", name, value);
     r->headers = nh;
     r->headers[r->n_headers++] = line;
     return EVB_OK;
@@ -115,9 +113,9 @@ static int url_ok(const char *u)
 static int header_reserved(const char *name)
 {
     static const char *const reserved[] = {
-        "content-type",      "content-length",    "host",          "webhook-id",
-        "webhook-timestamp", "webhook-signature", "authorization", "transfer-encoding",
-        "connection"};
+        "content-type",  "content-length",    "host",
+        "webhook-id",    "webhook-timestamp", "webhook-signature",
+        "authorization", "transfer-encoding", "connection"};
     if (strncasecmp(name, "ce-", 3) == 0)
         return 1;
     for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
@@ -181,9 +179,7 @@ static evb_err parse_auth(evb_http_target *t, json_t *a, evb_error *err)
             free(plain);
             return evb_error_set(err, EVB_ERR_NOMEM, NULL, "out of memory");
         }
-        memcpy(plain, u, un);
-        plain[un] = ':';
-        memcpy(plain + un + 1, p, pn + 1);
+        snprintf(plain, un + 1 + pn + 1, "%s:%s", u, p);
         memcpy(value, "Basic ", 6);
         evb_base64_encode(plain, un + 1 + pn, value + 6);
         memset(plain, 0, un + 1 + pn);
@@ -233,13 +229,15 @@ static evb_err parse_headers(evb_http_target *t, json_t *hs, evb_error *err)
         return evb_error_set(err, EVB_ERR_NOMEM, NULL, "out of memory");
     const char *k;
     json_t *v;
-    json_object_foreach(hs, k, v) {
+    json_object_foreach(hs, k, v)
+    {
         const char *s = json_string_value(v);
         if (!evb_str_matches(k, TOKEN_CHARS, 1, 128) || header_reserved(k) || s == NULL ||
             !value_ok(s) || !evb_utf8_valid(s, strlen(s)))
             return evb_error_set(err, EVB_ERR_INVALID, "http.headers",
                                  "header \"%.64s\" is reserved, not a token, or has a value "
-                                 "with control characters", k);
+                                 "with control characters",
+                                 k);
         kv *h = &t->headers[t->n_headers];
         h->name = evb_strdup(k);
         h->value = evb_strdup(s);
@@ -267,7 +265,8 @@ static evb_err parse_http(evb_http_target *t, json_t *h, evb_error *err)
     else if (strcmp(m, "PUT") == 0)
         t->method = "PUT";
     else
-        return evb_error_set(err, EVB_ERR_INVALID, "http.method", "http.method must be POST or PUT");
+        return evb_error_set(err, EVB_ERR_INVALID, "http.method",
+                             "http.method must be POST or PUT");
     json_int_t mode = json_integer_value(json_object_get(h, "content_mode"));
     if (mode != 0 && mode != EVB_CONTENT_BINARY && mode != EVB_CONTENT_STRUCTURED)
         return evb_error_set(err, EVB_ERR_INVALID, "http.content_mode",
@@ -289,8 +288,7 @@ static evb_err parse_http(evb_http_target *t, json_t *h, evb_error *err)
     return rc;
 }
 
-evb_err evb_http_target_parse(const char *action_config_json, evb_http_target **out,
-                              evb_error *err)
+evb_err evb_http_target_parse(const char *action_config_json, evb_http_target **out, evb_error *err)
 {
     if (action_config_json == NULL)
         return evb_error_set(err, EVB_ERR_INVALID, "http", "no action config");

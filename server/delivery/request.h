@@ -58,11 +58,11 @@ typedef struct evb_http_target evb_http_target;
 
 /* One request, ready to send. Owned by the caller: evb_http_request_fini. */
 typedef struct evb_http_request {
-    char *url;         /* malloc'd */
+    char *url;          /* malloc'd */
     const char *method; /* static: "POST" or "PUT" */
-    char **headers;    /* n_headers malloc'd "Name: value" lines (no CR/LF) */
+    char **headers;     /* n_headers malloc'd "Name: value" lines (no CR/LF) */
     size_t n_headers;
-    char *body;        /* malloc'd, NUL-terminated (NUL not counted); may hold NUL bytes */
+    char *body; /* malloc'd, NUL-terminated (NUL not counted); may hold NUL bytes */
     size_t body_len;
     long timeout_ms;
 } evb_http_request;

@@ -103,7 +103,8 @@ static evb_err parse_vars(evb_robot_target *t, json_t *vars, evb_error *err)
         return evb_error_set(err, EVB_ERR_NOMEM, NULL, "out of memory");
     const char *k;
     json_t *v;
-    json_object_foreach(vars, k, v) {
+    json_object_foreach(vars, k, v)
+    {
         char ptr[96];
         snprintf(ptr, sizeof ptr, "robot.vars.%.64s", k);
         const char *path = json_string_value(v);
@@ -138,11 +139,14 @@ static evb_err parse_at(evb_robot_target *t, json_t *r, evb_error *err)
         }
         size_t j;
         json_t *item;
-        json_array_foreach(src, j, item) {
+        json_array_foreach(src, j, item)
+        {
             if (!json_is_string(item) || !plain_ok(json_string_value(item))) {
                 json_decref(at);
-                return evb_error_set(err, EVB_ERR_INVALID, from[i], "%s[%zu] is not a plain "
-                                     "string", from[i], j);
+                return evb_error_set(err, EVB_ERR_INVALID, from[i],
+                                     "%s[%zu] is not a plain "
+                                     "string",
+                                     from[i], j);
             }
             json_array_append(dst, item);
             any = 1;
@@ -163,10 +167,10 @@ static evb_err parse_robot(evb_robot_target *t, json_t *r, evb_error *err)
     if (!json_is_object(r))
         return evb_error_set(err, EVB_ERR_INVALID, "robot", "the action has no robot target");
     evb_err rc = EVB_OK;
-    static const char *const keys[] = {"webhook_url", "secret", "title", "template",
-                                       "single_title", "single_url"};
-    char **dst[] = {&t->url, &t->secret, &t->title, &t->template_text, &t->single_title,
-                    &t->single_url};
+    static const char *const keys[] = {"webhook_url", "secret",       "title",
+                                       "template",    "single_title", "single_url"};
+    char **dst[] = {&t->url,           &t->secret,       &t->title,
+                    &t->template_text, &t->single_title, &t->single_url};
     for (size_t i = 0; rc == EVB_OK && i < 6; i++)
         rc = dup_member(r, keys[i], dst[i], err);
     if (rc != EVB_OK)
@@ -372,8 +376,7 @@ static evb_err set_text(json_t *o, const char *key, const evb_robot_target *t,
     return EVB_OK;
 }
 
-static evb_err build_body(const evb_robot_target *t, const json_t *view, char **body,
-                          size_t *len)
+static evb_err build_body(const evb_robot_target *t, const json_t *view, char **body, size_t *len)
 {
     static const char *const names[] = {"", "text", "markdown", "actionCard"};
     json_t *root = json_object(), *msg = json_object();
@@ -418,8 +421,8 @@ static evb_err signed_url(const evb_robot_target *t, int64_t now_ms, char **out)
     size_t n = strlen(t->url) + 64 + strlen(sign);
     if ((*out = malloc(n)) == NULL)
         return EVB_ERR_NOMEM;
-    snprintf(*out, n, "%s%ctimestamp=%" PRId64 "&sign=%s", t->url,
-             strchr(t->url, '?') ? '&' : '?', now_ms, sign);
+    snprintf(*out, n, "%s%ctimestamp=%" PRId64 "&sign=%s", t->url, strchr(t->url, '?') ? '&' : '?',
+             now_ms, sign);
     return EVB_OK;
 }
 

@@ -64,8 +64,8 @@ void evb_robot_target_free(evb_robot_target *t);
 
 /* Renders the message for ev and builds the request into *out: method POST, the (signed,
  * when there is a secret, with timestamp now_ms) URL, "Content-Type: application/json;
- * charset=utf-8", the JSON body, timeout EVB_HTTP_TIMEOUT_DEFAULT_MS. EVB_ERR_NOMEM (the only failure of a parsed target;
- * err may be NULL). On error *out is zeroed. Thread-safe. */
+ * charset=utf-8", the JSON body, timeout EVB_HTTP_TIMEOUT_DEFAULT_MS. EVB_ERR_NOMEM (the only
+ * failure of a parsed target; err may be NULL). On error *out is zeroed. Thread-safe. */
 evb_err evb_robot_request_build(const evb_robot_target *t, const evb_event *ev, int64_t now_ms,
                                 evb_http_request *out, evb_error *err);
 

@@ -16,9 +16,9 @@
 
 #include "common/err.h"
 
-#define EVB_WEBHOOK_KEY_MAX 384     /* decoded key bytes we accept (512 base64 characters) */
-#define EVB_WEBHOOK_SIG_LEN 48      /* "v1," + 44 base64 characters, plus NUL */
-#define EVB_ROBOT_SIGN_MAX 133      /* URL-encoded base64 of 32 bytes (44 * 3), plus NUL */
+#define EVB_WEBHOOK_KEY_MAX 384 /* decoded key bytes we accept (512 base64 characters) */
+#define EVB_WEBHOOK_SIG_LEN 48  /* "v1," + 44 base64 characters, plus NUL */
+#define EVB_ROBOT_SIGN_MAX 133  /* URL-encoded base64 of 32 bytes (44 * 3), plus NUL */
 
 /* Decodes a "whsec_<base64>" secret into key (EVB_WEBHOOK_KEY_MAX bytes) and *key_len.
  * EVB_ERR_INVALID when the prefix is missing, the base64 is malformed (padding required), or

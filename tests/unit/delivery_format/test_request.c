@@ -36,8 +36,8 @@ static evb_transform *transform(evb_transform_mode mode, const char *value, cons
 {
     evb_transform *tr = NULL;
     const char *names[] = {var}, *paths[] = {path};
-    CU_ASSERT_EQUAL_FATAL(
-        evb_transform_compile(mode, value, names, paths, var ? 1 : 0, &tr, NULL), EVB_OK);
+    CU_ASSERT_EQUAL_FATAL(evb_transform_compile(mode, value, names, paths, var ? 1 : 0, &tr, NULL),
+                          EVB_OK);
     return tr;
 }
 
@@ -63,8 +63,8 @@ static int no_crlf(const evb_http_request *r)
 static void binary_headers(void)
 {
     evb_http_target *t = target("");
-    evb_event *ev = ev_make("application/json", "Euro € 😀 \"q\" 100%", JSON_DATA,
-                            strlen(JSON_DATA));
+    evb_event *ev =
+        ev_make("application/json", "Euro € 😀 \"q\" 100%", JSON_DATA, strlen(JSON_DATA));
     ev_ext(ev, "region", "华东");
     ev_ext(ev, "tenant", "t 1");
     evb_http_request r;
@@ -107,10 +107,10 @@ static void binary_content_type(void)
         {"text/plain; charset=utf-8", "hi", 2, "text/plain; charset=utf-8"},
         {"application/vnd.crm+json", "[1]", 3, "application/vnd.crm+json"},
         {"application/octet-stream", "\x00\x01\xff", 3, "application/octet-stream"},
-        {NULL, "{\"a\":1}", 7, "application/json"},          /* absent: JSON when it is */
+        {NULL, "{\"a\":1}", 7, "application/json"},            /* absent: JSON when it is */
         {NULL, "\x00\x01\xff", 3, "application/octet-stream"}, /* absent, not JSON */
-        {"application/json", NULL, 0, "application/json"}, /* no data: the attribute stays */
-        {NULL, NULL, 0, NULL},                             /* nothing to say: no header */
+        {"application/json", NULL, 0, "application/json"},     /* no data: the attribute stays */
+        {NULL, NULL, 0, NULL},                                 /* nothing to say: no header */
     };
     evb_http_target *t = target("\"method\":\"PUT\",\"timeout_ms\":2500");
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -211,17 +211,17 @@ static void transforms(void)
         evb_transform *tr = NULL;
         if (cases[i].want_body == NULL) { /* two vars: compile directly */
             const char *names[] = {"n", "i"}, *paths[] = {"$.data.name", "$.id"};
-            CU_ASSERT_EQUAL_FATAL(evb_transform_compile(cases[i].mode, cases[i].value, names,
-                                                        paths, 2, &tr, NULL),
-                                  EVB_OK);
+            CU_ASSERT_EQUAL_FATAL(
+                evb_transform_compile(cases[i].mode, cases[i].value, names, paths, 2, &tr, NULL),
+                EVB_OK);
         } else {
             tr = transform(cases[i].mode, cases[i].value, cases[i].var, cases[i].path);
         }
         evb_event *ev = ev_make("application/json", "sub", JSON_DATA, strlen(JSON_DATA));
         evb_http_request r;
         build(cases[i].structured ? st : bin, tr, ev, &r);
-        const char *want = cases[i].want_body ? cases[i].want_body
-                                              : "{\"who\":\"Zoë\",\"id\":\"e1\"}";
+        const char *want =
+            cases[i].want_body ? cases[i].want_body : "{\"who\":\"Zoë\",\"id\":\"e1\"}";
         const char *ct = cases[i].want_ct ? cases[i].want_ct : "application/json";
         CU_ASSERT_STRING_EQUAL(r.body, want);
         CU_ASSERT_EQUAL(r.body_len, strlen(want));
@@ -243,8 +243,7 @@ static void transforms(void)
     CU_ASSERT_EQUAL(hdr_count(&r, "ce-id"), 1);
     evb_http_request_fini(&r);
     build(st, orig, ev, &r);
-    CU_ASSERT_STRING_EQUAL(evb_http_request_header(&r, "Content-Type"),
-                           EVB_CE_JSON_CONTENT_TYPE);
+    CU_ASSERT_STRING_EQUAL(evb_http_request_header(&r, "Content-Type"), EVB_CE_JSON_CONTENT_TYPE);
     evb_http_request_fini(&r);
     evb_event_free(ev);
     /* DATA of a binary payload: the bytes and the datacontenttype */
@@ -272,8 +271,7 @@ static void auth_headers(void)
         {"\"auth\":{\"kind\":2,\"username\":\"u\",\"password\":\"\"}", "Authorization",
          "Basic dTo="},
         {"\"auth\":{\"kind\":3,\"token\":\"tok.en-1\"}", "Authorization", "Bearer tok.en-1"},
-        {"\"auth\":{\"kind\":4,\"header\":\"X-Api-Key\",\"api_key\":\"k 1\"}", "X-Api-Key",
-         "k 1"},
+        {"\"auth\":{\"kind\":4,\"header\":\"X-Api-Key\",\"api_key\":\"k 1\"}", "X-Api-Key", "k 1"},
         {"\"auth\":{\"kind\":1}", NULL, NULL},
         {"\"auth\":{\"kind\":0}", NULL, NULL},
     };
@@ -434,9 +432,9 @@ static void webhook_signature(void)
     CU_ASSERT(evb_http_target_signs(t));
     evb_event *ev = ev_make("application/json", NULL, body, strlen(body));
     evb_http_request r;
-    CU_ASSERT_EQUAL_FATAL(evb_http_request_build(t, NULL, ev, "msg_p5jXN8AQM9LWM0D4loKWxJek",
-                                                 1614265330, &r, NULL),
-                          EVB_OK);
+    CU_ASSERT_EQUAL_FATAL(
+        evb_http_request_build(t, NULL, ev, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, &r, NULL),
+        EVB_OK);
     CU_ASSERT_STRING_EQUAL(evb_http_request_header(&r, "webhook-id"),
                            "msg_p5jXN8AQM9LWM0D4loKWxJek");
     CU_ASSERT_STRING_EQUAL(evb_http_request_header(&r, "webhook-timestamp"), "1614265330");
@@ -447,9 +445,9 @@ static void webhook_signature(void)
     CU_ASSERT(strncmp(r.headers[r.n_headers - 1], "webhook-signature:", 18) == 0);
     evb_http_request_fini(&r);
     /* a retry: same id, new timestamp, new signature over the same body */
-    CU_ASSERT_EQUAL_FATAL(evb_http_request_build(t, NULL, ev, "msg_p5jXN8AQM9LWM0D4loKWxJek",
-                                                 1614265400, &r, NULL),
-                          EVB_OK);
+    CU_ASSERT_EQUAL_FATAL(
+        evb_http_request_build(t, NULL, ev, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265400, &r, NULL),
+        EVB_OK);
     CU_ASSERT_STRING_EQUAL(evb_http_request_header(&r, "webhook-timestamp"), "1614265400");
     CU_ASSERT_STRING_NOT_EQUAL(evb_http_request_header(&r, "webhook-signature"),
                                "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
@@ -458,15 +456,14 @@ static void webhook_signature(void)
     /* structured mode signs the JSON body it sends */
     evb_http_target *st = target("\"content_mode\":2,\"signing_secret\":\"" SECRET "\"");
     ev = ev_make("application/json", NULL, body, strlen(body));
-    CU_ASSERT_EQUAL_FATAL(evb_http_request_build(st, NULL, ev, "d9", 1614265330, &r, NULL),
-                          EVB_OK);
+    CU_ASSERT_EQUAL_FATAL(evb_http_request_build(st, NULL, ev, "d9", 1614265330, &r, NULL), EVB_OK);
     uint8_t key[EVB_WEBHOOK_KEY_MAX];
     size_t klen = 0;
     char want[EVB_WEBHOOK_SIG_LEN];
     CU_ASSERT_EQUAL(evb_webhook_secret_decode(SECRET, key, &klen), EVB_OK);
-    CU_ASSERT_EQUAL(evb_webhook_sign(key, klen, "d9", 1614265330, r.body, r.body_len, want,
-                                     sizeof want),
-                    EVB_OK);
+    CU_ASSERT_EQUAL(
+        evb_webhook_sign(key, klen, "d9", 1614265330, r.body, r.body_len, want, sizeof want),
+        EVB_OK);
     CU_ASSERT_STRING_EQUAL(evb_http_request_header(&r, "webhook-signature"), want);
     evb_http_request_fini(&r);
     /* unsigned target: webhook-id only; no delivery id: none */

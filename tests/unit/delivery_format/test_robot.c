@@ -13,8 +13,9 @@
 #include "server/router/router.h"
 
 #define HOOK "https://oapi.dingtalk.com/robot/send?access_token=abc"
-#define DATA "{\"customer\":{\"name\":\"Zoë \\\"Z\\\"\",\"id\":42,\"vip\":true,\"score\":0.1," \
-             "\"tags\":[\"a\",\"b\"],\"none\":null}}"
+#define DATA                                                                                       \
+    "{\"customer\":{\"name\":\"Zoë \\\"Z\\\"\",\"id\":42,\"vip\":true,\"score\":0.1,"             \
+    "\"tags\":[\"a\",\"b\"],\"none\":null}}"
 
 static evb_robot_target *robot(const char *members)
 {
@@ -80,12 +81,12 @@ static void rendering(void)
     static const struct {
         const char *tmpl, *want;
     } cases[] = {
-        {"${name}", "Zoë \"Z\""},                 /* strings as plain text */
-        {"${id}|${vip}|${score}", "42|true|0.1"}, /* scalars as JSON text */
-        {"${tags}", "[\"a\",\"b\"]"},             /* containers as compact JSON */
-        {"[${missing}][${none}]", "[][]"},        /* missing and null: nothing */
+        {"${name}", "Zoë \"Z\""},                   /* strings as plain text */
+        {"${id}|${vip}|${score}", "42|true|0.1"},   /* scalars as JSON text */
+        {"${tags}", "[\"a\",\"b\"]"},               /* containers as compact JSON */
+        {"[${missing}][${none}]", "[][]"},          /* missing and null: nothing */
         {"${unbound} ${name", "${unbound} ${name"}, /* not a bound placeholder: as written */
-        {"$${name} $$x $", "${name} $$x $"},       /* $${ is a literal ${ */
+        {"$${name} $$x $", "${name} $$x $"},        /* $${ is a literal ${ */
         {"${id}${id}", "4242"},
         {"无变量 😀", "无变量 😀"},
         {"", ""},
@@ -119,10 +120,10 @@ static void truncation(void)
         size_t want_len;  /* bytes of the rendered text */
         int cut;
     } cases[] = {
-        {19997, "€", 20000, 0},          /* exactly the limit: kept whole */
-        {19998, "€", 19997 + 3, 1},      /* one over: "€" would straddle; cut before it */
-        {19996, "😀x", 19997 + 3 - 1, 1}, /* 4-byte char across the limit */
-        {25000, "", 20000, 1},           /* plain ASCII far over */
+        {19997, "€", 20000, 0},  /* exactly the limit: kept whole */
+        {19998, "€", 20000, 1},  /* one over: 19,997 'a' + "…" */
+        {19996, "😀x", 19999, 1}, /* the 4-byte char straddles the cut: dropped whole */
+        {25000, "", 20000, 1},   /* plain ASCII far over */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         size_t n = cases[i].ascii + strlen(cases[i].tail);
@@ -138,19 +139,21 @@ static void truncation(void)
         evb_http_request r;
         CU_ASSERT_EQUAL_FATAL(evb_robot_request_build(t, ev, 1, &r, NULL), EVB_OK);
         json_t *j = json_loadb(r.body, r.body_len, 0, NULL);
-        const char *content = json_string_value(json_object_get(json_object_get(j, "text"),
-                                                                "content"));
+        const char *content =
+            json_string_value(json_object_get(json_object_get(j, "text"), "content"));
         CU_ASSERT_PTR_NOT_NULL_FATAL(content);
+        if (content == NULL) /* for the analyzer: _FATAL does not return */
+            content = "";
         size_t len = strlen(content);
+        CU_ASSERT_EQUAL(len, cases[i].want_len);
         CU_ASSERT(len <= EVB_ROBOT_MAX_TEXT);
         CU_ASSERT(evb_utf8_valid(content, len));
         if (cases[i].cut) {
             CU_ASSERT(len >= 3 && strcmp(content + len - 3, "\xE2\x80\xA6") == 0);
-            CU_ASSERT_EQUAL(len, cases[i].ascii > 19997 ? 19997 + 3 : cases[i].want_len);
+            CU_ASSERT(len < 4 || content[len - 4] == 'a');
         } else {
-            CU_ASSERT_EQUAL(len, cases[i].want_len);
-            CU_ASSERT_EQUAL(memcmp(content + cases[i].ascii, cases[i].tail,
-                                   strlen(cases[i].tail)), 0);
+            CU_ASSERT_EQUAL(memcmp(content + cases[i].ascii, cases[i].tail, strlen(cases[i].tail)),
+                            0);
         }
         json_decref(j);
         evb_http_request_fini(&r);
@@ -244,8 +247,8 @@ static void responses(void)
         const char *msg;
     } cases[] = {
         {"{\"errcode\":0,\"errmsg\":\"ok\"}", 1, 0, "ok"},
-        {"{\"errcode\":130101,\"errmsg\":\"send too fast, exceed 20 times per min\"}", 1,
-         130101, "send too fast, exceed 20 times per min"},
+        {"{\"errcode\":130101,\"errmsg\":\"send too fast, exceed 20 times per min\"}", 1, 130101,
+         "send too fast, exceed 20 times per min"},
         {"{\"errcode\":-1,\"errmsg\":\"系统繁忙\"}", 1, -1, "系统繁忙"},
         {"{\"errcode\":310000,\"errmsg\":\"sign not match\"}", 1, 310000, "sign not match"},
         {"{\"errcode\":300005}", 1, 300005, ""},
@@ -264,8 +267,8 @@ static void responses(void)
         long long code = 7;
         char msg[41];
         memset(msg, 'x', sizeof msg);
-        int found = evb_robot_parse_response(cases[i].body, strlen(cases[i].body), &code, msg,
-                                             sizeof msg);
+        int found =
+            evb_robot_parse_response(cases[i].body, strlen(cases[i].body), &code, msg, sizeof msg);
         CU_ASSERT_EQUAL(found, cases[i].found);
         CU_ASSERT_EQUAL(code, cases[i].code);
         CU_ASSERT_STRING_EQUAL(msg, cases[i].msg);

@@ -30,9 +30,12 @@ static void webhook_vector(void)
 
 static void webhook_errors(void)
 {
-    static const char *const bad_secrets[] = {
-        "", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaS",
-        "whsec_bad!base64base64base64bas", "whsec_c2hvcnQ=" /* 5 bytes: too short */};
+    static const char *const bad_secrets[] = {"",
+                                              "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                                              "whsec_",
+                                              "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaS",
+                                              "whsec_bad!base64base64base64bas",
+                                              "whsec_c2hvcnQ=" /* 5 bytes: too short */};
     uint8_t key[EVB_WEBHOOK_KEY_MAX];
     size_t klen = 0;
     for (size_t i = 0; i < sizeof bad_secrets / sizeof bad_secrets[0]; i++)
@@ -57,7 +60,8 @@ static void robot_vector(void)
         int64_t ts;
         const char *want;
     } cases[] = {
-        {"SEC0123456789abcdef", 1700000000000LL, "TSZbRFUuvaSQaRKUpF970OPCb2%2FLcQAP3wOvwZIzBZk%3D"},
+        {"SEC0123456789abcdef", 1700000000000LL,
+         "TSZbRFUuvaSQaRKUpF970OPCb2%2FLcQAP3wOvwZIzBZk%3D"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char sign[EVB_ROBOT_SIGN_MAX];
