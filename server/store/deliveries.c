@@ -74,8 +74,8 @@ evb_err store_put_item_routing(evb_store *s, const evb_put_item *it, int64_t now
             s, WS_DELIVERY_INSERT,
             "INSERT INTO deliveries(id, event_seq, event_id, connection_id, org, state, "
             "attempts, next_ms, lease_ms, ordering_key, last_status, last_error, create_ms, "
-            "update_ms) VALUES(?1, ?2, ?3, ?4, ?5, " DELIVERIES_STATE ", 0, ?7, 0, ?8, 0, '', "
-            "?9, ?9)",
+            "update_ms, strict) VALUES(?1, ?2, ?3, ?4, ?5, " DELIVERIES_STATE ", 0, ?7, 0, ?8, 0, "
+            "'', ?9, ?9, ?10)",
             &e);
         if (st == NULL)
             return e;
@@ -91,6 +91,7 @@ evb_err store_put_item_routing(evb_store *s, const evb_put_item *it, int64_t now
             sqlite3_bind_int64(st, 7, due);
             store_bind_text(st, 8, d->ordering_key != NULL ? d->ordering_key : "");
             sqlite3_bind_int64(st, 9, now_ms);
+            sqlite3_bind_int(st, 10, d->strict ? 1 : 0);
             int rc = store_step_done(st);
             if (rc != SQLITE_OK) /* a taken delivery id is the caller's bug: INVALID */
                 return store_map_rc(rc);
@@ -265,4 +266,11 @@ evb_err evb_store_event_filter_trace(evb_store *s, int64_t event_seq, char **jso
     }
     store_reader_put(s, r);
     return e;
+}
+
+/* ---- shared with the dispatcher's reads (store_int.h) ---- */
+
+evb_err store_delivery_from_row(sqlite3_stmt *st, evb_delivery_rec **out)
+{
+    return rec_from_row(st, out);
 }

@@ -20,9 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define EVENT_COLS                                                                                 \
-    "seq, id, org, connector, type, source, subject, time, time_ms, datacontenttype, "             \
-    "dataschema, extensions, data, recv_ms"
+#define EVENT_COLS STORE_EVENT_COLS
 #define PURGE_BATCH 500
 
 /* ---- extensions <-> JSON object text ---- */
@@ -304,8 +302,8 @@ evb_err store_dedup_purge(evb_store *s, int64_t now_ms, int *full)
 
 /* ---- reads ---- */
 
-/* Builds an event from a row of EVENT_COLS. */
-static evb_err event_from_row(sqlite3_stmt *st, evb_event **out)
+/* Builds an event from a row of EVENT_COLS (store_int.h: the dispatcher reads events too). */
+evb_err store_event_from_row(sqlite3_stmt *st, evb_event **out)
 {
     evb_event *ev = calloc(1, sizeof *ev);
     if (ev == NULL)
@@ -368,7 +366,7 @@ evb_err evb_store_get_event(evb_store *s, const char *id, const char *org, const
         store_bind_text(st, 3, connector);
         int rc = sqlite3_step(st);
         if (rc == SQLITE_ROW)
-            e = event_from_row(st, out);
+            e = store_event_from_row(st, out);
         else
             e = rc == SQLITE_DONE ? EVB_ERR_NOT_FOUND : store_map_rc(rc);
         sqlite3_reset(st);
@@ -432,7 +430,7 @@ evb_err evb_store_list_events(evb_store *s, const evb_event_query *q, evb_event 
                 more = 1;
                 break;
             }
-            e = event_from_row(st, &evs[n]);
+            e = store_event_from_row(st, &evs[n]);
             if (e == EVB_OK)
                 n++;
         }

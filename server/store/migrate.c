@@ -36,6 +36,19 @@
  *    retention purge of events (or of deliveries) takes what hangs off them along.
  *  - delivery_attempts (one row per attempt, for TraceEvent) and event_filter (the Filter
  *    step's JSON, one row per event) are keyed by their parent's key.
+ *
+ * Design notes on step 4 (dispatch, store_dispatch.h):
+ *  - deliveries.strict (fault tolerance NONE: a DEAD delivery blocks its ordering key) and
+ *    deliveries.park_ms (0, or the due time of a delivery set aside because an older one of
+ *    its ordering key is in flight; see dispatch.c). Create order is the rowid.
+ *  - dispatch_leases: leased rows by lease expiry (expired leases are due again).
+ *    dispatch_heads: only the rows that block an ordering key (PENDING, HELD, LEASED, and
+ *    strict DEAD), so the head of a key is one index seek however long its history.
+ *    dead_by_org / dead_by_connection: dead letters newest first (list, redrive by time).
+ *    All partial, so they stay about as big as the work in flight or dead.
+ *  - delivery_attempts is recreated (no release wrote it): outcome is text ("DELIVERED",
+ *    "RETRY", ...), and it is a rowid table (insert order = attempt order) indexed by
+ *    delivery, since a redrive resets a delivery's attempt numbers (no unique attempt).
  */
 #include "server/store/store_int.h"
 
@@ -167,6 +180,26 @@ static const migration MIGRATIONS[] = {
      "CREATE TABLE event_filter ("
      " event_seq INTEGER PRIMARY KEY REFERENCES events(seq) ON DELETE CASCADE,"
      " trace TEXT NOT NULL);"},
+    {4, "dispatch: strict ordering, parking, lease/head/dead-letter indexes, attempts",
+     "ALTER TABLE deliveries ADD COLUMN strict INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE deliveries ADD COLUMN park_ms INTEGER NOT NULL DEFAULT 0;"
+     "CREATE INDEX dispatch_leases ON deliveries(lease_ms) WHERE state = 2;"
+     "CREATE INDEX dispatch_heads ON deliveries(connection_id, ordering_key) "
+     "WHERE ordering_key <> '' AND (state IN (0, 1, 2) OR (state = 4 AND strict = 1));"
+     "CREATE INDEX dead_by_org ON deliveries(org, update_ms, id) WHERE state = 4;"
+     "CREATE INDEX dead_by_connection ON deliveries(connection_id, update_ms, id) "
+     "WHERE state = 4;"
+     "DROP TABLE delivery_attempts;"
+     "CREATE TABLE delivery_attempts ("
+     " delivery_id TEXT NOT NULL REFERENCES deliveries(id) ON DELETE CASCADE,"
+     " attempt INTEGER NOT NULL,"
+     " time_ms INTEGER NOT NULL,"
+     " outcome TEXT NOT NULL,"
+     " http_status INTEGER NOT NULL DEFAULT 0,"
+     " errcode INTEGER NOT NULL DEFAULT 0,"
+     " latency_ms INTEGER NOT NULL DEFAULT 0,"
+     " error TEXT NOT NULL DEFAULT '');"
+     "CREATE INDEX delivery_attempts_by_delivery ON delivery_attempts(delivery_id);"},
 };
 
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))

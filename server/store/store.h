@@ -67,6 +67,10 @@ typedef struct evb_delivery_new {
                                   HELD, else PENDING), so a pause or resume committed since
                                   the snapshot is never missed. */
     const char *ordering_key;  /* NULL or "" = none (stored as "") */
+    int strict;                /* 1 = fault tolerance NONE: once DEAD, this delivery blocks the
+                                  later deliveries of its (connection, ordering key) until it
+                                  is redriven (store_dispatch.h); 0 = a DEAD one lets the next
+                                  go. Meaningless without an ordering key. */
 } evb_delivery_new;
 
 typedef struct evb_put_item {

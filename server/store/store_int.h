@@ -10,6 +10,8 @@
  *  - connectors.c, keys.c  metadata records;
  *  - actions.c, connections.c  routing records (store_routing.h);
  *  - deliveries.c  deliveries and filter traces created with their event; delivery reads;
+ *  - dispatch.c  the dispatcher's outbox (store_dispatch.h): claim with lease, complete with
+ *               attempts, next due time; dead_letters.c  dead-letter list and redrive;
  *  - readers.c  the pool of read-only connections;
  *  - records.c  free functions of records.h.
  * Internal functions shared between files are prefixed store_ (file-local ones are static).
@@ -88,6 +90,13 @@ enum store_wstmt_slot {
     WS_KEY_REVOKED_AT,
     WS_DELIVERY_INSERT,
     WS_FILTER_INSERT,
+    WS_DISPATCH_CANDIDATES,
+    WS_DISPATCH_HEAD,
+    WS_DISPATCH_LEASE,
+    WS_DISPATCH_PARK,
+    WS_DISPATCH_COMPLETE,
+    WS_DISPATCH_ATTEMPT,
+    WS_DISPATCH_UNPARK,
     WS__COUNT
 };
 
@@ -106,6 +115,8 @@ enum store_rstmt_slot {
     RS_KEY_LIST_ALL,
     RS_KEY_LIST_ACTIVE,
     RS_KEY_COUNT_ADMIN,
+    RS_DISPATCH_EVENT,
+    RS_DISPATCH_NEXT_DUE,
     RS_EVENT_LIST0, /* + a 5-bit mask of the filters present: 32 slots */
     RS__COUNT = RS_EVENT_LIST0 + 32
 };
@@ -198,6 +209,27 @@ evb_err store_put_item_check(const evb_put_item *it);
 evb_err store_put_item_routing(evb_store *s, const evb_put_item *it, int64_t now_ms);
 /* actions.c/connections.c: a committed action/connection change (bumps routing_gen). */
 void store_routing_changed(evb_store *s);
+
+/* Column lists of an event and a delivery row, and their decoders (events.c,
+ * deliveries.c): the row's first columns must be these, in this order. */
+#define STORE_EVENT_COLS                                                                           \
+    "seq, id, org, connector, type, source, subject, time, time_ms, datacontenttype, "             \
+    "dataschema, extensions, data, recv_ms"
+#define STORE_DELIVERY_COLS                                                                        \
+    "id, event_seq, event_id, connection_id, org, state, attempts, next_ms, lease_ms, "            \
+    "ordering_key, last_status, last_error, create_ms, update_ms"
+evb_err store_event_from_row(sqlite3_stmt *st, evb_event **out);
+struct evb_delivery_rec;
+evb_err store_delivery_from_row(sqlite3_stmt *st, struct evb_delivery_rec **out);
+
+/* dispatch.c: a JSON array text of the strings (for json_each); NULL strings are
+ * EVB_ERR_INVALID, as are strings that are not UTF-8. *out is malloc'd. */
+evb_err store_json_str_array(const char *const *v, size_t n, char **out);
+struct evb_claim;
+/* dispatch.c: loads the event of each claim (cs[i].delivery set, cs[i].event NULL) on a
+ * reader; claims whose event is gone (purged, the delivery with it) are dropped and
+ * *n shrinks. On error the claims are left as they are (the caller frees them). */
+evb_err store_claims_load_events(evb_store *s, struct evb_claim *cs, size_t *n);
 
 /* ---- test hooks (unit tests only) ---- */
 

@@ -1,0 +1,537 @@
+/* evbridge — the dispatcher's outbox (SQLite): claim due deliveries with a lease, complete
+ * them with an attempt record, the next due time, attempts for traces. Contract in
+ * store_dispatch.h.
+ *
+ * Claim is one writer job. It reads at most 4 x limit due candidates in (next_ms, rowid)
+ * order — PENDING ones from deliveries_due (state, next_ms), expired leases from the
+ * partial index dispatch_leases — with the skipped connections filtered in SQL (json_each
+ * of a JSON array), then takes them in order. A candidate with an ordering key goes only if
+ * it is the head of its key: the oldest (rowid) of the rows that block a key, which the
+ * partial index dispatch_heads holds alone (PENDING, HELD, LEASED, strict DEAD), so that is
+ * one seek. A PENDING candidate that is not its key's head is parked: next_ms moves
+ * PARK_MS ahead and park_ms keeps its due time, so a long backlog behind one busy key
+ * neither fills every later scan (starving other keys) nor keeps next_due in the past.
+ * A completion that takes a head out of the blocking set (DELIVERED, DEAD without strict)
+ * unparks the key's new head (next_ms back to park_ms); any other way a head leaves (a
+ * deleted connection) is covered by the park expiring: the row is simply looked at again.
+ * Leasing is an UPDATE ... RETURNING the row, so the records come out of the same step.
+ * Events are read after the commit on a reader: the writer only binds and steps.
+ */
+#include "server/store/store_dispatch.h"
+#include "server/store/store_int.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CLAIM_MAX 1000
+#define CANDIDATES_PER_CLAIM 4
+#define PARK_MS 60000
+
+/* The rows that block an ordering key: must match dispatch_heads' WHERE (migrate.c step 4)
+ * for the planner to use it (INDEXED BY makes a mismatch a prepare error, not a scan). */
+#define HEAD_SET "ordering_key <> '' AND (state IN (0, 1, 2) OR (state = 4 AND strict = 1))"
+#define HEAD_OF_KEY                                                                                \
+    "SELECT rowid FROM deliveries INDEXED BY dispatch_heads WHERE connection_id = ?1 "             \
+    "AND ordering_key = ?2 AND " HEAD_SET " ORDER BY rowid LIMIT 1"
+
+/* ---- shared helpers ---- */
+
+void evb_claim_array_free(evb_claim *cs, size_t n)
+{
+    if (cs == NULL)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        evb_delivery_rec_free(cs[i].delivery);
+        evb_event_free(cs[i].event);
+    }
+    free(cs);
+}
+
+evb_err store_json_str_array(const char *const *v, size_t n, char **out)
+{
+    *out = NULL;
+    json_t *a = json_array();
+    if (a == NULL)
+        return EVB_ERR_NOMEM;
+    evb_err e = EVB_OK;
+    for (size_t i = 0; i < n && e == EVB_OK; i++) {
+        json_t *x = v[i] != NULL ? json_string(v[i]) : NULL; /* NULL when not UTF-8 */
+        if (x == NULL || json_array_append_new(a, x) != 0)
+            e = EVB_ERR_INVALID;
+    }
+    if (e == EVB_OK) {
+        *out = json_dumps(a, JSON_COMPACT);
+        if (*out == NULL)
+            e = EVB_ERR_NOMEM;
+    }
+    json_decref(a);
+    return e;
+}
+
+evb_err store_claims_load_events(evb_store *s, evb_claim *cs, size_t *n)
+{
+    if (*n == 0)
+        return EVB_OK;
+    store_reader *r = NULL;
+    evb_err e = store_reader_get(s, &r);
+    if (e != EVB_OK)
+        return e;
+    size_t kept = 0;
+    for (size_t i = 0; i < *n && e == EVB_OK; i++) {
+        sqlite3_stmt *st = store_rstmt(
+            r, RS_DISPATCH_EVENT, "SELECT " STORE_EVENT_COLS " FROM events WHERE seq = ?1", &e);
+        if (st == NULL)
+            break;
+        sqlite3_bind_int64(st, 1, cs[i].delivery->event_seq);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+            e = store_event_from_row(st, &cs[i].event);
+        else if (rc != SQLITE_DONE)
+            e = store_map_rc(rc);
+        sqlite3_reset(st);
+        if (e != EVB_OK)
+            break;
+        if (cs[i].event == NULL) { /* gone with its event: drop it */
+            evb_delivery_rec_free(cs[i].delivery);
+            cs[i].delivery = NULL;
+            continue;
+        }
+        if (kept != i) {
+            cs[kept] = cs[i];
+            cs[i] = (evb_claim){0};
+        }
+        kept++;
+    }
+    store_reader_put(s, r);
+    if (e != EVB_OK)
+        return e;
+    *n = kept;
+    return EVB_OK;
+}
+
+/* ---- claim (writer job) ---- */
+
+typedef struct candidate {
+    int64_t rowid;
+    int state;
+    char *connection_id;
+    char *ordering_key;
+} candidate;
+
+typedef struct claim_job {
+    store_sync_job sync;
+    int64_t now, lease_ms;
+    int limit;
+    const char *skip_json;
+    candidate *cands; /* CANDIDATES_PER_CLAIM x limit slots */
+    size_t n_cands;
+    evb_claim *claims; /* limit slots; delivery set, event NULL */
+    size_t n_claims;
+} claim_job;
+
+static void candidates_clear(claim_job *x)
+{
+    for (size_t i = 0; i < x->n_cands; i++) {
+        free(x->cands[i].connection_id);
+        free(x->cands[i].ordering_key);
+    }
+    x->n_cands = 0;
+}
+
+static void claim_reset(store_job *j)
+{
+    claim_job *x = (claim_job *)j;
+    for (size_t i = 0; i < x->n_claims; i++) {
+        evb_delivery_rec_free(x->claims[i].delivery);
+        x->claims[i].delivery = NULL;
+    }
+    x->n_claims = 0;
+    candidates_clear(x);
+}
+
+/* Reads the due candidates into x->cands (the statement is reset before anything writes). */
+static evb_err read_candidates(evb_store *s, claim_job *x)
+{
+    evb_err e = EVB_OK;
+    sqlite3_stmt *st = store_wstmt(
+        s, WS_DISPATCH_CANDIDATES,
+        "SELECT r, state, connection_id, ordering_key FROM ("
+        "SELECT rowid AS r, state, connection_id, ordering_key, next_ms FROM deliveries "
+        "WHERE state = 0 AND next_ms <= ?1 "
+        "AND connection_id NOT IN (SELECT value FROM json_each(?2)) "
+        "ORDER BY next_ms, rowid LIMIT ?3) "
+        "UNION ALL SELECT r, state, connection_id, ordering_key FROM ("
+        "SELECT rowid AS r, state, connection_id, ordering_key, next_ms "
+        "FROM deliveries INDEXED BY dispatch_leases "
+        "WHERE state = 2 AND lease_ms <= ?1 "
+        "AND connection_id NOT IN (SELECT value FROM json_each(?2)) "
+        "ORDER BY lease_ms LIMIT ?3) "
+        "ORDER BY next_ms, r LIMIT ?3",
+        &e);
+    if (st == NULL)
+        return e;
+    size_t cap = (size_t)x->limit * CANDIDATES_PER_CLAIM;
+    sqlite3_bind_int64(st, 1, x->now);
+    store_bind_text(st, 2, x->skip_json);
+    sqlite3_bind_int64(st, 3, (int64_t)cap);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && x->n_cands < cap) {
+        candidate *c = &x->cands[x->n_cands++];
+        int ok = 1;
+        c->rowid = sqlite3_column_int64(st, 0);
+        c->state = sqlite3_column_int(st, 1);
+        c->connection_id = store_col_text(st, 2, &ok);
+        c->ordering_key = store_col_text(st, 3, &ok);
+        if (!ok || c->connection_id == NULL || c->ordering_key == NULL) {
+            e = EVB_ERR_NOMEM;
+            break;
+        }
+    }
+    if (e == EVB_OK && rc != SQLITE_ROW && rc != SQLITE_DONE)
+        e = store_map_rc(rc);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return e;
+}
+
+/* The rowid of the key's head (0 when the key has no blocking row). */
+static evb_err key_head(evb_store *s, const char *connection_id, const char *key, int64_t *out)
+{
+    evb_err e = EVB_OK;
+    sqlite3_stmt *st = store_wstmt(s, WS_DISPATCH_HEAD, HEAD_OF_KEY, &e);
+    if (st == NULL)
+        return e;
+    store_bind_text(st, 1, connection_id);
+    store_bind_text(st, 2, key);
+    int rc = sqlite3_step(st);
+    *out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+        rc = SQLITE_OK;
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return store_map_rc(rc);
+}
+
+static evb_err park(evb_store *s, const claim_job *x, int64_t rowid)
+{
+    evb_err e = EVB_OK;
+    sqlite3_stmt *st = store_wstmt(s, WS_DISPATCH_PARK,
+                                   "UPDATE deliveries SET park_ms = CASE WHEN park_ms <> 0 "
+                                   "THEN park_ms ELSE max(next_ms, 1) END, next_ms = ?2 "
+                                   "WHERE rowid = ?1 AND state = 0",
+                                   &e);
+    if (st == NULL)
+        return e;
+    sqlite3_bind_int64(st, 1, rowid);
+    sqlite3_bind_int64(st, 2, x->now + PARK_MS);
+    return store_map_rc(store_step_done(st));
+}
+
+/* Leases one row; its record (as updated) goes to x->claims. */
+static evb_err lease(evb_store *s, claim_job *x, int64_t rowid)
+{
+    evb_err e = EVB_OK;
+    sqlite3_stmt *st =
+        store_wstmt(s, WS_DISPATCH_LEASE,
+                    "UPDATE deliveries SET state = 2, lease_ms = ?2, attempts = attempts + 1, "
+                    "update_ms = ?3, park_ms = 0 WHERE rowid = ?1 AND state IN (0, 2) "
+                    "RETURNING " STORE_DELIVERY_COLS,
+                    &e);
+    if (st == NULL)
+        return e;
+    sqlite3_bind_int64(st, 1, rowid);
+    sqlite3_bind_int64(st, 2, x->now + x->lease_ms);
+    sqlite3_bind_int64(st, 3, x->now);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        e = store_delivery_from_row(st, &x->claims[x->n_claims].delivery);
+        if (e == EVB_OK)
+            x->n_claims++;
+    }
+    rc = store_step_done(st); /* finishes the statement (RETURNING runs it on the first step) */
+    return e != EVB_OK ? e : store_map_rc(rc);
+}
+
+static evb_err claim_run(evb_store *s, store_job *j)
+{
+    claim_job *x = (claim_job *)j;
+    evb_err e = read_candidates(s, x);
+    for (size_t i = 0; e == EVB_OK && i < x->n_cands && x->n_claims < (size_t)x->limit; i++) {
+        const candidate *c = &x->cands[i];
+        if (c->ordering_key[0] != '\0') {
+            int64_t head = 0;
+            e = key_head(s, c->connection_id, c->ordering_key, &head);
+            if (e != EVB_OK)
+                break;
+            if (head != c->rowid) { /* an older one of its key is not done */
+                if (c->state == EVB_DELIVERY_PENDING)
+                    e = park(s, x, c->rowid);
+                continue;
+            }
+        }
+        e = lease(s, x, c->rowid);
+    }
+    candidates_clear(x);
+    return e;
+}
+
+static const store_job_ops claim_ops = {claim_run, claim_reset, store_sync_complete};
+
+evb_err evb_store_delivery_claim(evb_store *s, int64_t now_ms, int64_t lease_ms, int limit,
+                                 const char *const *skip_connections, size_t n_skip,
+                                 evb_claim **out, size_t *n_out)
+{
+    if (s == NULL || out == NULL || n_out == NULL || limit < 1 || limit > CLAIM_MAX ||
+        lease_ms <= 0 || (skip_connections == NULL && n_skip > 0))
+        return EVB_ERR_INVALID;
+    *out = NULL;
+    *n_out = 0;
+    claim_job x = {
+        .sync = {.job = {.ops = &claim_ops}}, .now = now_ms, .lease_ms = lease_ms, .limit = limit};
+    char *skip_json = NULL;
+    evb_err e = store_json_str_array(skip_connections, n_skip, &skip_json);
+    if (e != EVB_OK)
+        return e;
+    x.skip_json = skip_json;
+    x.cands = calloc((size_t)limit * CANDIDATES_PER_CLAIM, sizeof *x.cands);
+    x.claims = calloc((size_t)limit, sizeof *x.claims);
+    if (x.cands == NULL || x.claims == NULL)
+        e = EVB_ERR_NOMEM;
+    if (e == EVB_OK)
+        e = store_run_sync(s, &x.sync);
+    free(skip_json);
+    free(x.cands);
+    size_t n = x.n_claims;
+    if (e == EVB_OK)
+        e = store_claims_load_events(s, x.claims, &n);
+    if (e != EVB_OK || n == 0) {
+        evb_claim_array_free(x.claims, e != EVB_OK ? x.n_claims : n);
+        return e;
+    }
+    *out = x.claims;
+    *n_out = n;
+    return EVB_OK;
+}
+
+/* ---- complete (writer job) ---- */
+
+typedef struct complete_job {
+    store_sync_job sync;
+    const char *id;
+    const evb_attempt *a;
+    int state;
+    int64_t next_ms;
+} complete_job;
+
+/* The key's new head, when it is parked, goes back to its due time. */
+static evb_err unpark_head(evb_store *s, const char *connection_id, const char *key)
+{
+    evb_err e = EVB_OK;
+    sqlite3_stmt *st = store_wstmt(s, WS_DISPATCH_UNPARK,
+                                   "UPDATE deliveries SET next_ms = park_ms, park_ms = 0 "
+                                   "WHERE rowid = (" HEAD_OF_KEY ") AND state = 0 "
+                                   "AND park_ms <> 0",
+                                   &e);
+    if (st == NULL)
+        return e;
+    store_bind_text(st, 1, connection_id);
+    store_bind_text(st, 2, key);
+    return store_map_rc(store_step_done(st));
+}
+
+static evb_err record_attempt(evb_store *s, const complete_job *x)
+{
+    evb_err e = EVB_OK;
+    sqlite3_stmt *st = store_wstmt(
+        s, WS_DISPATCH_ATTEMPT,
+        "INSERT INTO delivery_attempts(delivery_id, attempt, time_ms, outcome, http_status, "
+        "errcode, latency_ms, error) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        &e);
+    if (st == NULL)
+        return e;
+    const evb_attempt *a = x->a;
+    store_bind_text(st, 1, x->id);
+    sqlite3_bind_int(st, 2, a->attempt);
+    sqlite3_bind_int64(st, 3, a->time_ms);
+    store_bind_text(st, 4, a->outcome);
+    sqlite3_bind_int(st, 5, a->http_status);
+    sqlite3_bind_int64(st, 6, a->errcode);
+    sqlite3_bind_int64(st, 7, a->latency_ms);
+    store_bind_text(st, 8, a->error != NULL ? a->error : "");
+    return store_map_rc(store_step_done(st));
+}
+
+static evb_err complete_run(evb_store *s, store_job *j)
+{
+    complete_job *x = (complete_job *)j;
+    const evb_attempt *a = x->a;
+    evb_err e = EVB_OK;
+    sqlite3_stmt *st = store_wstmt(
+        s, WS_DISPATCH_COMPLETE,
+        "UPDATE deliveries SET state = ?2, next_ms = CASE WHEN ?2 = 0 THEN ?3 ELSE next_ms "
+        "END, lease_ms = 0, last_status = ?4, last_error = ?5, update_ms = ?6 "
+        "WHERE id = ?1 AND state = 2 AND attempts = ?7 "
+        "RETURNING connection_id, ordering_key, strict",
+        &e);
+    if (st == NULL)
+        return e;
+    int64_t end = a->time_ms != 0 ? a->time_ms + a->latency_ms : store_now_ms();
+    store_bind_text(st, 1, x->id);
+    sqlite3_bind_int(st, 2, x->state);
+    sqlite3_bind_int64(st, 3, x->next_ms);
+    sqlite3_bind_int64(st, 4, a->http_status != 0 ? a->http_status : a->errcode);
+    store_bind_text(st, 5, a->error != NULL ? a->error : "");
+    sqlite3_bind_int64(st, 6, end);
+    sqlite3_bind_int(st, 7, a->attempt);
+    int found = 0, unblocks = 0, ok = 1;
+    char *conn = NULL, *key = NULL;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        found = 1;
+        conn = store_col_text(st, 0, &ok);
+        key = store_col_text(st, 1, &ok);
+        int strict = sqlite3_column_int(st, 2);
+        unblocks = x->state == EVB_DELIVERY_DELIVERED || (x->state == EVB_DELIVERY_DEAD && !strict);
+    }
+    rc = store_step_done(st);
+    e = !ok ? EVB_ERR_NOMEM : store_map_rc(rc);
+    if (e == EVB_OK && !found)
+        e = EVB_ERR_PRECONDITION; /* not this lease any more: nothing written */
+    if (e == EVB_OK)
+        e = record_attempt(s, x);
+    if (e == EVB_OK && unblocks && key != NULL && key[0] != '\0')
+        e = unpark_head(s, conn, key);
+    free(conn);
+    free(key);
+    return e;
+}
+
+static const store_job_ops complete_ops = {complete_run, NULL, store_sync_complete};
+
+evb_err evb_store_delivery_complete(evb_store *s, const char *delivery_id, const evb_attempt *a,
+                                    int new_state, int64_t next_ms)
+{
+    if (s == NULL || delivery_id == NULL || a == NULL || a->outcome == NULL ||
+        (new_state != EVB_DELIVERY_DELIVERED && new_state != EVB_DELIVERY_PENDING &&
+         new_state != EVB_DELIVERY_DEAD))
+        return EVB_ERR_INVALID;
+    complete_job x = {.sync = {.job = {.ops = &complete_ops}},
+                      .id = delivery_id,
+                      .a = a,
+                      .state = new_state,
+                      .next_ms = next_ms};
+    return store_run_sync(s, &x.sync);
+}
+
+/* ---- reads ---- */
+
+evb_err evb_store_delivery_next_due(evb_store *s, int64_t *next_ms_out)
+{
+    if (s == NULL || next_ms_out == NULL)
+        return EVB_ERR_INVALID;
+    *next_ms_out = INT64_MAX;
+    store_reader *r = NULL;
+    evb_err e = store_reader_get(s, &r);
+    if (e != EVB_OK)
+        return e;
+    sqlite3_stmt *st = store_rstmt(r, RS_DISPATCH_NEXT_DUE,
+                                   "SELECT min(m) FROM ("
+                                   "SELECT min(next_ms) AS m FROM deliveries WHERE state = 0 "
+                                   "UNION ALL SELECT min(lease_ms) FROM deliveries "
+                                   "INDEXED BY dispatch_leases WHERE state = 2)",
+                                   &e);
+    if (st != NULL) {
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            if (sqlite3_column_type(st, 0) != SQLITE_NULL)
+                *next_ms_out = sqlite3_column_int64(st, 0);
+        } else {
+            e = store_map_rc(rc == SQLITE_DONE ? SQLITE_INTERNAL : rc);
+        }
+        sqlite3_reset(st);
+    }
+    store_reader_put(s, r);
+    return e;
+}
+
+void evb_attempt_rec_array_free(evb_attempt_rec *as, size_t n)
+{
+    if (as == NULL)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free(as[i].outcome);
+        free(as[i].error);
+    }
+    free(as);
+}
+
+static evb_err attempts_collect(sqlite3_stmt *st, evb_attempt_rec **out, size_t *n_out)
+{
+    evb_attempt_rec *as = NULL;
+    size_t n = 0, cap = 0;
+    evb_err e = EVB_OK;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 8;
+            evb_attempt_rec *g = realloc(as, ncap * sizeof(evb_attempt_rec));
+            if (g == NULL) {
+                e = EVB_ERR_NOMEM;
+                break;
+            }
+            as = g;
+            cap = ncap;
+        }
+        evb_attempt_rec *a = &as[n++];
+        int ok = 1;
+        a->attempt = sqlite3_column_int(st, 0);
+        a->time_ms = sqlite3_column_int64(st, 1);
+        a->outcome = store_col_text(st, 2, &ok);
+        a->http_status = sqlite3_column_int(st, 3);
+        a->errcode = sqlite3_column_int64(st, 4);
+        a->latency_ms = sqlite3_column_int64(st, 5);
+        a->error = store_col_text(st, 6, &ok);
+        if (!ok) {
+            e = EVB_ERR_NOMEM;
+            break;
+        }
+    }
+    if (e == EVB_OK && rc != SQLITE_DONE)
+        e = store_map_rc(rc);
+    if (e != EVB_OK) {
+        evb_attempt_rec_array_free(as, n);
+        return e;
+    }
+    *out = as;
+    *n_out = n;
+    return EVB_OK;
+}
+
+evb_err evb_store_delivery_attempts(evb_store *s, const char *delivery_id, evb_attempt_rec **out,
+                                    size_t *n_out)
+{
+    if (s == NULL || delivery_id == NULL || out == NULL || n_out == NULL)
+        return EVB_ERR_INVALID;
+    *out = NULL;
+    *n_out = 0;
+    store_reader *r = NULL;
+    evb_err e = store_reader_get(s, &r);
+    if (e != EVB_OK)
+        return e;
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(r->db,
+                                "SELECT attempt, time_ms, outcome, http_status, errcode, "
+                                "latency_ms, error FROM delivery_attempts WHERE delivery_id = ?1 "
+                                "ORDER BY rowid",
+                                -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        e = store_map_rc(rc);
+    } else {
+        store_bind_text(st, 1, delivery_id);
+        e = attempts_collect(st, out, n_out);
+    }
+    sqlite3_finalize(st);
+    store_reader_put(s, r);
+    return e;
+}
