@@ -69,10 +69,10 @@ void evb_robot_target_free(evb_robot_target *t);
 evb_err evb_robot_request_build(const evb_robot_target *t, const evb_event *ev, int64_t now_ms,
                                 evb_http_request *out, evb_error *err);
 
-/* Renders the NUL-terminated template_text (NULL = "") against the JSON view `event` (a jansson
- * json_t *, passed as const void * to keep jansson out of this header) with t's vars, as described
- * above, cut to max_bytes (>= 3). On EVB_OK *out is malloc'd and NUL-terminated. Exposed for tests
- * and for previews. */
+/* Renders the NUL-terminated template_text (NULL = "") against the JSON view `event` (a
+ * jansson json_t *, passed as const void * to keep jansson out of this header) with t's
+ * vars, as described above, cut to max_bytes (>= 3; EVB_ERR_INVALID otherwise). On EVB_OK
+ * *out is malloc'd and NUL-terminated. Exposed for tests and previews. Thread-safe. */
 evb_err evb_robot_render(const evb_robot_target *t, const char *template_text, const void *event,
                          size_t max_bytes, char **out);
 
