@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { T_STR, T_INT, T_I64 } opt_type;
+typedef enum { T_STR, T_INT, T_I64, T_LIST } opt_type; /* T_LIST: repeatable, comma-joined */
 
 typedef struct opt_def {
     const char *flag;  /* without the leading "--" */
@@ -58,6 +58,11 @@ static const opt_def opts[] = {
     {"tls-key", "EVB_TLS_KEY", T_STR, OFF(tls_key), NULL, 0, 0, "server private key (PEM file)"},
     {"tls-client-ca", "EVB_TLS_CLIENT_CA", T_STR, OFF(tls_client_ca), NULL, 0, 0,
      "CA bundle (PEM file) for client certificates: enables mutual TLS"},
+    {"allow-target-cidr", "EVB_ALLOW_TARGET_CIDRS", T_LIST, OFF(allow_target_cidrs), NULL, 0, 0,
+     "repeatable: a CIDR delivery targets may resolve to despite the SSRF guard "
+     "(env: comma-separated)"},
+    {"max-deliveries", "EVB_MAX_DELIVERIES", T_INT, OFF(max_deliveries), "64", 1, 4096,
+     "delivery transfers in flight at once"},
 };
 #define N_OPTS (sizeof opts / sizeof opts[0])
 
@@ -68,7 +73,7 @@ static void print_help(FILE *out)
                  "environment variable shown; a flag wins over the environment.\n\n");
     for (size_t i = 0; i < N_OPTS; i++) {
         const opt_def *o = &opts[i];
-        const char *arg = o->type == T_STR ? "VALUE" : "N";
+        const char *arg = o->type == T_STR ? "VALUE" : o->type == T_LIST ? "CIDR" : "N";
         fprintf(out, "  --%s %s\n      %s\n      env %s", o->flag, arg, o->help, o->env);
         if (o->def != NULL)
             fprintf(out, "; default %s", o->def);
@@ -83,7 +88,20 @@ static int set_value(evb_config *cfg, const opt_def *o, const char *text, const 
                      FILE *err)
 {
     char *field = (char *)cfg + o->off;
-    if (o->type == T_STR) {
+    if (o->type == T_LIST && *(char **)field != NULL && from[0] == '-') {
+        /* a repeated flag adds to the list (the environment's value is replaced) */
+        size_t n = strlen(*(char **)field) + strlen(text) + 2;
+        char *joined = malloc(n);
+        if (joined == NULL) {
+            fprintf(err, "evbridged: out of memory\n");
+            return 0;
+        }
+        snprintf(joined, n, "%s,%s", *(char **)field, text);
+        free(*(char **)field);
+        *(char **)field = joined;
+        return 1;
+    }
+    if (o->type == T_STR || o->type == T_LIST) {
         char *copy = strdup(text);
         if (copy == NULL) {
             fprintf(err, "evbridged: out of memory\n");
@@ -197,7 +215,7 @@ void evb_config_fini(evb_config *cfg)
     if (cfg == NULL)
         return;
     for (size_t i = 0; i < N_OPTS; i++) {
-        if (opts[i].type == T_STR) {
+        if (opts[i].type == T_STR || opts[i].type == T_LIST) {
             char **f = (char **)((char *)cfg + opts[i].off);
             free(*f);
             *f = NULL;

@@ -29,6 +29,8 @@ typedef struct evb_config {
     char *tls_cert;          /* PEM file paths; all NULL = plaintext */
     char *tls_key;
     char *tls_client_ca;     /* set = mutual TLS */
+    char *allow_target_cidrs; /* comma-separated CIDRs exempt from the SSRF guard; NULL none */
+    int max_deliveries;       /* delivery transfers in flight; default 64 */
 } evb_config;
 
 /* Result of parsing. */

@@ -6,6 +6,7 @@
  * NOT_SERVING, the gRPC server finishes in-flight calls (their commits still run), then the
  * store drains and commits whatever is queued and closes.
  */
+#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -21,6 +22,8 @@
 #include "server/auth/auth.h"
 #include "server/config/config.h"
 #include "server/rpc/rpc.h"
+#include "server/delivery/dispatcher.h"
+#include "server/delivery/ssrf.h"
 #include "server/router/router.h"
 #include "server/rpc/svc.h"
 #include "server/schemas/schemas.h"
@@ -163,6 +166,33 @@ static evb_schemas *open_schemas(evb_store *store)
     return schemas;
 }
 
+static void wake_dispatcher(void *arg)
+{
+    evb_dispatcher_wake(arg);
+}
+
+static evb_dispatcher *start_dispatcher(const evb_config *cfg, evb_store *store,
+                                        evb_cidr_list **allow)
+{
+    evb_error e;
+    evb_error_clear(&e);
+    *allow = NULL;
+    if (cfg->allow_target_cidrs != NULL &&
+        evb_cidr_list_parse(cfg->allow_target_cidrs, allow, &e) != EVB_OK) {
+        evb_log_error("delivery", "--allow-target-cidr: %s", e.message);
+        return NULL;
+    }
+    evb_dispatcher_options o = {.max_in_flight = cfg->max_deliveries, .allow = *allow};
+    evb_dispatcher *d = NULL;
+    if (evb_dispatcher_start(store, &o, &d) != EVB_OK) {
+        evb_log_error("delivery", "cannot start the dispatcher");
+        evb_cidr_list_free(*allow);
+        *allow = NULL;
+        return NULL;
+    }
+    return d;
+}
+
 static int serve(const evb_config *cfg, evb_store *store, evb_auth *auth, evb_schemas *schemas,
                  sigset_t *sigs)
 {
@@ -171,8 +201,16 @@ static int serve(const evb_config *cfg, evb_store *store, evb_auth *auth, evb_sc
         evb_log_error("router", "cannot create the router");
         return 1;
     }
+    evb_cidr_list *allow = NULL;
+    evb_dispatcher *dispatcher = start_dispatcher(cfg, store, &allow);
+    if (dispatcher == NULL) {
+        evb_router_free(router);
+        return 1;
+    }
     evb_services svc = {
         .router = router,
+        .deliveries_hook = wake_dispatcher,
+        .deliveries_hook_arg = dispatcher,
         .store = store,
         .auth = auth,
         .schemas = schemas,
@@ -218,6 +256,8 @@ static int serve(const evb_config *cfg, evb_store *store, evb_auth *auth, evb_sc
     status = 0;
 out:
     evb_rpc_server_free(server);
+    evb_dispatcher_stop(dispatcher, cfg->grace_ms);
+    evb_cidr_list_free(allow);
     evb_router_free(router);
     free_tls(&tls);
     return status;
@@ -240,6 +280,7 @@ int main(int argc, char **argv)
                       strcmp(cfg.log_format, "text") == 0 ? EVB_LOG_TEXT : EVB_LOG_JSON);
 
     int status = 1;
+    curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread */
     evb_rpc_global_init();
     evb_store *store = open_store(&cfg);
     evb_auth *auth = store ? open_auth(store, cfg.data_dir) : NULL;
@@ -250,6 +291,7 @@ int main(int argc, char **argv)
     evb_auth_free(auth);
     evb_store_close(store); /* commits whatever is still queued */
     evb_rpc_global_fini();
+    curl_global_cleanup();
     if (status == 0)
         evb_log_info(COMP, "stopped cleanly");
     evb_config_fini(&cfg);

@@ -189,6 +189,11 @@ static void committed(void *arg, evb_err err)
                          ? EVBRIDGE__V1__RESULT_STATUS__DEDUPLICATED
                          : EVBRIDGE__V1__RESULT_STATUS__PUBLISHED;
     }
+    int created = 0;
+    for (size_t k = 0; k < j->n_items; k++)
+        created |= j->items[k].status == EVB_PUT_PUBLISHED && j->items[k].n_deliveries > 0;
+    if (created && j->svc->deliveries_hook != NULL)
+        j->svc->deliveries_hook(j->svc->deliveries_hook_arg);
     finish_ok(j);
 }
 

@@ -24,6 +24,9 @@ typedef struct evb_services {
     evb_auth *auth;            /* borrowed */
     evb_schemas *schemas;      /* borrowed */
     struct evb_router *router; /* borrowed */
+    /* called (on the store's writer thread) after a commit that created deliveries */
+    void (*deliveries_hook)(void *arg);
+    void *deliveries_hook_arg;
     evb_ingest_limits limits;
     int stream_max_inflight;   /* PublishStream requests in progress before reading pauses */
     int threads;
@@ -45,6 +48,7 @@ evb_err evb_svc_registry_register(evb_rpc_server *server, evb_services *svc);
 evb_err evb_svc_actions_register(evb_rpc_server *server, evb_services *svc);
 evb_err evb_svc_connections_register(evb_rpc_server *server, evb_services *svc);
 evb_err evb_svc_trace_register(evb_rpc_server *server, evb_services *svc);
+evb_err evb_svc_deadletters_register(evb_rpc_server *server, evb_services *svc);
 
 /* 1 when the principal may see (and its org may use) the stored action (svc_actions.c). */
 struct evb_action_rec;

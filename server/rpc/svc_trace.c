@@ -12,6 +12,7 @@
 #include "evbridge/v1/events.pb-c.h"
 #include "io/cloudevents/v1/cloudevents.pb-c.h"
 #include "server/rpc/svc.h"
+#include "server/store/store_dispatch.h"
 #include "server/store/store_routing.h"
 
 typedef Evbridge__V1__TraceStep pb_step;
@@ -46,6 +47,62 @@ static int add_filter_steps(evb_arena *a, Evbridge__V1__TraceEventResponse *resp
     return 1;
 }
 
+/* One DELIVER step per recorded attempt, then one for the current state unless the last
+ * attempt already says it (DELIVERED or DEAD). */
+static int add_delivery_steps(evb_services *svc, evb_arena *a,
+                              Evbridge__V1__TraceEventResponse *resp, size_t *resp_cap,
+                              const evb_delivery_rec *d)
+{
+    evb_attempt_rec *at = NULL;
+    size_t na = 0;
+    if (evb_store_delivery_attempts(svc->store, d->id, &at, &na) != EVB_OK)
+        na = 0;
+    if (resp->n_steps + na + 1 > *resp_cap) { /* redrives keep earlier attempts: grow */
+        size_t ncap = 2 * (resp->n_steps + na + 1);
+        pb_step **grown = evb_arena_alloc(a, ncap * sizeof *grown);
+        if (grown == NULL) {
+            evb_attempt_rec_array_free(at, na);
+            return 0;
+        }
+        memcpy(grown, resp->steps, resp->n_steps * sizeof *grown);
+        resp->steps = grown;
+        *resp_cap = ncap;
+    }
+    int ok = 1;
+    for (size_t k = 0; ok && k < na; k++) {
+        pb_step *s = new_step(a, EVBRIDGE__V1__TRACE_STAGE__DELIVER, at[k].time_ms);
+        ok = s != NULL;
+        if (!ok)
+            break;
+        s->connection_id = evb_arena_strdup(a, d->connection_id);
+        s->delivery_id = evb_arena_strdup(a, d->id);
+        s->attempt = at[k].attempt;
+        s->outcome = evb_arena_strdup(a, at[k].outcome);
+        s->http_status = at[k].http_status;
+        s->errcode = at[k].errcode;
+        s->latency_ms = at[k].latency_ms;
+        s->error = evb_arena_strdup(a, at[k].error ? at[k].error : "");
+        ok = s->connection_id && s->delivery_id && s->outcome && s->error;
+        resp->steps[resp->n_steps++] = s;
+    }
+    evb_attempt_rec_array_free(at, na);
+    int final = d->state == EVB_DELIVERY_DELIVERED || d->state == EVB_DELIVERY_DEAD;
+    if (!ok || (final && na > 0))
+        return ok;
+    pb_step *s = new_step(a, EVBRIDGE__V1__TRACE_STAGE__DELIVER, d->update_ms);
+    if (s == NULL)
+        return 0;
+    s->connection_id = evb_arena_strdup(a, d->connection_id);
+    s->delivery_id = evb_arena_strdup(a, d->id);
+    s->attempt = d->attempts;
+    s->outcome = evb_arena_strdup(
+        a, d->state >= 0 && d->state <= 4 ? delivery_outcome[d->state] : "UNKNOWN");
+    s->http_status = d->last_status;
+    s->error = evb_arena_strdup(a, d->last_error);
+    resp->steps[resp->n_steps++] = s;
+    return s->connection_id && s->delivery_id && s->outcome && s->error;
+}
+
 static int build_steps(evb_services *svc, evb_arena *a, const evb_event *ev,
                        Evbridge__V1__TraceEventResponse *resp)
 {
@@ -59,7 +116,9 @@ static int build_steps(evb_services *svc, evb_arena *a, const evb_event *ev,
     if (evb_store_delivery_list_for_event(svc->store, ev->seq, &ds, &nd) != EVB_OK)
         nd = 0;
     json_t *m = json_object_get(fj, "matched"), *u = json_object_get(fj, "unmatched");
-    size_t cap = 1 + json_array_size(m) + json_array_size(u) + nd;
+    size_t cap = 1 + json_array_size(m) + json_array_size(u);
+    for (size_t i = 0; i < nd; i++)
+        cap += 1 + (size_t)(ds[i]->attempts > 0 ? ds[i]->attempts : 0);
     resp->steps = evb_arena_alloc(a, cap * sizeof *resp->steps);
     int ok = resp->steps != NULL;
     pb_step *recv = ok ? new_step(a, EVBRIDGE__V1__TRACE_STAGE__RECEIVE, ev->recv_ms) : NULL;
@@ -73,22 +132,8 @@ static int build_steps(evb_services *svc, evb_arena *a, const evb_event *ev,
     ok = ok && recv != NULL && recv->detail != NULL &&
          add_filter_steps(a, resp, m, 1, ev->recv_ms) &&
          add_filter_steps(a, resp, u, 0, ev->recv_ms);
-    for (size_t i = 0; ok && i < nd; i++) {
-        const evb_delivery_rec *d = ds[i];
-        pb_step *s = new_step(a, EVBRIDGE__V1__TRACE_STAGE__DELIVER, d->update_ms);
-        ok = s != NULL;
-        if (!ok)
-            break;
-        s->connection_id = evb_arena_strdup(a, d->connection_id);
-        s->delivery_id = evb_arena_strdup(a, d->id);
-        s->attempt = d->attempts;
-        s->outcome = evb_arena_strdup(
-            a, d->state >= 0 && d->state <= 4 ? delivery_outcome[d->state] : "UNKNOWN");
-        s->http_status = d->last_status;
-        s->error = evb_arena_strdup(a, d->last_error);
-        ok = s->connection_id && s->delivery_id && s->outcome && s->error;
-        resp->steps[resp->n_steps++] = s;
-    }
+    for (size_t i = 0; ok && i < nd; i++)
+        ok = add_delivery_steps(svc, a, resp, &cap, ds[i]);
     json_decref(fj);
     evb_delivery_rec_array_free(ds, nd);
     return ok;
