@@ -59,11 +59,17 @@ static evb_err setup_easy(xfer *x)
             return EVB_ERR_NOMEM;
         x->headers = h;
     }
-    /* curl adds these unless told not to */
+    /* curl adds these unless told not to: no "Expect: 100-continue", and no form
+     * content type on a request without one */
     struct curl_slist *h = curl_slist_append(x->headers, "Expect:");
     if (h == NULL)
         return EVB_ERR_NOMEM;
     x->headers = h;
+    if (evb_http_request_header(&x->req, "content-type") == NULL) {
+        if ((h = curl_slist_append(x->headers, "Content-Type:")) == NULL)
+            return EVB_ERR_NOMEM;
+        x->headers = h;
+    }
     curl_easy_setopt(e, CURLOPT_URL, x->req.url);
     curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, x->req.method);
     curl_easy_setopt(e, CURLOPT_POST, 1L);
