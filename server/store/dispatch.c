@@ -156,12 +156,12 @@ static evb_err read_candidates(evb_store *s, claim_job *x)
     evb_err e = EVB_OK;
     sqlite3_stmt *st = store_wstmt(
         s, WS_DISPATCH_CANDIDATES,
-        "SELECT r, state, connection_id, ordering_key FROM ("
+        "SELECT r, state, connection_id, ordering_key, next_ms FROM ("
         "SELECT rowid AS r, state, connection_id, ordering_key, next_ms FROM deliveries "
         "WHERE state = 0 AND next_ms <= ?1 "
         "AND connection_id NOT IN (SELECT value FROM json_each(?2)) "
         "ORDER BY next_ms, rowid LIMIT ?3) "
-        "UNION ALL SELECT r, state, connection_id, ordering_key FROM ("
+        "UNION ALL SELECT r, state, connection_id, ordering_key, next_ms FROM ("
         "SELECT rowid AS r, state, connection_id, ordering_key, next_ms "
         "FROM deliveries INDEXED BY dispatch_leases "
         "WHERE state = 2 AND lease_ms <= ?1 "
