@@ -181,8 +181,9 @@ static int fill(evb_dispatcher *d)
     for (size_t i = 0; i < n; i++) {
         /* move each claim into its own allocation so transfers own them separately */
         evb_claim *one = malloc(sizeof *one);
-        if (one == NULL) {
-            evb_claim_array_free(&cs[i], 1); /* lease expires: retried later */
+        if (one == NULL) { /* its lease expires: retried later */
+            evb_delivery_rec_free(cs[i].delivery);
+            evb_event_free(cs[i].event);
             continue;
         }
         *one = cs[i];

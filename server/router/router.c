@@ -22,11 +22,13 @@
 
 #define N_BUCKETS 256
 #define MATCH_STACK 64
+#define STRICT_KEY "\x01connection" /* cannot collide with a subject: control character */
 
 typedef struct conn_entry {
     char *id;
     int state;
     int per_subject;
+    int strict;           /* fault tolerance NONE: serial, a dead delivery stops the rest */
     char **types;
     size_t n_types;
     evb_pattern *pattern; /* NULL = match everything */
@@ -137,6 +139,7 @@ static evb_err conn_from_rec(const evb_connection_rec *rec, conn_entry **out, in
         c->id = evb_strdup(rec->id);
         c->state = rec->state;
         c->per_subject = json_integer_value(json_object_get(cfg, "ordering")) == 2;
+        c->strict = json_integer_value(json_object_get(cfg, "fault_tolerance")) == 2;
         json_t *types = json_object_get(cfg, "event_types");
         c->types = calloc(json_array_size(types) + 1, sizeof *c->types);
         for (size_t i = 0; c->types && i < json_array_size(types); i++)
@@ -375,9 +378,14 @@ static evb_err build_route(const group *g, const evb_event *ev, const unsigned c
         d->id = evb_strdup(id);
         d->connection_id = evb_strdup(c->id);
         d->held = c->state == 2; /* PAUSED */
-        d->ordering_key = c->per_subject ? evb_strdup(ev->subject ? ev->subject : "") : NULL;
+        /* NONE stops the whole connection at a failed event: one key for all of it */
+        d->strict = c->strict;
+        d->ordering_key = c->strict        ? evb_strdup(STRICT_KEY)
+                          : c->per_subject ? evb_strdup(ev->subject ? ev->subject : "")
+                                           : NULL;
         out->n_deliveries++;
-        if (d->id == NULL || d->connection_id == NULL || (c->per_subject && !d->ordering_key))
+        if (d->id == NULL || d->connection_id == NULL ||
+            ((c->per_subject || c->strict) && !d->ordering_key))
             rc = EVB_ERR_NOMEM;
     }
     if (rc == EVB_OK) {
