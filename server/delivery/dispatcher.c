@@ -326,6 +326,11 @@ evb_err evb_dispatcher_start(evb_store *store, const evb_dispatcher_options *opt
     if (evb_random_bytes(&d->rnd_state, sizeof d->rnd_state) != EVB_OK || d->rnd_state == 0)
         d->rnd_state = 0x9E3779B97F4A7C15ULL;
     atomic_init(&d->stopping, 0);
+    int64_t released = 0;
+    if (evb_store_delivery_release_leases(store, evb_now_ms(), &released) == EVB_OK &&
+        released > 0)
+        evb_log_info(COMP, "%lld deliveries leased before a restart are due again",
+                     (long long)released);
     d->multi = curl_multi_init();
     if (d->multi == NULL) {
         free(d);

@@ -104,6 +104,11 @@ void evb_attempt_rec_array_free(evb_attempt_rec *as, size_t n);
 evb_err evb_store_delivery_attempts(evb_store *s, const char *delivery_id, evb_attempt_rec **out,
                                     size_t *n_out);
 
+/* At start of a single-process store: every LEASED delivery belongs to a process that is
+ * gone, so make it PENDING again, due at now_ms. *count_out (may be NULL) receives how many.
+ * Never call this while a dispatcher of this store runs. */
+evb_err evb_store_delivery_release_leases(evb_store *s, int64_t now_ms, int64_t *count_out);
+
 /* ---- dead letters ---- */
 
 /* DEAD deliveries of an org (required; and optionally one connection: NULL = all), newest
