@@ -24,6 +24,7 @@
 #include "server/rpc/rpc.h"
 #include "server/delivery/dispatcher.h"
 #include "server/delivery/ssrf.h"
+#include "server/delivery/stream_hub.h"
 #include "server/router/router.h"
 #include "server/rpc/svc.h"
 #include "server/schemas/schemas.h"
@@ -166,9 +167,17 @@ static evb_schemas *open_schemas(evb_store *store)
     return schemas;
 }
 
-static void wake_dispatcher(void *arg)
+/* New deliveries: both the dispatcher (HTTP, robots) and the stream hub (Subscribe). */
+typedef struct delivery_wakers {
+    evb_dispatcher *dispatcher;
+    evb_stream_hub *hub;
+} delivery_wakers;
+
+static void wake_deliveries(void *arg)
 {
-    evb_dispatcher_wake(arg);
+    delivery_wakers *w = arg;
+    evb_dispatcher_wake(w->dispatcher);
+    evb_stream_hub_wake(w->hub);
 }
 
 static evb_dispatcher *start_dispatcher(const evb_config *cfg, evb_store *store,
@@ -207,10 +216,20 @@ static int serve(const evb_config *cfg, evb_store *store, evb_auth *auth, evb_sc
         evb_router_free(router);
         return 1;
     }
+    evb_stream_hub *hub = NULL;
+    if (evb_stream_hub_start(store, NULL, &hub) != EVB_OK) {
+        evb_log_error("delivery", "cannot start the stream hub");
+        evb_dispatcher_stop(dispatcher, 0);
+        evb_cidr_list_free(allow);
+        evb_router_free(router);
+        return 1;
+    }
+    delivery_wakers wakers = {.dispatcher = dispatcher, .hub = hub};
     evb_services svc = {
         .router = router,
-        .deliveries_hook = wake_dispatcher,
-        .deliveries_hook_arg = dispatcher,
+        .deliveries_hook = wake_deliveries,
+        .deliveries_hook_arg = &wakers,
+        .stream_hub = hub,
         .store = store,
         .auth = auth,
         .schemas = schemas,
@@ -256,6 +275,7 @@ static int serve(const evb_config *cfg, evb_store *store, evb_auth *auth, evb_sc
     status = 0;
 out:
     evb_rpc_server_free(server);
+    evb_stream_hub_stop(hub); /* streams are gone: record their returns */
     evb_dispatcher_stop(dispatcher, cfg->grace_ms);
     evb_cidr_list_free(allow);
     evb_router_free(router);

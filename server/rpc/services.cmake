@@ -15,8 +15,9 @@ evb_module(evb_rpc_services
   ${CMAKE_CURRENT_SOURCE_DIR}/svc_connections.c
   ${CMAKE_CURRENT_SOURCE_DIR}/svc_trace.c
   ${CMAKE_CURRENT_SOURCE_DIR}/svc_deadletters.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/svc_subscribe.c
   ${CMAKE_CURRENT_SOURCE_DIR}/connection_codec.c
   ${CMAKE_CURRENT_SOURCE_DIR}/ce_pb.c)
 target_include_directories(evb_rpc_services PUBLIC ${PROJECT_SOURCE_DIR})
 target_link_libraries(evb_rpc_services PUBLIC evb_rpc_runtime evb_proto evb_auth evb_ingest evb_schemas evb_router evb_routing
-  evb_store evb_cloudevents evb_common)
+  evb_store evb_cloudevents evb_common evb_delivery)

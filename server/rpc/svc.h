@@ -27,6 +27,7 @@ typedef struct evb_services {
     /* called (on the store's writer thread) after a commit that created deliveries */
     void (*deliveries_hook)(void *arg);
     void *deliveries_hook_arg;
+    struct evb_stream_hub *stream_hub; /* borrowed; Subscribe (NULL: UNAVAILABLE) */
     evb_ingest_limits limits;
     int stream_max_inflight;   /* PublishStream requests in progress before reading pauses */
     int threads;
@@ -49,6 +50,7 @@ evb_err evb_svc_actions_register(evb_rpc_server *server, evb_services *svc);
 evb_err evb_svc_connections_register(evb_rpc_server *server, evb_services *svc);
 evb_err evb_svc_trace_register(evb_rpc_server *server, evb_services *svc);
 evb_err evb_svc_deadletters_register(evb_rpc_server *server, evb_services *svc);
+evb_err evb_svc_subscribe_register(evb_rpc_server *server, evb_services *svc);
 
 /* 1 when the principal may see (and its org may use) the stored action (svc_actions.c). */
 struct evb_action_rec;
