@@ -138,6 +138,10 @@ class ConnectionsBase(ServerTestCase):
             # an ISV-offered action every org may use
             cls.isv_action = cls.isv_cli.connectors.CreateAction(pb.CreateActionRequest(
                 action=http_action(unique("isv-act"), signing_secret=SIGNING_SECRET)))
+            # routing tests observe deliveries before anything sends them: a STREAM action
+            # with no subscriber keeps them PENDING (the dispatcher leaves STREAM alone)
+            cls.route_action = cls.isv_cli.connectors.CreateAction(pb.CreateActionRequest(
+                action=pb.Action(name=unique("route-act"), kind=pb.STREAM)))
         except BaseException:
             cls.tearDownClass()
             raise
@@ -1209,7 +1213,7 @@ class RoutingTest(ConnectionsBase):
 
     def test_routing_and_trace(self):
         X = self.conn_x.name
-        act = self.isv_action.name
+        act = self.route_action.name
         mk = lambda org, conn, **kw: self.create_connection(  # noqa: E731
             self.a_cli if org == self.org_a else self.b_cli,
             self.connection(org, conn, act, **kw)).id
@@ -1336,7 +1340,7 @@ class RoutingTest(ConnectionsBase):
         """20 connections keyed by a data field, 40 events in one PutEvents: each event
         goes exactly to the connections whose value it carries."""
         X = self.conn_x.name
-        act = self.isv_action.name
+        act = self.route_action.name
         org = unique("orgm")
         cli = Client(self.server.target, create_key(self.admin, "org-admin", org)[1])
         self.addCleanup(cli.close)
