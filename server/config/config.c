@@ -61,6 +61,8 @@ static const opt_def opts[] = {
     {"allow-target-cidr", "EVB_ALLOW_TARGET_CIDRS", T_LIST, OFF(allow_target_cidrs), NULL, 0, 0,
      "repeatable: a CIDR delivery targets may resolve to despite the SSRF guard "
      "(env: comma-separated)"},
+    {"max-pattern-bytes", "EVB_MAX_PATTERN_BYTES", T_INT, OFF(max_pattern_bytes), "4096", 64,
+     1 << 20, "max size of a connection's event pattern (JSON text)"},
     {"max-deliveries", "EVB_MAX_DELIVERIES", T_INT, OFF(max_deliveries), "64", 1, 4096,
      "delivery transfers in flight at once"},
 };

@@ -31,6 +31,7 @@ typedef struct evb_config {
     char *tls_client_ca;     /* set = mutual TLS */
     char *allow_target_cidrs; /* comma-separated CIDRs exempt from the SSRF guard; NULL none */
     int max_deliveries;       /* delivery transfers in flight; default 64 */
+    int max_pattern_bytes;    /* event pattern size limit; default 4096 */
 } evb_config;
 
 /* Result of parsing. */

@@ -237,6 +237,7 @@ static int serve(const evb_config *cfg, evb_store *store, evb_auth *auth, evb_sc
                    .max_entry_bytes = (size_t)cfg->max_entry_bytes,
                    .max_request_bytes = (size_t)cfg->max_request_bytes},
         .stream_max_inflight = cfg->stream_max_inflight,
+        .max_pattern_bytes = (size_t)cfg->max_pattern_bytes,
         .threads = cfg->threads,
         .start_ms = evb_now_ms(),
     };

@@ -30,6 +30,7 @@ typedef struct evb_services {
     struct evb_stream_hub *stream_hub; /* borrowed; Subscribe (NULL: UNAVAILABLE) */
     evb_ingest_limits limits;
     int stream_max_inflight;   /* PublishStream requests in progress before reading pauses */
+    size_t max_pattern_bytes;  /* event pattern size limit */
     int threads;
     int64_t start_ms;
     atomic_int serving;        /* 1 once the store is open and until shutdown begins */

@@ -16,7 +16,6 @@
 #include "server/routing/transform.h"
 #include "server/rpc/connection_codec.h"
 
-#define PATTERN_MAX_BYTES 4096
 
 static void reply_connection(evb_services *svc, evb_rpc_call *call, const char *id)
 {
@@ -136,7 +135,7 @@ static void write_connection(evb_rpc_call *call, const uint8_t *req, size_t len,
         goto out;
     }
     if ((rc = check_refs(svc, c, &conn, &e)) != EVB_OK ||
-        (rc = evb_connection_config_from_pb(c, conn, PATTERN_MAX_BYTES, &config, &e)) != EVB_OK)
+        (rc = evb_connection_config_from_pb(c, conn, svc->max_pattern_bytes, &config, &e)) != EVB_OK)
         goto out;
     evb_connection_rec rec = {.id = id, .org = c->org, .name = c->name,
                               .connector = c->connector, .action = c->action, .config = config,
@@ -309,7 +308,8 @@ static void test_pattern(evb_rpc_call *call, const uint8_t *req, size_t len, voi
     evb_error_clear(&e);
     evb_pattern *pat = NULL;
     int matched = 0;
-    evb_err rc = evb_pattern_compile(r->pattern, strlen(r->pattern), PATTERN_MAX_BYTES, &pat, &e);
+    evb_err rc = evb_pattern_compile(r->pattern, strlen(r->pattern), svc->max_pattern_bytes, &pat,
+                                     &e);
     if (rc != EVB_OK) {
         char msg[1024];
         snprintf(msg, sizeof msg, "pattern%s%.200s: %.400s", e.pointer[0] ? " at " : "",
