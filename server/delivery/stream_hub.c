@@ -69,7 +69,7 @@ typedef struct op {
     char *id;
     char *conn_id;
     int attempt;
-    int64_t delay_ms;  /* NACK */
+    int64_t delay_ms; /* NACK */
     int64_t recv_ms;
     int64_t start_ms;
     int64_t deadline_ms; /* TIMEOUT: the ack deadline, for the message */
@@ -125,8 +125,13 @@ static void push_op_locked(evb_stream_hub *h, int kind, char *id, const char *co
         h->cap_ops = cap;
     }
     op *o = &h->ops[h->n_ops];
-    *o = (op){.kind = kind, .id = id, .conn_id = evb_strdup(conn_id), .attempt = f->attempt,
-              .delay_ms = delay_ms, .recv_ms = f->recv_ms, .start_ms = f->start_ms,
+    *o = (op){.kind = kind,
+              .id = id,
+              .conn_id = evb_strdup(conn_id),
+              .attempt = f->attempt,
+              .delay_ms = delay_ms,
+              .recv_ms = f->recv_ms,
+              .start_ms = f->start_ms,
               .deadline_ms = deadline_ms};
     if (o->id == NULL || o->conn_id == NULL) {
         op_free(o);
@@ -196,8 +201,8 @@ static void distribute_locked(evb_stream_hub *h, evb_claim *cs, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         const evb_delivery_rec *d = cs[i].delivery;
-        inflight f = {.attempt = d->attempts, .recv_ms = cs[i].event->recv_ms,
-                      .start_ms = evb_now_ms()};
+        inflight f = {
+            .attempt = d->attempts, .recv_ms = cs[i].event->recv_ms, .start_ms = evb_now_ms()};
         hconn *c = find_conn_locked(h, d->connection_id);
         evb_stream_sub *s = c ? pick_locked(c) : NULL;
         if (s == NULL || (f.id = evb_strdup(d->id)) == NULL) {
@@ -266,8 +271,8 @@ static void refresh_info(evb_stream_hub *h)
             info = NULL;
             break;
         }
-        ci->usable = a != NULL && a->kind == ACTION_STREAM && !a->disabled &&
-                     c->state == CONN_ENABLED;
+        ci->usable =
+            a != NULL && a->kind == ACTION_STREAM && !a->disabled && c->state == CONN_ENABLED;
         json_t *cfg = json_loads(c->config ? c->config : "{}", 0, NULL);
         if (evb_retry_policy_from_json(json_object_get(cfg, "retry"), &ci->retry, NULL) != EVB_OK)
             evb_retry_policy_default(&ci->retry);
@@ -337,16 +342,18 @@ static void record(evb_stream_hub *h, const op *o)
         break;
     default:
         outcome = "RETURNED";
-        snprintf(err, sizeof err, "%s", ci == NULL ? "the connection no longer exists"
-                                                   : "no subscriber could take it");
+        snprintf(err, sizeof err, "%s",
+                 ci == NULL ? "the connection no longer exists" : "no subscriber could take it");
         if (ci == NULL) { /* deleted: as the dispatcher does */
             state = EVB_DELIVERY_DEAD;
             outcome = "DEAD";
         }
         break;
     }
-    evb_attempt a = {.attempt = o->attempt, .time_ms = o->start_ms ? o->start_ms : now,
-                     .outcome = outcome, .latency_ms = o->start_ms ? now - o->start_ms : 0,
+    evb_attempt a = {.attempt = o->attempt,
+                     .time_ms = o->start_ms ? o->start_ms : now,
+                     .outcome = outcome,
+                     .latency_ms = o->start_ms ? now - o->start_ms : 0,
                      .error = err};
     evb_err rc = evb_store_delivery_complete(h->store, o->id, &a, state, next_ms);
     if (rc != EVB_OK && rc != EVB_ERR_PRECONDITION)
@@ -398,7 +405,8 @@ static size_t wanted(evb_stream_hub *h, want **out)
             w = nw;
             cap = nc;
         }
-        w[n] = (want){.id = evb_strdup(c->id), .credit = credit,
+        w[n] = (want){.id = evb_strdup(c->id),
+                      .credit = credit,
                       .lease_ms = deadline + h->opt.lease_extra_ms};
         if (w[n].id != NULL)
             n++;
@@ -418,8 +426,8 @@ static int claim_for(evb_stream_hub *h, const want *w, const char **skip)
     int limit = w->credit < CLAIM_MAX ? w->credit : CLAIM_MAX;
     evb_claim *cs = NULL;
     size_t n = 0;
-    evb_err rc = evb_store_delivery_claim(h->store, evb_now_ms(), w->lease_ms, limit, skip,
-                                          n_skip, &cs, &n);
+    evb_err rc =
+        evb_store_delivery_claim(h->store, evb_now_ms(), w->lease_ms, limit, skip, n_skip, &cs, &n);
     if (rc != EVB_OK) {
         if (rc != EVB_ERR_UNAVAILABLE)
             evb_log_warn(COMP, "cannot claim deliveries of %s: %s", w->id, evb_strerror(rc));
@@ -588,8 +596,8 @@ evb_err evb_stream_hub_join(evb_stream_hub *h, const char *connection_id, int ma
                             int ack_deadline_ms, evb_stream_deliver_fn deliver, void *arg,
                             evb_stream_sub **out)
 {
-    if (h == NULL || connection_id == NULL || deliver == NULL || out == NULL ||
-        max_in_flight < 1 || max_in_flight > EVB_STREAM_MAX_IN_FLIGHT_LIMIT ||
+    if (h == NULL || connection_id == NULL || deliver == NULL || out == NULL || max_in_flight < 1 ||
+        max_in_flight > EVB_STREAM_MAX_IN_FLIGHT_LIMIT ||
         ack_deadline_ms < EVB_STREAM_ACK_DEADLINE_MIN_MS ||
         ack_deadline_ms > EVB_STREAM_ACK_DEADLINE_MAX_MS)
         return EVB_ERR_INVALID;
@@ -635,8 +643,7 @@ evb_err evb_stream_hub_join(evb_stream_hub *h, const char *connection_id, int ma
 }
 
 /* Removes the listed ids from s's in-flight set, queueing `kind` ops for them. */
-static void settle(evb_stream_sub *s, const char *const *ids, size_t n, int kind,
-                   int64_t delay_ms)
+static void settle(evb_stream_sub *s, const char *const *ids, size_t n, int kind, int64_t delay_ms)
 {
     if (s == NULL || (ids == NULL && n > 0))
         return;

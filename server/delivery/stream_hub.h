@@ -4,9 +4,9 @@
  * feeder thread claims due deliveries (with a lease longer than the ack deadline) only for
  * connections that have a subscriber with free credit, hands each to one subscriber of its
  * connection (round-robin among those with credit) and remembers it until the subscriber
- * acks it (DELIVERED, attempt outcome "DELIVERED" as for HTTP), nacks it (PENDING after the requested delay
- * or the connection's retry policy: "NACK"), lets the ack deadline pass (PENDING, due now:
- * "ACK_TIMEOUT") or goes away (PENDING, due now: "DISCONNECTED"). NACK and ACK_TIMEOUT
+ * acks it (DELIVERED, attempt outcome "DELIVERED" as for HTTP), nacks it (PENDING after the
+ * requested delay or the connection's retry policy: "NACK"), lets the ack deadline pass (PENDING,
+ * due now: "ACK_TIMEOUT") or goes away (PENDING, due now: "DISCONNECTED"). NACK and ACK_TIMEOUT
  * count against the connection's retry policy limits (attempts, age): when exhausted the
  * delivery is dead-lettered ("DEAD"). DISCONNECTED does not count. All store writes are
  * made by the feeder thread, never by the caller of the functions below, so RPC worker

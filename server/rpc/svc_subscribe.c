@@ -42,7 +42,7 @@ static void end(sub_state *ss, evb_rpc_status status, const char *msg)
     ss->hs = NULL;
     if (!ss->finished) {
         ss->finished = 1;
-        char buf[sizeof ((evb_error *)0)->message];
+        char buf[sizeof((evb_error *)0)->message];
         snprintf(buf, sizeof buf, "%s", msg ? msg : "");
         evb_rpc_stream_finish(ss->st, status, msg ? evb_utf8_sanitize(buf) : NULL);
     }
@@ -99,7 +99,8 @@ static void start(sub_state *ss, const Evbridge__V1__SubscribeStart *m)
     evb_action_rec *a = NULL;
     evb_err rc = EVB_OK;
     if (m->connection_id == NULL || m->connection_id[0] == '\0')
-        rc = evb_error_set(&e, EVB_ERR_INVALID, "start.connection_id", "start.connection_id: is required");
+        rc = evb_error_set(&e, EVB_ERR_INVALID, "start.connection_id",
+                           "start.connection_id: is required");
     else if (mif < 1 || mif > EVB_STREAM_MAX_IN_FLIGHT_LIMIT)
         rc = evb_error_set(&e, EVB_ERR_INVALID, "start.max_in_flight",
                            "start.max_in_flight: must be 1..%d, got %d",
