@@ -197,7 +197,10 @@ async function expectUnimplementedIsFailure(promise, rpc) {
 
 // ---------------------------------------------------------------------------------------
 
-describe('delivery to HTTP and robot targets (server with --allow-target-cidr 127.0.0.0/8)', () => {
+// The tests of this suite are independent (own ISV, org, actions, connections, receivers), so
+// they run concurrently against one server: quicker, and the dispatcher juggles them all.
+describe('delivery to HTTP and robot targets (server with --allow-target-cidr 127.0.0.0/8)',
+  { concurrency: true }, () => {
   let server;
   let admin;
   const clients = [];
@@ -315,7 +318,8 @@ describe('delivery to HTTP and robot targets (server with --allow-target-cidr 12
     assert.equal(rcv.count, 1, rcv.describe());
     const req = rcv.requests[0];
     assert.equal(req.method, 'PUT', 'the configured method');
-    assert.match(req.headers['content-type'], /^application\/cloudevents\+json\b/i);
+    assert.match(req.headers['content-type'], /^application\/cloudevents\+json; ?charset=utf-8$/i,
+      'structured mode Content-Type as the HTTP binding shows it');
     assert.equal(req.headers['ce-id'], undefined, 'structured mode: no ce-* headers');
     const raw = JSON.parse(req.body.toString('utf8'));
     assert.equal(raw.specversion, '1.0');
@@ -816,9 +820,13 @@ describe('kill -9 with deliveries in flight, restart on the same data dir', () =
     assert.equal(r.failed_entry_count, 0, describeResp(r));
     // wait until some are in flight (received, not yet answered), then kill -9
     await rcv.waitForRequests(Math.min(4, N), 15000);
-    const beforeKill = rcv.count;
     server.kill();
     await server.exited;
+    const killedAt = Date.now();
+    const beforeKill = rcv.count;
+    // requests that reached the receiver and were still unanswered when evbridged died
+    const cutOff = rcv.requests.filter((q) => q.status === null).map((q) => q.headers['webhook-id']);
+    assert.ok(cutOff.length > 0, `kill -9 should find deliveries in flight:\n${rcv.describe()}`);
     assert.equal(server.exit.signal, 'SIGKILL');
     for (const c of clients.splice(0)) c.close();
     // the receiver becomes fast; deliveries cut off by the kill must come again
@@ -859,6 +867,11 @@ describe('kill -9 with deliveries in flight, restart on the same data dir', () =
       const whIds = [...byEvent.get(id)];
       assert.equal(whIds.length, 1, `event ${id} came with several webhook-ids: ${whIds}`);
       assert.equal(whIds[0], oneDelivery(lastTraces.get(id), conn.id), 'webhook-id = delivery id');
+    }
+    // each delivery cut off by the kill came again, with its webhook-id, after the restart
+    for (const id of cutOff) {
+      assert.ok(rcv.requests.some((q) => q.t >= killedAt && q.headers['webhook-id'] === id),
+        `delivery ${id} was in flight at kill -9 and never came again:\n${rcv.describe()}`);
     }
     const answered = new Set(rcv.requests.filter((q) => q.status === 200 && !q.aborted)
       .map((q) => q.headers['ce-id']));
