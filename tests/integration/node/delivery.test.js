@@ -368,6 +368,64 @@ describe('delivery to HTTP and robot targets (server with --allow-target-cidr 12
     assert.ok(gap1 < 5000 && gap2 < 5000, `retries far too late: ${gap1}, ${gap2} ms`);
   });
 
+  it('EXPONENTIAL_DECAY_RETRY: the first retry waits 1 s', async () => {
+    const w = await world(server, admin, clients);
+    const rcv = await receiver('exp');
+    rcv.respond({ status: 500 });
+    const action = await w.httpAction({ url: rcv.url(), timeout_ms: 5000, signing_secret: newSecret() });
+    const conn = await w.connection(action.name, { retry: { strategy: 'EXPONENTIAL_DECAY_RETRY' } });
+    const eventId = await w.publish({ id: unique('exp-ev') });
+    const t = await w.waitFinal(eventId, conn.id);
+    assert.deepEqual(summary(t, conn.id), [[1, 'RETRY', 500], [2, 'DELIVERED', 200]], describeTrace(t));
+    const gap = rcv.requests[1].t - rcv.requests[0].answeredAt;
+    assert.ok(gap >= 950 && gap < 4000, `EXPONENTIAL_DECAY_RETRY retry 1 after ${gap} ms, expected 1 s`);
+  });
+
+  it('BACKOFF_RETRY (the default): the first retry waits 10-20 s', async () => {
+    const w = await world(server, admin, clients);
+    const rcv = await receiver('backoff');
+    rcv.respond({ status: 503 });
+    const action = await w.httpAction({ url: rcv.url(), timeout_ms: 5000, signing_secret: newSecret() });
+    const conn = await w.connection(action.name, { retry: null }); // no policy: the default
+    const got = await w.orgClient.unary('connectors', 'GetConnection', { id: conn.id });
+    assert.ok(['BACKOFF_RETRY', 'RETRY_STRATEGY_UNSPECIFIED'].includes(got.retry ? got.retry.strategy
+      : 'RETRY_STRATEGY_UNSPECIFIED'), `default retry policy: ${JSON.stringify(got.retry)}`);
+    const eventId = await w.publish({ id: unique('bo-ev') });
+    const t = await w.waitFinal(eventId, conn.id, 30000);
+    assert.deepEqual(summary(t, conn.id), [[1, 'RETRY', 503], [2, 'DELIVERED', 200]], describeTrace(t));
+    const gap = rcv.requests[1].t - rcv.requests[0].answeredAt;
+    assert.ok(gap >= 9900 && gap <= 21500, `BACKOFF_RETRY retry 1 after ${gap} ms, expected 10-20 s`);
+  });
+
+  it('unsigned action: webhook-id only; bearer auth header; JSONPATH transform in binary mode', async () => {
+    const w = await world(server, admin, clients);
+    const rcv = await receiver('unsigned');
+    rcv.respond({ status: 500 });
+    const action = await w.httpAction({
+      url: rcv.url(), timeout_ms: 5000, auth: { kind: 'HTTP_AUTH_BEARER', token: 'tok-123' },
+    });
+    assert.equal(action.http.has_signing_secret, false);
+    assert.equal(action.http.auth.token, '', 'the bearer token is write-only');
+    const conn = await w.connection(action.name, {
+      transform: { mode: 'JSONPATH', value: '$.data.customer' },
+    });
+    const data = { customer: { id: 'c-7', name: '王五' }, other: 1 };
+    const eventId = await w.publish({ id: unique('uns-ev'), data: Buffer.from(JSON.stringify(data)) });
+    const t = await w.waitFinal(eventId, conn.id);
+    assert.deepEqual(summary(t, conn.id), [[1, 'RETRY', 500], [2, 'DELIVERED', 200]], describeTrace(t));
+    const deliveryId = oneDelivery(t, conn.id);
+    assert.equal(rcv.count, 2, rcv.describe());
+    for (const req of rcv.requests) {
+      assert.equal(req.headers['webhook-id'], deliveryId, 'webhook-id without a secret too');
+      assert.equal(req.headers['webhook-signature'], undefined, 'no signature without a secret');
+      assert.equal(req.headers.authorization, 'Bearer tok-123');
+      assert.deepEqual(JSON.parse(req.body.toString('utf8')), data.customer, 'body = the transform output');
+      const ev = parseCloudEvent(req);
+      assert.equal(ev.id, eventId, 'binary mode with a transform is still a CloudEvent');
+      assert.deepEqual(ev.data, data.customer);
+    }
+  });
+
   it('CUSTOM max_attempts exhausted: DEAD after exactly max_attempts', async () => {
     const w = await world(server, admin, clients);
     const rcv = await receiver('always-500');
@@ -665,6 +723,37 @@ describe('delivery to HTTP and robot targets (server with --allow-target-cidr 12
     assert.equal(m.msgtype, 'markdown');
     assert.equal(m.markdown.title, 'Customer 李四');
     assert.equal(m.markdown.text, '### 李四\n- status: **active**\n- subject: customer/c-42');
+  });
+
+  it('robot actionCard: title, text, singleTitle, singleURL; no secret = unsigned URL', async () => {
+    const w = await world(server, admin, clients);
+    const rb = await robot('card');
+    rb.secret = null; // this robot has no "加签" secret: the URL carries no timestamp/sign
+    const origCheck = rb.check.bind(rb);
+    rb.check = (req, body) => {
+      const c = origCheck(req, body);
+      c.problems = c.problems.filter((p) => !/timestamp|sign/.test(p));
+      if (c.query.has('timestamp') || c.query.has('sign')) c.problems.push('unsigned robot got timestamp/sign');
+      return c;
+    };
+    const action = await w.robotAction({
+      webhook_url: rb.webhookUrl(), message_type: 'ACTION_CARD', title: '${name} changed',
+      template: '**${name}** is now ${status}', vars: { name: '$.data.name', status: '$.data.status' },
+      single_title: 'Open', single_url: 'https://crm.example.com/customers/c-42',
+    });
+    assert.equal(action.robot.has_secret, false);
+    const conn = await w.connection(action.name);
+    const eventId = await w.publish({ id: unique('rc-ev'), data: Buffer.from(JSON.stringify(ROBOT_DATA)) });
+    const t = await w.waitFinal(eventId, conn.id);
+    assertClean(rb);
+    assert.deepEqual(summary(t, conn.id), [[1, 'DELIVERED', 200]], describeTrace(t));
+    const m = rb.requests[0].msg;
+    assert.equal(m.msgtype, 'actionCard');
+    assert.deepEqual(m.actionCard, {
+      title: '李四 changed', text: '**李四** is now active', singleTitle: 'Open',
+      singleURL: 'https://crm.example.com/customers/c-42',
+    });
+    assert.equal(m.at, undefined, 'no "at" when no one is to be @-ed');
   });
 
   it('robot errcode 130101 (too fast) then 0: retried, then delivered', async () => {
