@@ -130,9 +130,11 @@ class SubscribeTest(ServerTestCase):
 
     # -- helpers --
 
-    def new_connection(self, action=None):
+    def new_connection(self, action=None, retry=None):
         c = pb.Connection(org=self.org, name=unique("c"), connector=self.connector,
                           action=action or self.action)
+        if retry is not None:
+            c.retry.CopyFrom(retry)
         return self.org_cli.connectors.CreateConnection(
             pb.CreateConnectionRequest(connection=c)).id
 
@@ -240,6 +242,23 @@ class SubscribeTest(ServerTestCase):
         sub.ack(m2.delivery_id)
         steps = self.wait_trace(eid, conn, "DELIVERED")
         self.assertEqual([s[:2] for s in steps], [(1, "NACK"), (2, "DELIVERED")])
+
+    def test_nack_follows_the_retry_policy(self):
+        """delay_ms 0: the connection's schedule; its attempt limit dead-letters."""
+        conn = self.new_connection(retry=pb.RetryPolicy(
+            strategy=pb.CUSTOM, max_attempts=2, base_delay_ms=300, max_delay_ms=300))
+        sub = self.subscribe(conn)
+        (eid, _), = self.publish(1, "policy")
+        m = self.recv(sub, what="first")
+        t0 = time.monotonic()
+        sub.nack([m.delivery_id])
+        m2 = self.recv(sub, what="after the nack")
+        self.assertGreaterEqual(time.monotonic() - t0, 0.25, "the policy's 300 ms delay")
+        self.assertEqual((m2.delivery_id, m2.attempt), (m.delivery_id, 2))
+        sub.nack([m2.delivery_id], delay_ms=100)  # attempt 2 of 2: dead
+        steps = self.wait_trace(eid, conn, "DEAD")
+        self.assertEqual([s[:2] for s in steps], [(1, "NACK"), (2, "DEAD")])
+        self.assertQuiet(sub, 1.0, "a dead delivery is not sent again")
 
     def test_ack_deadline_redelivers(self):
         conn = self.new_connection()
