@@ -65,6 +65,10 @@ static const opt_def opts[] = {
      1 << 20, "max size of a connection's event pattern (JSON text)"},
     {"max-deliveries", "EVB_MAX_DELIVERIES", T_INT, OFF(max_deliveries), "64", 1, 4096,
      "delivery transfers in flight at once"},
+    {"key-rate", "EVB_KEY_RATE", T_INT, OFF(key_rate), "0", 0, 1000000,
+     "calls per second per API key (token bucket; over it: RESOURCE_EXHAUSTED); 0 = unlimited"},
+    {"key-burst", "EVB_KEY_BURST", T_INT, OFF(key_burst), "0", 0, 1000000,
+     "calls an API key may make at once before --key-rate applies; 0 = the rate"},
 };
 #define N_OPTS (sizeof opts / sizeof opts[0])
 

@@ -32,6 +32,8 @@ typedef struct evb_config {
     char *allow_target_cidrs; /* comma-separated CIDRs exempt from the SSRF guard; NULL none */
     int max_deliveries;       /* delivery transfers in flight; default 64 */
     int max_pattern_bytes;    /* event pattern size limit; default 4096 */
+    int key_rate;             /* calls per second per API key; 0 = unlimited (default) */
+    int key_burst;            /* bucket size per API key; 0 = key_rate */
 } evb_config;
 
 /* Result of parsing. */

@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "server/auth/auth.h"
+#include "server/auth/ratelimit.h"
 #include "server/config/config.h"
 #include "server/rpc/rpc.h"
 #include "server/delivery/dispatcher.h"
@@ -225,6 +226,19 @@ static int serve(const evb_config *cfg, evb_store *store, evb_auth *auth, evb_sc
         return 1;
     }
     delivery_wakers wakers = {.dispatcher = dispatcher, .hub = hub};
+    evb_ratelimit *ratelimit = NULL;
+    if (cfg->key_rate > 0 &&
+        evb_ratelimit_new(cfg->key_rate, cfg->key_burst, 0, &ratelimit) != EVB_OK) {
+        evb_log_error(COMP, "cannot create the per-key rate limiter");
+        evb_stream_hub_stop(hub);
+        evb_dispatcher_stop(dispatcher, 0);
+        evb_cidr_list_free(allow);
+        evb_router_free(router);
+        return 1;
+    }
+    if (ratelimit != NULL)
+        evb_log_info(COMP, "per-key rate limit: %d calls per second, burst %d",
+                     evb_ratelimit_rate(ratelimit), evb_ratelimit_burst(ratelimit));
     evb_services svc = {
         .router = router,
         .deliveries_hook = wake_deliveries,
@@ -240,6 +254,7 @@ static int serve(const evb_config *cfg, evb_store *store, evb_auth *auth, evb_sc
         .max_pattern_bytes = (size_t)cfg->max_pattern_bytes,
         .threads = cfg->threads,
         .start_ms = evb_now_ms(),
+        .ratelimit = ratelimit,
     };
     atomic_init(&svc.serving, 0);
     evb_rpc_options ro = {
@@ -280,6 +295,7 @@ out:
     evb_dispatcher_stop(dispatcher, cfg->grace_ms);
     evb_cidr_list_free(allow);
     evb_router_free(router);
+    evb_ratelimit_free(ratelimit);
     free_tls(&tls);
     return status;
 }

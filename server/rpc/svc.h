@@ -33,6 +33,7 @@ typedef struct evb_services {
     size_t max_pattern_bytes;  /* event pattern size limit */
     int threads;
     int64_t start_ms;
+    struct evb_ratelimit *ratelimit; /* borrowed; per-API-key rate limit, NULL = none */
     atomic_int serving;        /* 1 once the store is open and until shutdown begins */
 } evb_services;
 
@@ -59,8 +60,12 @@ int evb_svc_action_visible(const evb_principal *p, const struct evb_action_rec *
 
 /* ---- helpers shared by the service files (svc_util.c) ---- */
 
-/* Authenticates a unary call. On failure replies UNAUTHENTICATED and returns 0. */
+/* Authenticates a unary call and takes a token from the key's rate-limit bucket. On
+ * failure replies UNAUTHENTICATED (or RESOURCE_EXHAUSTED, "retry after N ms") and returns 0. */
 int evb_svc_auth(evb_services *svc, evb_rpc_call *call, evb_principal *p);
+/* Takes one token of p's key (svc->ratelimit; NULL = unlimited). Returns 1 when allowed;
+ * 0 with msg saying when to retry ("... retry after N ms"). Thread-safe. */
+int evb_svc_rate_take(evb_services *svc, const evb_principal *p, char *msg, size_t msglen);
 /* Replies with the gRPC status mapped from e->code (or code when e is NULL) and message. */
 void evb_svc_reply_err(evb_rpc_call *call, evb_err code, const evb_error *e);
 /* Packs a protobuf-c message and replies OK (INTERNAL when packing memory fails). */

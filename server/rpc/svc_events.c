@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "evbridge/v1/events.pb-c.h"
 #include "server/rpc/put_job.h"
 #include "server/rpc/svc.h"
 
@@ -144,6 +145,47 @@ static void stream_job_done(void *arg, evb_rpc_status st, const char *msg, const
     free(jr);
 }
 
+/* The key's rate limit is exhausted: answers the request with every entry REJECTED
+ * (RESOURCE_EXHAUSTED, `why` says when to retry); the stream goes on. Returns 0 when the
+ * request does not decode (evb_put_start then ends the stream INVALID_ARGUMENT). */
+static int reject_rate(job_ref *jr, const uint8_t *msg, size_t len, const char *why)
+{
+    Evbridge__V1__PutEventsRequest *req = evbridge__v1__put_events_request__unpack(NULL, len, msg);
+    if (req == NULL)
+        return 0;
+    size_t n = req->n_entries;
+    Evbridge__V1__PutEventsResult *rs = calloc(n ? n : 1, sizeof *rs);
+    Evbridge__V1__PutEventsResult **rp = calloc(n ? n : 1, sizeof *rp);
+    Evbridge__V1__PutEventsResponse resp = EVBRIDGE__V1__PUT_EVENTS_RESPONSE__INIT;
+    uint8_t *buf = NULL;
+    size_t blen = 0;
+    if (rs != NULL && rp != NULL) {
+        for (size_t i = 0; i < n; i++) {
+            rs[i] = (Evbridge__V1__PutEventsResult)EVBRIDGE__V1__PUT_EVENTS_RESULT__INIT;
+            rs[i].status = EVBRIDGE__V1__RESULT_STATUS__REJECTED;
+            rs[i].error_code = (char *)"RESOURCE_EXHAUSTED";
+            rs[i].error_message = (char *)why;
+            rp[i] = &rs[i];
+        }
+        resp.n_results = n;
+        resp.results = rp;
+        resp.failed_entry_count = (int32_t)n;
+        resp.request_id = req->request_id;
+        blen = protobuf_c_message_get_packed_size(&resp.base);
+        if ((buf = malloc(blen ? blen : 1)) != NULL)
+            protobuf_c_message_pack(&resp.base, buf);
+    }
+    if (buf != NULL)
+        stream_job_done(jr, EVB_RPC_OK, NULL, buf, blen);
+    else
+        stream_job_done(jr, EVB_RPC_INTERNAL, "out of memory", NULL, 0);
+    free(buf);
+    free(rs);
+    free(rp);
+    evbridge__v1__put_events_request__free_unpacked(req, NULL);
+    return 1;
+}
+
 static void *ps_start(evb_rpc_stream *st, void *method_arg)
 {
     evb_services *svc = method_arg;
@@ -201,7 +243,9 @@ static void ps_message(evb_rpc_stream *st, void *user, const uint8_t *msg, size_
     ps->refs += 2; /* one for the job, one for this handler until it returns */
     pthread_mutex_unlock(&ps->mu);
     /* May complete synchronously (rejections) or later from the store's writer. */
-    evb_put_start(ps->svc, &ps->p, msg, len, 1, stream_job_done, jr);
+    char why[192];
+    if (evb_svc_rate_take(ps->svc, &ps->p, why, sizeof why) || !reject_rate(jr, msg, len, why))
+        evb_put_start(ps->svc, &ps->p, msg, len, 1, stream_job_done, jr);
     pthread_mutex_lock(&ps->mu);
     if (!ps->ended)
         pump_locked(ps);

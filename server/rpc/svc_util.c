@@ -8,6 +8,7 @@
 
 #include "common/text.h"
 #include "common/timeutil.h"
+#include "server/auth/ratelimit.h"
 
 int evb_svc_auth(evb_services *svc, evb_rpc_call *call, evb_principal *p)
 {
@@ -19,7 +20,27 @@ int evb_svc_auth(evb_services *svc, evb_rpc_call *call, evb_principal *p)
         evb_rpc_reply_error(call, EVB_RPC_UNAUTHENTICATED, e.message);
         return 0;
     }
+    char msg[192];
+    if (!evb_svc_rate_take(svc, p, msg, sizeof msg)) {
+        evb_rpc_reply_error(call, EVB_RPC_RESOURCE_EXHAUSTED, msg);
+        return 0;
+    }
     return 1;
+}
+
+int evb_svc_rate_take(evb_services *svc, const evb_principal *p, char *msg, size_t msglen)
+{
+    if (svc->ratelimit == NULL)
+        return 1;
+    int64_t wait_ms = 0;
+    if (evb_ratelimit_take(svc->ratelimit, p->key_id, evb_mono_ms(), &wait_ms))
+        return 1;
+    snprintf(msg, msglen,
+             "rate limit: API key %s may make %d calls per second (burst %d); retry after "
+             "%lld ms",
+             p->key_id, evb_ratelimit_rate(svc->ratelimit), evb_ratelimit_burst(svc->ratelimit),
+             (long long)wait_ms);
+    return 0;
 }
 
 void evb_svc_reply_err(evb_rpc_call *call, evb_err code, const evb_error *e)
