@@ -3,8 +3,10 @@
 //  - HTTP actions, binary and structured CloudEvents (read back with the npm cloudevents SDK,
 //    validated), Standard Webhooks signatures (npm standardwebhooks + our own HMAC), a stable
 //    webhook-id per delivery across retries, percent-encoded non-ASCII extension round trip;
-//  - scripted failures: 500s then success, 429 + Retry-After, 410 (connection DISABLED),
-//    400 (dead at once), a hanging target (timeout_ms, retried), redirects never followed;
+//  - scripted failures: 500s then success, 429 + Retry-After (seconds), 503 + Retry-After
+//    (HTTP-date), 410 (connection DISABLED), 400 (dead at once), a hanging target
+//    (timeout_ms, retried), redirects never followed; CUSTOM / EXPONENTIAL_DECAY / default
+//    BACKOFF schedules; an unsigned action (webhook-id only) with auth and a transform;
 //  - TraceEvent: Receive -> Filter -> Deliver with attempts, outcomes, HTTP status, errors;
 //  - dead letters: ListDeadLetters / RedriveDeadLetters (UNIMPLEMENTED fails, with a message);
 //  - SSRF guard: a server without --allow-target-cidr refuses loopback targets; the allow-list
@@ -459,6 +461,23 @@ describe('delivery to HTTP and robot targets (server with --allow-target-cidr 12
     assert.ok(gap >= 950, `the retry came ${gap} ms after a 429 with Retry-After: 1`);
     assert.ok(gap < 5000, `the retry came far too late: ${gap} ms`);
     assert.equal(verifyWebhook(rcv.requests[0], secret).id, verifyWebhook(rcv.requests[1], secret).id);
+  });
+
+  it('503 with an HTTP-date Retry-After is honoured too', async () => {
+    const w = await world(server, admin, clients);
+    const rcv = await receiver('unavailable');
+    // a date 3 s ahead (whole seconds: at least 2 s from now)
+    rcv.respond(() => ({ status: 503, headers: { 'Retry-After': new Date(Date.now() + 3000).toUTCString() } }));
+    const action = await w.httpAction({ url: rcv.url(), timeout_ms: 5000, signing_secret: newSecret() });
+    const conn = await w.connection(action.name, {
+      retry: { strategy: 'CUSTOM', max_attempts: 5, base_delay_ms: 100, max_delay_ms: 5000, jitter: 0 },
+    });
+    const eventId = await w.publish({ id: unique('rad-ev') });
+    const t = await w.waitFinal(eventId, conn.id);
+    assert.deepEqual(summary(t, conn.id), [[1, 'RETRY', 503], [2, 'DELIVERED', 200]], describeTrace(t));
+    const gap = rcv.requests[1].t - rcv.requests[0].answeredAt;
+    assert.ok(gap >= 1900, `the retry came ${gap} ms after a 503 with Retry-After ~3 s ahead`);
+    assert.ok(gap < 6000, `the retry came far too late: ${gap} ms`);
   });
 
   it('410 Gone: dead, the connection becomes DISABLED with a reason, nothing more is sent', async () => {
