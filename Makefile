@@ -43,3 +43,27 @@ format:
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
+
+# Fuzzing (docs/fuzzing.md; clang with libFuzzer, a separate ASan+UBSan build in build-fuzz/).
+#   make fuzz-smoke     every target for 5 s over its seed corpus (also a ctest test, fuzz_smoke)
+#   make fuzz           every target for FUZZ_SECONDS (600) seconds, one after another;
+#                       FUZZ_TARGETS=pattern to pick
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS ?= schema pattern transform cloudevents put_events
+
+.PHONY: fuzz-build fuzz fuzz-smoke
+
+fuzz-build: deps
+	@cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DEVB_FUZZ=ON -DEVB_SANITIZE=ON \
+	  -DEVB_STRICT_SOURCES=OFF -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	@cmake --build $(FUZZ_BUILD) --target evb_fuzz_all -j $(JOBS)
+
+fuzz: fuzz-build
+	@for t in $(FUZZ_TARGETS); do \
+	  echo "== fuzz_$$t ($(FUZZ_SECONDS) s)"; \
+	  FUZZ_BUILD=$(FUZZ_BUILD) tests/fuzz/run.sh $$t $(FUZZ_SECONDS) || exit 1; \
+	done
+
+fuzz-smoke: deps
+	@FUZZ_BUILD=$(FUZZ_BUILD) sh tests/fuzz/smoke.sh
