@@ -29,6 +29,60 @@ static atomic_int log_fd = STDERR_FILENO;
 
 static const char *const level_names[] = {"debug", "info", "warn", "error", "off"};
 
+/* Per-component overrides: written before threads start, read-only afterwards. */
+#define LOG_MAX_COMPONENTS 16
+typedef struct comp_level {
+    char name[32];
+    int level;
+} comp_level;
+static comp_level comp_levels[LOG_MAX_COMPONENTS];
+static atomic_int n_comp_levels = 0;
+static atomic_int min_comp_level = EVB_LOG_OFF;
+
+int evb_log_configure_components(const char *spec)
+{
+    comp_level parsed[LOG_MAX_COMPONENTS];
+    int n = 0, min = EVB_LOG_OFF;
+    for (const char *p = spec; p != NULL && *p != '\0';) {
+        size_t len = strcspn(p, ",");
+        const char *eq = memchr(p, '=', len);
+        if (eq == NULL || eq == p || (size_t)(eq - p) >= sizeof parsed[0].name ||
+            n == LOG_MAX_COMPONENTS)
+            return 0;
+        char lv[8];
+        size_t lvn = len - (size_t)(eq - p) - 1;
+        if (lvn >= sizeof lv)
+            return 0;
+        memcpy(lv, eq + 1, lvn);
+        lv[lvn] = '\0';
+        int level = evb_log_level_parse(lv);
+        if (level < 0)
+            return 0;
+        memcpy(parsed[n].name, p, (size_t)(eq - p));
+        parsed[n].name[eq - p] = '\0';
+        parsed[n].level = level;
+        if (level < min)
+            min = level;
+        n++;
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    memcpy(comp_levels, parsed, (size_t)n * sizeof parsed[0]);
+    atomic_store(&min_comp_level, min);
+    atomic_store(&n_comp_levels, n);
+    return 1;
+}
+
+static int level_of(const char *component)
+{
+    int n = atomic_load(&n_comp_levels);
+    for (int i = 0; component != NULL && i < n; i++)
+        if (strcmp(comp_levels[i].name, component) == 0)
+            return comp_levels[i].level;
+    return atomic_load(&log_level);
+}
+
 void evb_log_configure(evb_log_level level, evb_log_format format)
 {
     if ((int)level < EVB_LOG_DEBUG || level > EVB_LOG_OFF)
@@ -55,6 +109,15 @@ int evb_log_level_parse(const char *s)
 int evb_log_enabled(evb_log_level level)
 {
     int cur = atomic_load(&log_level);
+    int comp = atomic_load(&min_comp_level);
+    if (comp < cur)
+        cur = comp;
+    return (int)level >= cur && level < EVB_LOG_OFF && cur < EVB_LOG_OFF;
+}
+
+int evb_log_component_enabled(evb_log_level level, const char *component)
+{
+    int cur = level_of(component);
     return (int)level >= cur && level < EVB_LOG_OFF && cur < EVB_LOG_OFF;
 }
 
@@ -145,7 +208,7 @@ static void write_all(int fd, const char *p, size_t n)
 void evb_log(evb_log_level level, const char *component, const char *const *ctx, const char *fmt,
              ...)
 {
-    if (!evb_log_enabled(level))
+    if (!evb_log_component_enabled(level, component))
         return;
     int saved_errno = errno;
     char msg[LOG_MAX_MSG];

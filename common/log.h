@@ -21,11 +21,20 @@ typedef enum evb_log_format { EVB_LOG_JSON = 0, EVB_LOG_TEXT } evb_log_format;
 /* Sets the global level and format (call before threads start; default INFO, JSON). */
 void evb_log_configure(evb_log_level level, evb_log_format format);
 
+/* Per-component levels overriding the global one, from "comp=level,comp=level" (e.g.
+ * "store=debug,delivery=warn"; at most 16 components of at most 31 bytes). Returns 0 and
+ * changes nothing when spec does not parse. NULL or "" clears the overrides. Call before
+ * threads start. */
+int evb_log_configure_components(const char *spec);
+
 /* Parses "debug|info|warn|error|off"; returns -1 for anything else. */
 int evb_log_level_parse(const char *s);
 
-/* True when a record at level would be written. */
+/* True when a record at level would be written for some component (the global level or a
+ * component override lets it through). */
 int evb_log_enabled(evb_log_level level);
+/* True when a record at level would be written for `component`. */
+int evb_log_component_enabled(evb_log_level level, const char *component);
 
 /* Writes one record. `component` e.g. "store", "rpc"; the message is printf-formatted.
  * `ctx` is NULL or an array {key, value, key, value, ..., NULL} of context fields

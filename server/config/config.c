@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { T_STR, T_INT, T_I64, T_LIST } opt_type; /* T_LIST: repeatable, comma-joined */
+/* T_LIST: repeatable, comma-joined. T_BOOL: a flag without a value (env: 1/true/yes or
+ * 0/false/no). */
+typedef enum { T_STR, T_INT, T_I64, T_LIST, T_BOOL } opt_type;
 
 typedef struct opt_def {
     const char *flag;  /* without the leading "--" */
@@ -69,6 +71,15 @@ static const opt_def opts[] = {
      "calls per second per API key (token bucket; over it: RESOURCE_EXHAUSTED); 0 = unlimited"},
     {"key-burst", "EVB_KEY_BURST", T_INT, OFF(key_burst), "0", 0, 1000000,
      "calls an API key may make at once before --key-rate applies; 0 = the rate"},
+    {"admin-listen", "EVB_ADMIN_LISTEN", T_STR, OFF(admin_listen), "127.0.0.1:9464", 0, 0,
+     "HTTP admin listener for /metrics, /healthz, /readyz (port 0 picks a free one; "
+     "\"off\" disables it)"},
+    {"admin-port-file", "EVB_ADMIN_PORT_FILE", T_STR, OFF(admin_port_file), NULL, 0, 0,
+     "write the bound admin port to this file once listening"},
+    {"metrics-per-org", "EVB_METRICS_PER_ORG", T_BOOL, OFF(metrics_per_org), "0", 0, 1,
+     "label event counters with the org id too (at most 10000 series, then \"_other\")"},
+    {"log-levels", "EVB_LOG_LEVELS", T_STR, OFF(log_levels), NULL, 0, 0,
+     "per-component levels overriding --log-level, e.g. store=debug,delivery=warn"},
 };
 #define N_OPTS (sizeof opts / sizeof opts[0])
 
@@ -79,9 +90,12 @@ static void print_help(FILE *out)
                  "environment variable shown; a flag wins over the environment.\n\n");
     for (size_t i = 0; i < N_OPTS; i++) {
         const opt_def *o = &opts[i];
-        const char *arg = o->type == T_STR ? "VALUE" : o->type == T_LIST ? "CIDR" : "N";
-        fprintf(out, "  --%s %s\n      %s\n      env %s", o->flag, arg, o->help, o->env);
-        if (o->def != NULL)
+        const char *arg = o->type == T_STR    ? " VALUE"
+                          : o->type == T_LIST ? " CIDR"
+                          : o->type == T_BOOL ? ""
+                                              : " N";
+        fprintf(out, "  --%s%s\n      %s\n      env %s", o->flag, arg, o->help, o->env);
+        if (o->def != NULL && o->type != T_BOOL)
             fprintf(out, "; default %s", o->def);
         fputc('\n', out);
     }
@@ -94,6 +108,23 @@ static int set_value(evb_config *cfg, const opt_def *o, const char *text, const 
                      FILE *err)
 {
     char *field = (char *)cfg + o->off;
+    if (o->type == T_BOOL) {
+        static const char *const yes[] = {"1", "true", "yes", "on"};
+        static const char *const no[] = {"0", "false", "no", "off"};
+        for (size_t i = 0; i < 4; i++) {
+            if (text == NULL || strcmp(text, yes[i]) == 0) {
+                *(int *)field = 1;
+                return 1;
+            }
+            if (strcmp(text, no[i]) == 0) {
+                *(int *)field = 0;
+                return 1;
+            }
+        }
+        fprintf(err, "evbridged: %s: %s takes 1/true/yes or 0/false/no, got \"%s\"\n", from,
+                o->flag, text);
+        return 0;
+    }
     if (o->type == T_LIST && *(char **)field != NULL && from[0] == '-') {
         /* a repeated flag adds to the list (the environment's value is replaced) */
         size_t n = strlen(*(char **)field) + strlen(text) + 2;
@@ -132,6 +163,32 @@ static int set_value(evb_config *cfg, const opt_def *o, const char *text, const 
     return 1;
 }
 
+/* "comp=level,comp=level": components [a-z0-9_-]{1,31}, levels debug|info|warn|error|off. */
+static int check_log_levels(const char *spec, FILE *err)
+{
+    static const char *const levels[] = {"debug", "info", "warn", "error", "off"};
+    const char *p = spec;
+    while (*p != '\0') {
+        size_t n = strcspn(p, ",");
+        const char *eq = memchr(p, '=', n);
+        size_t cn = eq != NULL ? (size_t)(eq - p) : 0;
+        int ok = eq != NULL && cn >= 1 && cn <= 31 && strspn(p, "abcdefghijklmnopqrstuvwxyz"
+                                                                "0123456789_-") == cn;
+        int lv = 0;
+        for (size_t i = 0; ok && i < 5; i++)
+            lv |= strlen(levels[i]) == n - cn - 1 && strncmp(eq + 1, levels[i], n - cn - 1) == 0;
+        if (!ok || !lv) {
+            fprintf(err, "evbridged: --log-levels: \"%.*s\" is not component=level "
+                         "(level: debug, info, warn, error or off)\n", (int)n, p);
+            return 0;
+        }
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    return 1;
+}
+
 static int check_choices(const evb_config *cfg, FILE *err)
 {
     static const struct {
@@ -157,6 +214,8 @@ static int check_choices(const evb_config *cfg, FILE *err)
         fprintf(err, "evbridged: --tls-cert and --tls-key must be given together\n");
         return 0;
     }
+    if (cfg->log_levels != NULL && !check_log_levels(cfg->log_levels, err))
+        return 0;
     if (cfg->tls_client_ca != NULL && cfg->tls_cert == NULL) {
         fprintf(err, "evbridged: --tls-client-ca needs --tls-cert and --tls-key\n");
         return 0;
@@ -176,7 +235,9 @@ evb_config_outcome evb_config_parse(evb_config *cfg, int argc, char **argv, FILE
     }
     struct option longopts[N_OPTS + 3];
     for (size_t i = 0; i < N_OPTS; i++)
-        longopts[i] = (struct option){opts[i].flag, required_argument, NULL, (int)i};
+        longopts[i] = (struct option){opts[i].flag,
+                                      opts[i].type == T_BOOL ? no_argument : required_argument,
+                                      NULL, (int)i};
     longopts[N_OPTS] = (struct option){"help", no_argument, NULL, 'h'};
     longopts[N_OPTS + 1] = (struct option){"version", no_argument, NULL, 'V'};
     longopts[N_OPTS + 2] = (struct option){NULL, 0, NULL, 0};

@@ -33,7 +33,11 @@ typedef struct evb_config {
     int max_deliveries;       /* delivery transfers in flight; default 64 */
     int max_pattern_bytes;    /* event pattern size limit; default 4096 */
     int key_rate;             /* calls per second per API key; 0 = unlimited (default) */
-    int key_burst;            /* bucket size per API key; 0 = key_rate */
+    int key_burst;
+    char *admin_listen;       /* HTTP admin listener (/metrics, /healthz, /readyz); "off" = none */
+    char *admin_port_file;    /* write the bound admin port here; NULL = none */
+    int metrics_per_org;      /* 1: event counters get an org label (bounded) */
+    char *log_levels;         /* per-component levels "store=debug,delivery=warn"; NULL none */            /* bucket size per API key; 0 = key_rate */
 } evb_config;
 
 /* Result of parsing. */

@@ -17,6 +17,7 @@
 #include "server/delivery/dispatch_int.h"
 #include "server/delivery/outcome.h"
 #include "server/delivery/xfer.h"
+#include "server/metrics/catalog.h"
 
 #define COMP "delivery"
 #define IDLE_POLL_MS 1000
@@ -70,13 +71,23 @@ void evb_dispatcher_wake(evb_dispatcher *d)
         curl_multi_wakeup(d->multi);
 }
 
+/* The metrics label of an action kind. */
+static const char *kind_name(const action_entry *a)
+{
+    if (a == NULL)
+        return "unknown";
+    return a->kind == ACTION_ROBOT ? "robot" : a->kind == ACTION_STREAM ? "stream" : "http";
+}
+
 /* Completes a claim without sending it (unknown connection, disabled action, bad request). */
-static void complete_now(evb_dispatcher *d, evb_claim *c, int state, const char *outcome,
-                         const char *error)
+static void complete_now(evb_dispatcher *d, evb_claim *c, const action_entry *act, int state,
+                         const char *outcome, const char *error)
 {
     evb_attempt a = {.attempt = c->delivery->attempts, .time_ms = evb_now_ms(),
                      .outcome = outcome, .error = error};
     evb_err rc = evb_store_delivery_complete(d->store, c->delivery->id, &a, state, 0);
+    if (rc == EVB_OK)
+        evb_mx_delivery(kind_name(act), outcome, state == EVB_DELIVERY_DEAD ? 2 : 0, 0, 0, -1);
     if (rc != EVB_OK && rc != EVB_ERR_PRECONDITION)
         evb_log_warn(COMP, "cannot record delivery %s: %s", c->delivery->id, evb_strerror(rc));
 }
@@ -116,7 +127,7 @@ static void start_claim(evb_dispatcher *d, evb_claim *c, int64_t now)
     action_entry *a = ce ? ce->act : NULL;
     char why[768];
     if (ce == NULL || a == NULL) {
-        complete_now(d, c, EVB_DELIVERY_DEAD, "DEAD",
+        complete_now(d, c, a, EVB_DELIVERY_DEAD, "DEAD",
                      ce == NULL ? "the connection no longer exists"
                                 : "the connection's action no longer exists");
         evb_claim_array_free(c, 1);
@@ -126,7 +137,7 @@ static void start_claim(evb_dispatcher *d, evb_claim *c, int64_t now)
         snprintf(why, sizeof why, "%s is disabled: %.200s",
                  a->disabled ? "the action" : "the connection",
                  a->disabled ? a->disabled_reason : "see its state_reason");
-        complete_now(d, c, EVB_DELIVERY_DEAD, "DEAD", why);
+        complete_now(d, c, a, EVB_DELIVERY_DEAD, "DEAD", why);
         evb_claim_array_free(c, 1);
         return;
     }
@@ -136,12 +147,12 @@ static void start_claim(evb_dispatcher *d, evb_claim *c, int64_t now)
     evb_err rc = evb_xfer_new(c, ce, a, d->opt.allow, &x, &e);
     if (rc != EVB_OK) {
         snprintf(why, sizeof why, "cannot build the request: %.500s", e.message);
-        complete_now(d, c, EVB_DELIVERY_DEAD, "DEAD", why);
+        complete_now(d, c, a, EVB_DELIVERY_DEAD, "DEAD", why);
         evb_claim_array_free(c, 1);
         return;
     }
     if (curl_multi_add_handle(d->multi, x->easy) != CURLM_OK) {
-        complete_now(d, &x->claim, EVB_DELIVERY_PENDING, "RETRY", "cannot start a transfer");
+        complete_now(d, &x->claim, a, EVB_DELIVERY_PENDING, "RETRY", "cannot start a transfer");
         evb_xfer_free(x);
         return;
     }
@@ -227,6 +238,10 @@ static void finish(evb_dispatcher *d, xfer *x, CURLcode cc)
                       .http_status = res.http_status, .errcode = res.errcode,
                       .latency_ms = evb_now_ms() - x->start_ms, .error = res.error};
     evb_err rc = evb_store_delivery_complete(d->store, dl->id, &at, state, next_ms);
+    if (rc == EVB_OK)
+        evb_mx_delivery(x->is_robot ? "robot" : "http", name,
+                        state == EVB_DELIVERY_DELIVERED ? 1 : state == EVB_DELIVERY_DEAD ? 2 : 0,
+                        1, x->claim.event->recv_ms, at.latency_ms);
     if (rc != EVB_OK && rc != EVB_ERR_PRECONDITION)
         evb_log_warn(COMP, "cannot record delivery %s: %s", dl->id, evb_strerror(rc));
     if (res.outcome == EVB_OUTCOME_GONE && ce != NULL) {

@@ -25,6 +25,7 @@
 #include "common/text.h"
 #include "common/timeutil.h"
 #include "server/delivery/retry.h"
+#include "server/metrics/catalog.h"
 #include "server/store/store_dispatch.h"
 #include "server/store/store_routing.h"
 
@@ -171,6 +172,7 @@ static int64_t collect_timeouts_locked(evb_stream_hub *h, int64_t now)
                 }
                 push_op_locked(h, OP_TIMEOUT, f->id, c->id, f, 0, s->ack_deadline_ms);
                 s->fl[i] = s->fl[--s->n_fl];
+                evb_mx_stream_in_flight(-1);
             }
         }
     }
@@ -215,6 +217,7 @@ static void distribute_locked(evb_stream_hub *h, evb_claim *cs, size_t n)
         }
         f.deadline = evb_mono_ms() + s->ack_deadline_ms;
         s->fl[s->n_fl++] = f;
+        evb_mx_stream_in_flight(1);
     }
 }
 
@@ -356,6 +359,11 @@ static void record(evb_stream_hub *h, const op *o)
                      .latency_ms = o->start_ms ? now - o->start_ms : 0,
                      .error = err};
     evb_err rc = evb_store_delivery_complete(h->store, o->id, &a, state, next_ms);
+    if (rc == EVB_OK)
+        evb_mx_delivery("stream", outcome,
+                        state == EVB_DELIVERY_DELIVERED ? 1 : state == EVB_DELIVERY_DEAD ? 2 : 0,
+                        o->kind == OP_NACK || o->kind == OP_TIMEOUT, o->recv_ms,
+                        o->start_ms ? a.latency_ms : -1);
     if (rc != EVB_OK && rc != EVB_ERR_PRECONDITION)
         evb_log_warn(COMP, "cannot record delivery %s: %s", o->id, evb_strerror(rc));
 }
@@ -631,6 +639,7 @@ evb_err evb_stream_hub_join(evb_stream_hub *h, const char *connection_id, int ma
         s->conn = c;
         s->next = c->subs;
         c->subs = s;
+        evb_mx_stream_subscribers(1);
         signal_locked(h);
     }
     pthread_mutex_unlock(&h->mu);
@@ -660,6 +669,7 @@ static void settle(evb_stream_sub *s, const char *const *ids, size_t n, int kind
                 continue;
             push_op_locked(h, kind, s->fl[i].id, s->conn->id, &s->fl[i], delay_ms, 0);
             s->fl[i] = s->fl[--s->n_fl];
+            evb_mx_stream_in_flight(-1);
             any = 1;
             break;
         }
@@ -696,6 +706,8 @@ void evb_stream_hub_leave(evb_stream_sub *s)
         c->rr = s->next;
     for (size_t i = 0; i < s->n_fl; i++)
         push_op_locked(h, OP_DISCONNECT, s->fl[i].id, c->id, &s->fl[i], 0, 0);
+    evb_mx_stream_in_flight(-(int)s->n_fl);
+    evb_mx_stream_subscribers(-1);
     s->n_fl = 0;
     if (c->subs == NULL) {
         for (hconn **pp = &h->conns; *pp != NULL; pp = &(*pp)->next) {

@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "server/admin/admin_http.h"
+#include "server/metrics/catalog.h"
 #include "common/timeutil.h"
 #include "server/auth/auth.h"
 #include "server/auth/ratelimit.h"
@@ -63,6 +65,24 @@ static char *read_file(const char *path, const char *what)
     fclose(f);
     buf[len] = '\0';
     return buf;
+}
+
+/* Starts the admin listener unless --admin-listen is "off"; 0 when it cannot. */
+static int start_admin(const evb_config *cfg, evb_store *store, const atomic_int *serving,
+                       evb_admin_http **out, int *port)
+{
+    *out = NULL;
+    *port = 0;
+    if (strcmp(cfg->admin_listen, "off") == 0 || cfg->admin_listen[0] == '\0')
+        return 1;
+    evb_admin_options ao = {.listen = cfg->admin_listen, .store = store, .serving = serving};
+    evb_err rc = evb_admin_http_start(&ao, out, port);
+    if (rc != EVB_OK) {
+        evb_log_error("admin", "cannot listen on %s for /metrics: %s", cfg->admin_listen,
+                      rc == EVB_ERR_INVALID ? "not a host:port address" : "address in use?");
+        return 0;
+    }
+    return 1;
 }
 
 /* Writes the port atomically (temporary file + rename), so readers never see half. */
@@ -265,7 +285,8 @@ static int serve(const evb_config *cfg, evb_store *store, evb_auth *auth, evb_sc
     };
     tls_files tls;
     evb_rpc_server *server = NULL;
-    int port = 0, status = 1;
+    evb_admin_http *admin = NULL;
+    int port = 0, admin_port = 0, status = 1;
     if (!load_tls(cfg, &tls, &ro))
         goto out;
     if (evb_rpc_server_new(&ro, &server) != EVB_OK ||
@@ -277,7 +298,16 @@ static int serve(const evb_config *cfg, evb_store *store, evb_auth *auth, evb_sc
         evb_log_error("rpc", "cannot listen on %s", cfg->listen);
         goto out;
     }
+    if (!start_admin(cfg, store, &svc.serving, &admin, &admin_port))
+        goto out;
     atomic_store(&svc.serving, 1);
+    if (admin != NULL) {
+        if (cfg->admin_port_file != NULL && !write_port_file(cfg->admin_port_file, admin_port))
+            evb_log_warn(COMP, "cannot write the admin port file %s: %s", cfg->admin_port_file,
+                         strerror(errno));
+        evb_log_info("admin", "metrics on http://%s/metrics (port %d)", cfg->admin_listen,
+                     admin_port);
+    }
     if (cfg->port_file != NULL && !write_port_file(cfg->port_file, port))
         evb_log_warn(COMP, "cannot write the port file %s: %s", cfg->port_file,
                      strerror(errno));
@@ -291,6 +321,7 @@ static int serve(const evb_config *cfg, evb_store *store, evb_auth *auth, evb_sc
     status = 0;
 out:
     evb_rpc_server_free(server);
+    evb_admin_http_stop(admin);
     evb_stream_hub_stop(hub); /* streams are gone: record their returns */
     evb_dispatcher_stop(dispatcher, cfg->grace_ms);
     evb_cidr_list_free(allow);
@@ -315,6 +346,12 @@ int main(int argc, char **argv)
         return oc == EVB_CONFIG_EXIT_OK ? 0 : 2;
     evb_log_configure((evb_log_level)evb_log_level_parse(cfg.log_level),
                       strcmp(cfg.log_format, "text") == 0 ? EVB_LOG_TEXT : EVB_LOG_JSON);
+    evb_log_configure_components(cfg.log_levels); /* checked by the config parser */
+    if (evb_mx_init(cfg.metrics_per_org) != EVB_OK) {
+        evb_log_error(COMP, "out of memory creating the metrics registry");
+        evb_config_fini(&cfg);
+        return 1;
+    }
 
     int status = 1;
     curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread */
@@ -331,6 +368,7 @@ int main(int argc, char **argv)
     curl_global_cleanup();
     if (status == 0)
         evb_log_info(COMP, "stopped cleanly");
+    evb_mx_fini();
     evb_config_fini(&cfg);
     return status;
 }

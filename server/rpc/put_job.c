@@ -12,8 +12,10 @@
 
 #include "common/text.h"
 #include "common/timeutil.h"
+#include "common/tracectx.h"
 #include "evbridge/v1/events.pb-c.h"
 #include "server/cloudevents/ce_rules.h"
+#include "server/metrics/catalog.h"
 #include "server/router/router.h"
 
 typedef struct entry_result {
@@ -34,6 +36,9 @@ typedef struct put_job {
     size_t n_items;
     entry_result *res;
     int reject_all;
+    const char *traceparent; /* borrowed from the call's metadata; NULL = none or invalid */
+    const char *tracestate;
+    const char *mx_connector; /* metrics label: the request's connector once it is known */
     evb_put_done_fn done;
     void *arg;
 } put_job;
@@ -105,10 +110,32 @@ static void free_violations(Evbridge__V1__PutEventsResult *rs, size_t n)
     }
 }
 
+/* Counts every entry's outcome in the metrics (received = published + deduplicated +
+ * rejected). `whole` (not NULL): the request failed as a whole with that status. */
+static void count_outcomes(const put_job *j, const char *whole)
+{
+    if (j->req == NULL)
+        return;
+    for (size_t i = 0; i < j->req->n_entries; i++) {
+        const char *org = j->req->entries[i]->org;
+        evb_mx_event_received(j->mx_connector, org);
+        const entry_result *er = j->res != NULL ? &j->res[i] : NULL;
+        if (whole != NULL || er == NULL)
+            evb_mx_event_rejected(j->mx_connector, org, whole != NULL ? whole : "INTERNAL");
+        else if (er->status == EVBRIDGE__V1__RESULT_STATUS__PUBLISHED)
+            evb_mx_event_published(j->mx_connector, org);
+        else if (er->status == EVBRIDGE__V1__RESULT_STATUS__DEDUPLICATED)
+            evb_mx_event_deduplicated(j->mx_connector, org);
+        else
+            evb_mx_event_rejected(j->mx_connector, org, er->code);
+    }
+}
+
 /* Packs the response from j->res and hands it to the completion; frees the job. */
 static void finish_ok(put_job *j)
 {
     size_t n = j->req->n_entries;
+    count_outcomes(j, NULL);
     Evbridge__V1__PutEventsResult *rs = calloc(n ? n : 1, sizeof *rs);
     Evbridge__V1__PutEventsResult **rp = calloc(n ? n : 1, sizeof *rp);
     Evbridge__V1__PutEventsResponse resp = EVBRIDGE__V1__PUT_EVENTS_RESPONSE__INIT;
@@ -159,6 +186,7 @@ oom:
 static void finish_err(put_job *j, evb_rpc_status st, const char *msg)
 {
     if (!j->reject_all || j->req == NULL || j->res == NULL) {
+        count_outcomes(j, status_name(st));
         j->done(j->arg, st, msg, NULL, 0);
         job_free(j);
         return;
@@ -229,6 +257,7 @@ static int check_request(put_job *j, const evb_principal *p, size_t len, evb_con
         finish_err(j, evb_rpc_status_from_err(rc), msg);
         return 0;
     }
+    j->mx_connector = r->connector;
     if (!evb_svc_allowed(p, EVB_ROLE_ISV, (*conn)->isv)) {
         snprintf(msg, sizeof msg,
                  "permission denied: only an isv key of ISV \"%s\" (or admin) may publish to "
@@ -266,8 +295,10 @@ static evb_err validate_entry(put_job *j, size_t i, const evb_event_type_def *td
     evb_schema_result res;
     evb_error verr;
     evb_error_clear(&verr);
+    int64_t t0 = evb_mono_ns();
     rc = evb_model_validate(j->svc->schemas, m, (const char *)ev->data, ev->data_len, &res,
                             &verr);
+    evb_mx_validation((double)(evb_mono_ns() - t0) / 1e9);
     if (rc == EVB_ERR_PARSE || rc == EVB_ERR_LIMIT) {
         *code = EVB_REJECT_INVALID;
         rc = evb_error_set(e, EVB_ERR_INVALID, "data", "entries[%zu].data is not valid JSON: %s",
@@ -312,9 +343,10 @@ static void build_entries(put_job *j, const evb_connector *conn)
         const Evbridge__V1__PutEventsEntry *pe = j->req->entries[i];
         const char *names[64], *values[64];
         const char **np = names, **vp = values;
-        if (pe->n_extensions > 64) {
-            np = malloc(pe->n_extensions * sizeof *np);
-            vp = malloc(pe->n_extensions * sizeof *vp);
+        size_t n_ext = pe->n_extensions;
+        if (n_ext + 2 > 64) { /* room for the call's trace context */
+            np = malloc((n_ext + 2) * sizeof *np);
+            vp = malloc((n_ext + 2) * sizeof *vp);
         }
         entry_result *er = &j->res[i];
         er->item = -1;
@@ -323,15 +355,26 @@ static void build_entries(put_job *j, const evb_connector *conn)
         const char *code = EVB_REJECT_INVALID;
         evb_err rc = EVB_ERR_NOMEM;
         if (np != NULL && vp != NULL) {
+            int has_tp = 0, has_ts = 0;
             for (size_t k = 0; k < pe->n_extensions; k++) {
                 np[k] = pe->extensions[k]->key;
                 vp[k] = pe->extensions[k]->value;
+                has_tp |= strcmp(np[k], "traceparent") == 0;
+                has_ts |= strcmp(np[k], "tracestate") == 0;
+            }
+            if (j->traceparent != NULL && !has_tp) {
+                np[n_ext] = "traceparent";
+                vp[n_ext++] = j->traceparent;
+                if (j->tracestate != NULL && !has_ts) {
+                    np[n_ext] = "tracestate";
+                    vp[n_ext++] = j->tracestate;
+                }
             }
             evb_ingest_entry ie = {
                 .id = pe->id, .org = pe->org, .type = pe->type, .subject = pe->subject,
                 .time = pe->time, .datacontenttype = pe->datacontenttype,
                 .data = pe->data.data, .data_len = pe->data.len,
-                .ext_names = np, .ext_values = vp, .n_ext = pe->n_extensions,
+                .ext_names = np, .ext_values = vp, .n_ext = n_ext,
             };
             const evb_event_type_def *td = NULL;
             rc = evb_ingest_build_event(conn, &ie, i, &j->svc->limits, now, &j->events[i], &td,
@@ -367,7 +410,8 @@ static void build_entries(put_job *j, const evb_connector *conn)
 }
 
 void evb_put_start(evb_services *svc, const evb_principal *p, const uint8_t *req, size_t len,
-                   int reject_all, evb_put_done_fn done, void *arg)
+                   int reject_all, const char *traceparent, const char *tracestate,
+                   evb_put_done_fn done, void *arg)
 {
     put_job *j = calloc(1, sizeof *j);
     if (j == NULL) {
@@ -378,6 +422,10 @@ void evb_put_start(evb_services *svc, const evb_principal *p, const uint8_t *req
     j->done = done;
     j->arg = arg;
     j->reject_all = reject_all;
+    if (evb_traceparent_valid(traceparent)) {
+        j->traceparent = traceparent;
+        j->tracestate = evb_tracestate_valid(tracestate) && tracestate[0] ? tracestate : NULL;
+    }
     j->req = evbridge__v1__put_events_request__unpack(NULL, len, req);
     if (j->req == NULL) {
         finish_err(j, EVB_RPC_INVALID_ARGUMENT, "malformed PutEventsRequest");
@@ -398,6 +446,7 @@ void evb_put_start(evb_services *svc, const evb_principal *p, const uint8_t *req
     if (!check_request(j, p, len, &conn))
         return;
     build_entries(j, conn);
+    j->traceparent = j->tracestate = NULL; /* the call's metadata: not needed past here */
     evb_connector_free(conn);
     if (j->n_items == 0) {
         finish_ok(j);

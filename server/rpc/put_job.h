@@ -21,8 +21,12 @@ typedef void (*evb_put_done_fn)(void *arg, evb_rpc_status status, const char *me
 /* Starts processing the request bytes for principal p. When `reject_all` is set (streams),
  * whole-request failures after decoding (unknown connector, denied, limits, storage
  * unavailable) come back as a response whose entries are all REJECTED with the status name
- * as error_code, so the stream goes on; only undecodable bytes fail the call. */
+ * as error_code, so the stream goes on; only undecodable bytes fail the call.
+ * traceparent/tracestate: the call's W3C trace context metadata (may be NULL); a valid
+ * traceparent is stored on every entry that carries no `traceparent` extension of its own
+ * (with the tracestate, when valid and the entry has none); an invalid one is ignored. */
 void evb_put_start(evb_services *svc, const evb_principal *p, const uint8_t *req, size_t len,
-                   int reject_all, evb_put_done_fn done, void *arg);
+                   int reject_all, const char *traceparent, const char *tracestate,
+                   evb_put_done_fn done, void *arg);
 
 #endif

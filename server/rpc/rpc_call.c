@@ -16,6 +16,7 @@
 #include <grpc/byte_buffer.h>
 #include <grpc/slice.h>
 
+#include "server/metrics/catalog.h"
 #include "server/rpc/rpc_int.h"
 
 struct evb_rpc_call {
@@ -72,6 +73,7 @@ static void start_reply(evb_rpc_call *c, evb_rpc_status status, const char *mess
     ops[n].data.recv_close_on_server.cancelled = &c->close_cancelled;
     n++;
     c->t_reply.fn = on_reply_done;
+    rpc_head_count(&c->h, (int)status);
     /* After a successful start the completion may free c on a worker at any moment. */
     if (grpc_call_start_batch(c->h.call, ops, n, &c->t_reply, NULL) != GRPC_CALL_OK) {
         grpc_call_cancel(c->h.call, NULL);
@@ -211,6 +213,7 @@ static void on_generic_request(rpc_tag *t, int ok)
         return;
     }
     rpc_repost(g->h.srv, NULL, g->h.cq_idx);
+    evb_mx_rpc(NULL, GRPC_STATUS_UNIMPLEMENTED, 0.0);
     g->msg = unknown_message(&g->details);
     grpc_op ops[3];
     memset(ops, 0, sizeof(ops));

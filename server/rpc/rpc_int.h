@@ -88,6 +88,7 @@ typedef struct rpc_head {
     size_t md_n;
     char *peer;
     int64_t deadline_ms;
+    int64_t start_ns; /* monotonic, when the request arrived (metrics) */
 } rpc_head;
 
 /* ---- rpc_server.c ---- */
@@ -104,6 +105,8 @@ evb_err rpc_head_capture(rpc_head *h);
 void rpc_head_fini(rpc_head *h);
 const char *rpc_head_metadata(const rpc_head *h, const char *key);
 int64_t rpc_mono_ms(void);
+/* Counts the finished call in the metrics (method, status, duration since start_ns). */
+void rpc_head_count(const rpc_head *h, int status);
 /* Reads a whole byte buffer into one slice (caller unrefs). */
 grpc_slice rpc_bb_read(grpc_byte_buffer *bb);
 /* A byte buffer holding a copy of msg. */

@@ -18,6 +18,8 @@
 #include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
 
+#include "common/timeutil.h"
+#include "server/metrics/catalog.h"
 #include "server/rpc/rpc_int.h"
 
 int64_t rpc_mono_ms(void)
@@ -62,8 +64,17 @@ static int64_t deadline_to_mono_ms(gpr_timespec d)
     return rpc_mono_ms() + left_ms;
 }
 
+void rpc_head_count(const rpc_head *h, int status)
+{
+    if (h->start_ns == 0)
+        return;
+    double s = (double)(evb_mono_ns() - h->start_ns) / 1e9;
+    evb_mx_rpc(h->method != NULL ? h->method->name : NULL, status, s);
+}
+
 evb_err rpc_head_capture(rpc_head *h)
 {
+    h->start_ns = evb_mono_ns();
     size_t n = h->md.count;
     if (n > 0) {
         h->md_kv = calloc(2 * n, sizeof(char *));

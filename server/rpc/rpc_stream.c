@@ -136,9 +136,11 @@ static void check_done(evb_rpc_stream *st)
     if (over)
         st->done = true;
     int cancelled = st->close_cancelled || !st->status_ok;
+    int status = st->status_started && st->status_ok ? (int)st->fin_status : EVB_RPC_CANCELLED;
     pthread_mutex_unlock(&st->mu);
     if (!over)
         return;
+    rpc_head_count(&st->h, status);
     const evb_rpc_stream_ops *ops = &st->h.method->stream_ops;
     if (st->handler_started && ops->on_done != NULL)
         ops->on_done(st, st->user, cancelled);

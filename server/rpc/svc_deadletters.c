@@ -13,6 +13,7 @@
 #include "common/timeutil.h"
 #include "evbridge/v1/events.pb-c.h"
 #include "io/cloudevents/v1/cloudevents.pb-c.h"
+#include "server/metrics/catalog.h"
 #include "server/rpc/svc.h"
 #include "server/store/store_dispatch.h"
 
@@ -148,6 +149,7 @@ static void redrive(evb_rpc_call *call, const uint8_t *req, size_t len, void *ar
         if (rc != EVB_OK) {
             evb_svc_reply_err(call, rc, NULL);
         } else {
+            evb_mx_redrive(count);
             if (count > 0 && svc->deliveries_hook != NULL)
                 svc->deliveries_hook(svc->deliveries_hook_arg);
             Evbridge__V1__RedriveDeadLettersResponse resp =

@@ -34,7 +34,8 @@ static void put_events(evb_rpc_call *call, const uint8_t *req, size_t len, void 
     evb_principal p;
     if (!evb_svc_auth(svc, call, &p))
         return;
-    evb_put_start(svc, &p, req, len, 0, unary_done, call);
+    evb_put_start(svc, &p, req, len, 0, evb_rpc_call_metadata(call, "traceparent"),
+                  evb_rpc_call_metadata(call, "tracestate"), unary_done, call);
 }
 
 /* ---- stream ---- */
@@ -245,7 +246,8 @@ static void ps_message(evb_rpc_stream *st, void *user, const uint8_t *msg, size_
     /* May complete synchronously (rejections) or later from the store's writer. */
     char why[192];
     if (evb_svc_rate_take(ps->svc, &ps->p, why, sizeof why) || !reject_rate(jr, msg, len, why))
-        evb_put_start(ps->svc, &ps->p, msg, len, 1, stream_job_done, jr);
+        evb_put_start(ps->svc, &ps->p, msg, len, 1, evb_rpc_stream_metadata(ps->st, "traceparent"),
+                  evb_rpc_stream_metadata(ps->st, "tracestate"), stream_job_done, jr);
     pthread_mutex_lock(&ps->mu);
     if (!ps->ended)
         pump_locked(ps);

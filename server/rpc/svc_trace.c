@@ -123,9 +123,18 @@ static int build_steps(evb_services *svc, evb_arena *a, const evb_event *ev,
     int ok = resp->steps != NULL;
     pb_step *recv = ok ? new_step(a, EVBRIDGE__V1__TRACE_STAGE__RECEIVE, ev->recv_ms) : NULL;
     if (recv != NULL) {
-        char detail[600];
-        snprintf(detail, sizeof detail, "connector %s; data model %s", ev->connector,
-                 ev->dataschema ? ev->dataschema : "none");
+        char detail[1200];
+        const char *tp = NULL, *ts = NULL;
+        for (size_t i = 0; i < ev->n_ext; i++) {
+            if (strcmp(ev->ext[i].name, "traceparent") == 0)
+                tp = ev->ext[i].value;
+            else if (strcmp(ev->ext[i].name, "tracestate") == 0)
+                ts = ev->ext[i].value;
+        }
+        snprintf(detail, sizeof detail, "connector %s; data model %s%s%.100s%s%.512s",
+                 ev->connector, ev->dataschema ? ev->dataschema : "none",
+                 tp ? "; traceparent " : "", tp ? tp : "", tp && ts ? "; tracestate " : "",
+                 tp && ts ? ts : "");
         recv->detail = evb_arena_strdup(a, detail);
         resp->steps[resp->n_steps++] = recv;
     }

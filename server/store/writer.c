@@ -17,6 +17,9 @@
  */
 #include "server/store/store_int.h"
 
+#include "common/timeutil.h"
+#include "server/metrics/catalog.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <time.h>
@@ -176,6 +179,7 @@ static void run_individually(evb_store *s, store_job **jobs, int n, int no_tx)
             finish(s, j, EVB_ERR_UNAVAILABLE);
             continue;
         }
+        int64_t t0 = evb_mono_ns();
         evb_err e = j->ops->run(s, j);
         if (e != EVB_OK) {
             rollback_if_open(s);
@@ -187,9 +191,11 @@ static void run_individually(evb_store *s, store_job **jobs, int n, int no_tx)
         if (tx(s, WS_COMMIT, "COMMIT") != SQLITE_OK) {
             rollback_if_open(s);
             atomic_store(&s->ready, 0);
+            evb_mx_store_commit(0, 1, 0);
             finish(s, j, EVB_ERR_UNAVAILABLE);
             continue;
         }
+        evb_mx_store_commit((double)(evb_mono_ns() - t0) / 1e9, 1, 1);
         atomic_fetch_add(&s->n_commits, 1);
         atomic_store(&s->ready, 1);
         finish(s, j, EVB_OK);
@@ -198,7 +204,10 @@ static void run_individually(evb_store *s, store_job **jobs, int n, int no_tx)
 
 static void run_batch(evb_store *s, store_job **jobs, int n)
 {
+    int64_t t0 = evb_mono_ns();
     int r = n > 1 ? run_together(s, jobs, n, s->results) : TOGETHER_FAILED;
+    if (n > 1)
+        evb_mx_store_commit((double)(evb_mono_ns() - t0) / 1e9, n, r == TOGETHER_COMMITTED);
     if (r != TOGETHER_COMMITTED) {
         if (r == TOGETHER_NO_TX)
             atomic_store(&s->ready, 0);
