@@ -216,8 +216,9 @@ class Server {
     const bin = serverBinary();
     fs.rmSync(this.portFile, { force: true });
     const logFd = fs.openSync(this.logPath, 'a');
+    // the admin listener (/metrics) on a free port: its default 9464 would collide
     const args = ['--listen', '127.0.0.1:0', '--data-dir', this.dataDir, '--port-file',
-      this.portFile, '--log-level', 'warn', ...this.extraArgs];
+      this.portFile, '--log-level', 'warn', '--admin-listen', '127.0.0.1:0', ...this.extraArgs];
     this.exit = null;
     this.proc = spawn(bin, args, { stdio: ['ignore', logFd, logFd] });
     fs.closeSync(logFd);

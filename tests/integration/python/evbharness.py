@@ -293,6 +293,7 @@ class Server:
         self.data_dir = self.root / "data"
         self.data_dir.mkdir(mode=0o700)
         self.port_file = self.root / "port"
+        self.admin_port_file = self.root / "admin-port"
         self.proc = None
         self.port = None
         self.log_path = None
@@ -308,8 +309,12 @@ class Server:
         self._starts += 1
         self.log_path = self.root / ("server-%d.log" % self._starts)
         self._log = open(self.log_path, "wb")
+        # the admin listener on a free port too (its default 9464 would collide between
+        # servers running in parallel); tests that scrape it read admin_port_file
         cmd = [str(binary), "--listen", "127.0.0.1:0", "--data-dir", str(self.data_dir),
-               "--port-file", str(self.port_file), "--log-level", "warn"] + self.extra_args
+               "--port-file", str(self.port_file), "--log-level", "warn",
+               "--admin-listen", "127.0.0.1:0", "--admin-port-file",
+               str(self.admin_port_file)] + self.extra_args
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._log,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
