@@ -50,32 +50,6 @@ uint64_t evb_store_routing_generation(evb_store *s)
     return (uint64_t)atomic_load(&s->routing_gen);
 }
 
-static const char *or_empty(const char *v)
-{
-    return v != NULL ? v : "";
-}
-
-/* Runs one write statement (parameters bound) and finalizes it; *changes gets the number
- * of rows changed. */
-static evb_err exec_stmt(evb_store *s, sqlite3_stmt *st, int *changes)
-{
-    int rc = store_step_done(st);
-    sqlite3_finalize(st);
-    *changes = rc == SQLITE_OK ? sqlite3_changes(s->wdb) : 0;
-    return store_map_rc(rc);
-}
-
-static evb_err prep(sqlite3 *db, const char *sql, sqlite3_stmt **st)
-{
-    int rc = sqlite3_prepare_v2(db, sql, -1, st, NULL);
-    if (rc != SQLITE_OK) {
-        sqlite3_finalize(*st);
-        *st = NULL;
-        return store_map_rc(rc);
-    }
-    return EVB_OK;
-}
-
 /* ---- writes ---- */
 
 enum { OP_CREATE, OP_UPDATE, OP_DISABLE, OP_DELETE };
@@ -92,31 +66,32 @@ typedef struct action_job {
 static evb_err action_create(evb_store *s, const action_job *x)
 {
     sqlite3_stmt *st = NULL;
-    evb_err e = prep(s->wdb,
-                     "INSERT INTO actions(" ACTION_COLS ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, "
-                     "?8, ?8) ON CONFLICT(name) DO NOTHING",
-                     &st);
+    evb_err e =
+        store_prepare(s->wdb,
+                      "INSERT INTO actions(" ACTION_COLS ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+                      "?8, ?8) ON CONFLICT(name) DO NOTHING",
+                      &st);
     if (e != EVB_OK)
         return e;
     const evb_action_rec *a = x->a;
     int64_t now = store_now_ms();
     store_bind_text(st, 1, a->name);
-    store_bind_text(st, 2, or_empty(a->isv));
-    store_bind_text(st, 3, or_empty(a->org));
+    store_bind_text(st, 2, store_or_empty(a->isv));
+    store_bind_text(st, 3, store_or_empty(a->org));
     sqlite3_bind_int(st, 4, a->kind);
     store_bind_text(st, 5, a->config != NULL ? a->config : "{}");
     sqlite3_bind_int(st, 6, a->disabled != 0);
-    store_bind_text(st, 7, a->disabled ? or_empty(a->disabled_reason) : "");
+    store_bind_text(st, 7, a->disabled ? store_or_empty(a->disabled_reason) : "");
     sqlite3_bind_int64(st, 8, a->create_ms > 0 ? a->create_ms : now);
     int changes = 0;
-    e = exec_stmt(s, st, &changes);
+    e = store_exec_finalize(s, st, &changes);
     return e == EVB_OK && changes == 0 ? EVB_ERR_EXISTS : e;
 }
 
 static evb_err action_update(evb_store *s, const action_job *x)
 {
     sqlite3_stmt *st = NULL;
-    evb_err e = prep(
+    evb_err e = store_prepare(
         s->wdb, "UPDATE actions SET kind = ?2, config = ?3, update_ms = ?4 WHERE name = ?1", &st);
     if (e != EVB_OK)
         return e;
@@ -125,43 +100,44 @@ static evb_err action_update(evb_store *s, const action_job *x)
     store_bind_text(st, 3, x->a->config != NULL ? x->a->config : "{}");
     sqlite3_bind_int64(st, 4, store_now_ms());
     int changes = 0;
-    e = exec_stmt(s, st, &changes);
+    e = store_exec_finalize(s, st, &changes);
     return e == EVB_OK && changes == 0 ? EVB_ERR_NOT_FOUND : e;
 }
 
 static evb_err action_disable(evb_store *s, const action_job *x)
 {
     sqlite3_stmt *st = NULL;
-    evb_err e = prep(s->wdb,
-                     "UPDATE actions SET disabled = ?2, disabled_reason = ?3, update_ms = ?4 "
-                     "WHERE name = ?1",
-                     &st);
+    evb_err e =
+        store_prepare(s->wdb,
+                      "UPDATE actions SET disabled = ?2, disabled_reason = ?3, update_ms = ?4 "
+                      "WHERE name = ?1",
+                      &st);
     if (e != EVB_OK)
         return e;
     store_bind_text(st, 1, x->name);
     sqlite3_bind_int(st, 2, x->disabled != 0);
-    store_bind_text(st, 3, x->disabled ? or_empty(x->reason) : "");
+    store_bind_text(st, 3, x->disabled ? store_or_empty(x->reason) : "");
     sqlite3_bind_int64(st, 4, store_now_ms());
     int changes = 0;
-    e = exec_stmt(s, st, &changes);
+    e = store_exec_finalize(s, st, &changes);
     return e == EVB_OK && changes == 0 ? EVB_ERR_NOT_FOUND : e;
 }
 
 static evb_err action_delete(evb_store *s, const action_job *x)
 {
     sqlite3_stmt *st = NULL;
-    evb_err e = prep(s->wdb, "DELETE FROM actions WHERE name = ?1", &st);
+    evb_err e = store_prepare(s->wdb, "DELETE FROM actions WHERE name = ?1", &st);
     if (e != EVB_OK)
         return e;
     store_bind_text(st, 1, x->name);
     int changes = 0;
-    e = exec_stmt(s, st, &changes);
+    e = store_exec_finalize(s, st, &changes);
     if (e != EVB_OK)
         return e;
     if (changes == 0)
         return EVB_ERR_NOT_FOUND;
     /* Still in use: the job's savepoint rolls the delete back. */
-    e = prep(s->wdb, "SELECT 1 FROM connections WHERE action = ?1 LIMIT 1", &st);
+    e = store_prepare(s->wdb, "SELECT 1 FROM connections WHERE action = ?1 LIMIT 1", &st);
     if (e != EVB_OK)
         return e;
     store_bind_text(st, 1, x->name);
@@ -265,7 +241,7 @@ evb_err evb_store_action_get(evb_store *s, const char *name, evb_action_rec **ou
     if (e != EVB_OK)
         return e;
     sqlite3_stmt *st = NULL;
-    e = prep(r->db, "SELECT " ACTION_COLS " FROM actions WHERE name = ?1", &st);
+    e = store_prepare(r->db, "SELECT " ACTION_COLS " FROM actions WHERE name = ?1", &st);
     if (e == EVB_OK) {
         store_bind_text(st, 1, name);
         int rc = sqlite3_step(st);
@@ -291,10 +267,10 @@ evb_err evb_store_action_list(evb_store *s, const char *isv, const char *org, ev
     if (e != EVB_OK)
         return e;
     sqlite3_stmt *st = NULL;
-    e = prep(r->db,
-             "SELECT " ACTION_COLS " FROM actions WHERE (?1 IS NULL OR isv = ?1) "
-             "AND (?2 IS NULL OR org = ?2) ORDER BY name",
-             &st);
+    e = store_prepare(r->db,
+                      "SELECT " ACTION_COLS " FROM actions WHERE (?1 IS NULL OR isv = ?1) "
+                      "AND (?2 IS NULL OR org = ?2) ORDER BY name",
+                      &st);
     evb_action_rec **as = NULL;
     size_t n = 0, cap = 0;
     if (e == EVB_OK) {

@@ -45,37 +45,9 @@ void evb_connection_rec_array_free(evb_connection_rec **cs, size_t n)
     free(cs);
 }
 
-static const char *or_empty(const char *v)
-{
-    return v != NULL ? v : "";
-}
-
 static int state_ok(int state)
 {
     return state >= STATE_ENABLED && state <= STATE_DISABLED;
-}
-
-static evb_err prep(sqlite3 *db, const char *sql, sqlite3_stmt **st)
-{
-    int rc = sqlite3_prepare_v2(db, sql, -1, st, NULL);
-    if (rc != SQLITE_OK) {
-        sqlite3_finalize(*st);
-        *st = NULL;
-        return store_map_rc(rc);
-    }
-    return EVB_OK;
-}
-
-/* Runs one write statement (parameters bound) and finalizes it; *changes gets the number
- * of rows changed. A UNIQUE violation is EVB_ERR_EXISTS. */
-static evb_err exec_stmt(evb_store *s, sqlite3_stmt *st, int *changes)
-{
-    int rc = store_step_done(st);
-    sqlite3_finalize(st);
-    *changes = rc == SQLITE_OK ? sqlite3_changes(s->wdb) : 0;
-    if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
-        return EVB_ERR_EXISTS;
-    return store_map_rc(rc);
 }
 
 /* ---- writes ---- */
@@ -95,10 +67,10 @@ typedef struct connection_job {
 static evb_err release_held(evb_store *s, const char *id, int64_t now)
 {
     sqlite3_stmt *st = NULL;
-    evb_err e = prep(s->wdb,
-                     "UPDATE deliveries SET state = ?2, next_ms = ?4, update_ms = ?4 "
-                     "WHERE connection_id = ?1 AND state = ?3",
-                     &st);
+    evb_err e = store_prepare(s->wdb,
+                              "UPDATE deliveries SET state = ?2, next_ms = ?4, update_ms = ?4 "
+                              "WHERE connection_id = ?1 AND state = ?3",
+                              &st);
     if (e != EVB_OK)
         return e;
     store_bind_text(st, 1, id);
@@ -106,16 +78,17 @@ static evb_err release_held(evb_store *s, const char *id, int64_t now)
     sqlite3_bind_int(st, 3, EVB_DELIVERY_HELD);
     sqlite3_bind_int64(st, 4, now);
     int changes = 0;
-    return exec_stmt(s, st, &changes);
+    return store_exec_finalize(s, st, &changes);
 }
 
 static evb_err connection_create(evb_store *s, const connection_job *x)
 {
     sqlite3_stmt *st = NULL;
-    evb_err e = prep(s->wdb,
-                     "INSERT INTO connections(" CONNECTION_COLS ") VALUES(?1, ?2, ?3, ?4, ?5, "
-                     "?6, ?7, ?8, ?9, ?9) ON CONFLICT DO NOTHING",
-                     &st);
+    evb_err e =
+        store_prepare(s->wdb,
+                      "INSERT INTO connections(" CONNECTION_COLS ") VALUES(?1, ?2, ?3, ?4, ?5, "
+                      "?6, ?7, ?8, ?9, ?9) ON CONFLICT DO NOTHING",
+                      &st);
     if (e != EVB_OK)
         return e;
     const evb_connection_rec *c = x->c;
@@ -127,20 +100,21 @@ static evb_err connection_create(evb_store *s, const connection_job *x)
     store_bind_text(st, 5, c->action);
     store_bind_text(st, 6, c->config != NULL ? c->config : "{}");
     sqlite3_bind_int(st, 7, c->state);
-    store_bind_text(st, 8, or_empty(c->state_reason));
+    store_bind_text(st, 8, store_or_empty(c->state_reason));
     sqlite3_bind_int64(st, 9, c->create_ms > 0 ? c->create_ms : now);
     int changes = 0;
-    e = exec_stmt(s, st, &changes);
+    e = store_exec_finalize(s, st, &changes);
     return e == EVB_OK && changes == 0 ? EVB_ERR_EXISTS : e;
 }
 
 static evb_err connection_update(evb_store *s, const connection_job *x)
 {
     sqlite3_stmt *st = NULL;
-    evb_err e = prep(s->wdb,
-                     "UPDATE connections SET name = ?2, connector = ?3, action = ?4, config = ?5, "
-                     "state = ?6, state_reason = ?7, update_ms = ?8 WHERE id = ?1",
-                     &st);
+    evb_err e =
+        store_prepare(s->wdb,
+                      "UPDATE connections SET name = ?2, connector = ?3, action = ?4, config = ?5, "
+                      "state = ?6, state_reason = ?7, update_ms = ?8 WHERE id = ?1",
+                      &st);
     if (e != EVB_OK)
         return e;
     const evb_connection_rec *c = x->c;
@@ -151,10 +125,10 @@ static evb_err connection_update(evb_store *s, const connection_job *x)
     store_bind_text(st, 4, c->action);
     store_bind_text(st, 5, c->config != NULL ? c->config : "{}");
     sqlite3_bind_int(st, 6, c->state);
-    store_bind_text(st, 7, or_empty(c->state_reason));
+    store_bind_text(st, 7, store_or_empty(c->state_reason));
     sqlite3_bind_int64(st, 8, now);
     int changes = 0;
-    e = exec_stmt(s, st, &changes);
+    e = store_exec_finalize(s, st, &changes);
     if (e == EVB_OK && changes == 0)
         return EVB_ERR_NOT_FOUND;
     if (e == EVB_OK && c->state == STATE_ENABLED)
@@ -165,19 +139,20 @@ static evb_err connection_update(evb_store *s, const connection_job *x)
 static evb_err connection_state(evb_store *s, const connection_job *x)
 {
     sqlite3_stmt *st = NULL;
-    evb_err e = prep(s->wdb,
-                     "UPDATE connections SET state = ?2, state_reason = ?3, update_ms = ?4 "
-                     "WHERE id = ?1",
-                     &st);
+    evb_err e =
+        store_prepare(s->wdb,
+                      "UPDATE connections SET state = ?2, state_reason = ?3, update_ms = ?4 "
+                      "WHERE id = ?1",
+                      &st);
     if (e != EVB_OK)
         return e;
     int64_t now = store_now_ms();
     store_bind_text(st, 1, x->id);
     sqlite3_bind_int(st, 2, x->state);
-    store_bind_text(st, 3, or_empty(x->reason));
+    store_bind_text(st, 3, store_or_empty(x->reason));
     sqlite3_bind_int64(st, 4, now);
     int changes = 0;
-    e = exec_stmt(s, st, &changes);
+    e = store_exec_finalize(s, st, &changes);
     if (e == EVB_OK && changes == 0)
         return EVB_ERR_NOT_FOUND;
     if (e == EVB_OK && x->state == STATE_ENABLED)
@@ -188,23 +163,24 @@ static evb_err connection_state(evb_store *s, const connection_job *x)
 static evb_err connection_delete(evb_store *s, const connection_job *x)
 {
     sqlite3_stmt *st = NULL;
-    evb_err e = prep(s->wdb, "DELETE FROM connections WHERE id = ?1", &st);
+    evb_err e = store_prepare(s->wdb, "DELETE FROM connections WHERE id = ?1", &st);
     if (e != EVB_OK)
         return e;
     store_bind_text(st, 1, x->id);
     int changes = 0;
-    e = exec_stmt(s, st, &changes);
+    e = store_exec_finalize(s, st, &changes);
     if (e != EVB_OK)
         return e;
     if (changes == 0)
         return EVB_ERR_NOT_FOUND;
-    e = prep(s->wdb, "DELETE FROM deliveries WHERE connection_id = ?1 AND state IN (?2, ?3)", &st);
+    e = store_prepare(s->wdb,
+                      "DELETE FROM deliveries WHERE connection_id = ?1 AND state IN (?2, ?3)", &st);
     if (e != EVB_OK)
         return e;
     store_bind_text(st, 1, x->id);
     sqlite3_bind_int(st, 2, EVB_DELIVERY_PENDING);
     sqlite3_bind_int(st, 3, EVB_DELIVERY_HELD);
-    return exec_stmt(s, st, &changes);
+    return store_exec_finalize(s, st, &changes);
 }
 
 static evb_err connection_run(evb_store *s, store_job *j)
@@ -341,7 +317,7 @@ evb_err evb_store_connection_get(evb_store *s, const char *id, evb_connection_re
     if (e != EVB_OK)
         return e;
     sqlite3_stmt *st = NULL;
-    e = prep(r->db, "SELECT " CONNECTION_COLS " FROM connections WHERE id = ?1", &st);
+    e = store_prepare(r->db, "SELECT " CONNECTION_COLS " FROM connections WHERE id = ?1", &st);
     if (e == EVB_OK) {
         store_bind_text(st, 1, id);
         int rc = sqlite3_step(st);
@@ -367,7 +343,7 @@ static evb_err list_sql(evb_store *s, const char *sql, const char *p1, const cha
     if (e != EVB_OK)
         return e;
     sqlite3_stmt *st = NULL;
-    e = prep(r->db, sql, &st);
+    e = store_prepare(r->db, sql, &st);
     if (e == EVB_OK) {
         store_bind_text(st, 1, p1);
         store_bind_text(st, 2, p2);

@@ -176,17 +176,6 @@ static evb_err collect(sqlite3_stmt *st, evb_delivery_rec ***out, size_t *n_out)
     return EVB_OK;
 }
 
-static evb_err prep(sqlite3 *db, const char *sql, sqlite3_stmt **st)
-{
-    int rc = sqlite3_prepare_v2(db, sql, -1, st, NULL);
-    if (rc != SQLITE_OK) {
-        sqlite3_finalize(*st);
-        *st = NULL;
-        return store_map_rc(rc);
-    }
-    return EVB_OK;
-}
-
 evb_err evb_store_delivery_list_for_event(evb_store *s, int64_t event_seq, evb_delivery_rec ***out,
                                           size_t *n_out)
 {
@@ -200,8 +189,8 @@ evb_err evb_store_delivery_list_for_event(evb_store *s, int64_t event_seq, evb_d
         return e;
     sqlite3_stmt *st = NULL;
     /* rowid: the order in which the put gave them. */
-    e = prep(r->db, "SELECT " DELIVERY_COLS " FROM deliveries WHERE event_seq = ?1 ORDER BY rowid",
-             &st);
+    e = store_prepare(
+        r->db, "SELECT " DELIVERY_COLS " FROM deliveries WHERE event_seq = ?1 ORDER BY rowid", &st);
     if (e == EVB_OK) {
         sqlite3_bind_int64(st, 1, event_seq);
         e = collect(st, out, n_out);
@@ -224,12 +213,13 @@ evb_err evb_store_delivery_list(evb_store *s, const char *connection_id, int sta
         return e;
     sqlite3_stmt *st = NULL;
     /* With a state, (connection_id, state, event_seq) yields the rows already in order. */
-    e = prep(r->db,
-             state >= 0 ? "SELECT " DELIVERY_COLS " FROM deliveries WHERE connection_id = ?1 "
-                          "AND state = ?2 ORDER BY event_seq, rowid LIMIT ?3"
-                        : "SELECT " DELIVERY_COLS " FROM deliveries WHERE connection_id = ?1 "
-                          "ORDER BY event_seq, rowid LIMIT ?3",
-             &st);
+    e = store_prepare(r->db,
+                      state >= 0
+                          ? "SELECT " DELIVERY_COLS " FROM deliveries WHERE connection_id = ?1 "
+                            "AND state = ?2 ORDER BY event_seq, rowid LIMIT ?3"
+                          : "SELECT " DELIVERY_COLS " FROM deliveries WHERE connection_id = ?1 "
+                            "ORDER BY event_seq, rowid LIMIT ?3",
+                      &st);
     if (e == EVB_OK) {
         store_bind_text(st, 1, connection_id);
         if (state >= 0)
@@ -251,7 +241,7 @@ evb_err evb_store_event_filter_trace(evb_store *s, int64_t event_seq, char **jso
     if (e != EVB_OK)
         return e;
     sqlite3_stmt *st = NULL;
-    e = prep(r->db, "SELECT trace FROM event_filter WHERE event_seq = ?1", &st);
+    e = store_prepare(r->db, "SELECT trace FROM event_filter WHERE event_seq = ?1", &st);
     if (e == EVB_OK) {
         sqlite3_bind_int64(st, 1, event_seq);
         int rc = sqlite3_step(st);

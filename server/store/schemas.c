@@ -66,23 +66,12 @@ static evb_err rec_from_row(sqlite3_stmt *st, evb_schema_rec **out)
 
 /* ---- statement helpers ---- */
 
-static evb_err prep(sqlite3 *db, const char *sql, sqlite3_stmt **st)
-{
-    int rc = sqlite3_prepare_v2(db, sql, -1, st, NULL);
-    if (rc != SQLITE_OK) {
-        sqlite3_finalize(*st);
-        *st = NULL;
-        return store_map_rc(rc);
-    }
-    return EVB_OK;
-}
-
 /* Runs a one-integer query with text parameter ?1: *out = the value, or 0 when there is
  * no row or the value is NULL. */
 static evb_err query_int(sqlite3 *db, const char *sql, const char *p1, int64_t *out)
 {
     sqlite3_stmt *st = NULL;
-    evb_err e = prep(db, sql, &st);
+    evb_err e = store_prepare(db, sql, &st);
     if (e != EVB_OK)
         return e;
     store_bind_text(st, 1, p1);
@@ -126,10 +115,11 @@ typedef struct reg_job {
 static evb_err reg_existing(evb_store *s, reg_job *x)
 {
     sqlite3_stmt *st = NULL;
-    evb_err e = prep(s->wdb,
-                     "SELECT " SCHEMA_COLS " FROM schemas WHERE subject = ?1 AND canon_hash = ?2 "
-                     "AND deleted = 0 ORDER BY version LIMIT 1",
-                     &st);
+    evb_err e =
+        store_prepare(s->wdb,
+                      "SELECT " SCHEMA_COLS " FROM schemas WHERE subject = ?1 AND canon_hash = ?2 "
+                      "AND deleted = 0 ORDER BY version LIMIT 1",
+                      &st);
     if (e != EVB_OK)
         return e;
     store_bind_text(st, 1, x->subject);
@@ -140,10 +130,10 @@ static evb_err reg_existing(evb_store *s, reg_job *x)
 static evb_err reg_insert(evb_store *s, reg_job *x, int32_t version, int64_t now)
 {
     sqlite3_stmt *st = NULL;
-    evb_err e = prep(s->wdb,
-                     "INSERT INTO schemas(subject, version, schema, canon_hash, deleted, "
-                     "create_ms) VALUES(?1, ?2, ?3, ?4, 0, ?5)",
-                     &st);
+    evb_err e = store_prepare(s->wdb,
+                              "INSERT INTO schemas(subject, version, schema, canon_hash, deleted, "
+                              "create_ms) VALUES(?1, ?2, ?3, ?4, 0, ?5)",
+                              &st);
     if (e != EVB_OK)
         return e;
     store_bind_text(st, 1, x->subject);
@@ -157,10 +147,10 @@ static evb_err reg_insert(evb_store *s, reg_job *x, int32_t version, int64_t now
         return store_map_rc(rc);
     int64_t id = sqlite3_last_insert_rowid(s->wdb);
 
-    e = prep(s->wdb,
-             "INSERT INTO schema_subjects(subject, max_version) VALUES(?1, ?2) "
-             "ON CONFLICT(subject) DO UPDATE SET max_version = max(max_version, ?2)",
-             &st);
+    e = store_prepare(s->wdb,
+                      "INSERT INTO schema_subjects(subject, max_version) VALUES(?1, ?2) "
+                      "ON CONFLICT(subject) DO UPDATE SET max_version = max(max_version, ?2)",
+                      &st);
     if (e != EVB_OK)
         return e;
     store_bind_text(st, 1, x->subject);
@@ -270,10 +260,11 @@ typedef struct del_job {
 static evb_err del_collect(evb_store *s, del_job *x, int64_t *not_soft)
 {
     sqlite3_stmt *st = NULL;
-    evb_err e = prep(s->wdb,
-                     "SELECT version, deleted FROM schemas WHERE subject = ?1 "
-                     "AND (?2 = 0 OR version = ?2) AND (?3 OR deleted = 0) ORDER BY version",
-                     &st);
+    evb_err e =
+        store_prepare(s->wdb,
+                      "SELECT version, deleted FROM schemas WHERE subject = ?1 "
+                      "AND (?2 = 0 OR version = ?2) AND (?3 OR deleted = 0) ORDER BY version",
+                      &st);
     if (e != EVB_OK)
         return e;
     store_bind_text(st, 1, x->subject);
@@ -316,11 +307,12 @@ static evb_err del_run(evb_store *s, store_job *j)
         return EVB_ERR_PRECONDITION;
 
     sqlite3_stmt *st = NULL;
-    e = prep(s->wdb,
-             x->permanent ? "DELETE FROM schemas WHERE subject = ?1 AND (?2 = 0 OR version = ?2)"
+    e = store_prepare(s->wdb,
+                      x->permanent
+                          ? "DELETE FROM schemas WHERE subject = ?1 AND (?2 = 0 OR version = ?2)"
                           : "UPDATE schemas SET deleted = 1 WHERE subject = ?1 "
                             "AND (?2 = 0 OR version = ?2) AND deleted = 0",
-             &st);
+                      &st);
     if (e != EVB_OK)
         return e;
     store_bind_text(st, 1, x->subject);
@@ -380,15 +372,15 @@ evb_err evb_store_schema_get(evb_store *s, const char *subject, int32_t version,
         return e;
     sqlite3_stmt *st = NULL;
     if (version == 0)
-        e = prep(r->db,
-                 "SELECT " SCHEMA_COLS " FROM schemas WHERE subject = ?1 AND deleted = 0 "
-                 "ORDER BY version DESC LIMIT 1",
-                 &st);
+        e = store_prepare(r->db,
+                          "SELECT " SCHEMA_COLS " FROM schemas WHERE subject = ?1 AND deleted = 0 "
+                          "ORDER BY version DESC LIMIT 1",
+                          &st);
     else
-        e = prep(r->db,
-                 "SELECT " SCHEMA_COLS " FROM schemas WHERE subject = ?1 AND version = ?2 "
-                 "AND (?3 OR deleted = 0)",
-                 &st);
+        e = store_prepare(r->db,
+                          "SELECT " SCHEMA_COLS " FROM schemas WHERE subject = ?1 AND version = ?2 "
+                          "AND (?3 OR deleted = 0)",
+                          &st);
     if (e == EVB_OK) {
         store_bind_text(st, 1, subject);
         if (version != 0) {
@@ -412,7 +404,7 @@ evb_err evb_store_schema_get_by_id(evb_store *s, int64_t id, evb_schema_rec **ou
     if (e != EVB_OK)
         return e;
     sqlite3_stmt *st = NULL;
-    e = prep(r->db, "SELECT " SCHEMA_COLS " FROM schemas WHERE id = ?1", &st);
+    e = store_prepare(r->db, "SELECT " SCHEMA_COLS " FROM schemas WHERE id = ?1", &st);
     if (e == EVB_OK) {
         sqlite3_bind_int64(st, 1, id);
         e = one_row(st, out);
@@ -433,10 +425,11 @@ evb_err evb_store_schema_list(evb_store *s, const char *subject, int include_del
     if (e != EVB_OK)
         return e;
     sqlite3_stmt *st = NULL;
-    e = prep(r->db,
-             "SELECT " SCHEMA_COLS " FROM schemas WHERE subject = ?1 AND (?2 OR deleted = 0) "
-             "ORDER BY version",
-             &st);
+    e = store_prepare(r->db,
+                      "SELECT " SCHEMA_COLS
+                      " FROM schemas WHERE subject = ?1 AND (?2 OR deleted = 0) "
+                      "ORDER BY version",
+                      &st);
     evb_schema_rec **rs = NULL;
     size_t n = 0, cap = 0;
     if (e == EVB_OK) {
@@ -498,11 +491,12 @@ evb_err evb_store_schema_subjects(evb_store *s, const char *prefix, int include_
     /* A byte-wise prefix test (no LIKE: no wildcards, no case folding); the range bound
      * lets the (subject, version) index skip the subjects sorting before the prefix. */
     sqlite3_stmt *st = NULL;
-    e = prep(r->db,
-             "SELECT DISTINCT subject FROM schemas WHERE subject >= ?1 "
-             "AND substr(CAST(subject AS BLOB), 1, length(CAST(?1 AS BLOB))) = CAST(?1 AS BLOB) "
-             "AND (?2 OR deleted = 0) ORDER BY subject",
-             &st);
+    e = store_prepare(
+        r->db,
+        "SELECT DISTINCT subject FROM schemas WHERE subject >= ?1 "
+        "AND substr(CAST(subject AS BLOB), 1, length(CAST(?1 AS BLOB))) = CAST(?1 AS BLOB) "
+        "AND (?2 OR deleted = 0) ORDER BY subject",
+        &st);
     char **v = NULL;
     size_t n = 0, cap = 0;
     if (e == EVB_OK) {

@@ -1,5 +1,5 @@
 /* evbridge — small SQLite helpers shared by the store's files: result-code mapping,
- * column and binding helpers, the wall clock.
+ * column and binding helpers, the wall clock, per-call statements (prepare, execute).
  *
  * SQLite codes stop here: store_map_rc turns them into evb_err so no caller outside
  * server/store/ ever sees one. Faults of the database as a whole (I/O, full disk, read-only
@@ -102,4 +102,30 @@ int store_step_done(sqlite3_stmt *st)
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+const char *store_or_empty(const char *v)
+{
+    return v != NULL ? v : "";
+}
+
+evb_err store_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st)
+{
+    int rc = sqlite3_prepare_v2(db, sql, -1, st, NULL);
+    if (rc != SQLITE_OK) {
+        sqlite3_finalize(*st);
+        *st = NULL;
+        return store_map_rc(rc);
+    }
+    return EVB_OK;
+}
+
+evb_err store_exec_finalize(evb_store *s, sqlite3_stmt *st, int *changes)
+{
+    int rc = store_step_done(st);
+    sqlite3_finalize(st);
+    *changes = rc == SQLITE_OK ? sqlite3_changes(s->wdb) : 0;
+    if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+        return EVB_ERR_EXISTS;
+    return store_map_rc(rc);
 }

@@ -194,6 +194,14 @@ char *store_col_text(sqlite3_stmt *st, int col, int *ok);
 int store_bind_text(sqlite3_stmt *st, int idx, const char *v);
 /* Steps st to completion expecting no rows, then resets it. Returns the SQLite code. */
 int store_step_done(sqlite3_stmt *st);
+/* v, or "" for NULL (NOT NULL text columns whose value is optional). */
+const char *store_or_empty(const char *v);
+/* Prepares sql on db (per call, not cached): *st is NULL on failure. */
+evb_err store_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st);
+/* Runs a per-call write statement of the writer (parameters bound) to completion and
+ * finalizes it; *changes gets the number of rows changed (0 on failure). A UNIQUE or
+ * PRIMARY KEY violation is EVB_ERR_EXISTS, other errors as store_map_rc. */
+evb_err store_exec_finalize(evb_store *s, sqlite3_stmt *st, int *changes);
 
 /* migrate.c: brings the schema up to date (open time, single-threaded). */
 evb_err store_migrate(sqlite3 *db, const char *db_path, evb_error *err);
