@@ -6,6 +6,7 @@ PKGS="build-essential cmake pkg-config clang \
 libgrpc-dev protobuf-compiler libprotobuf-dev protobuf-c-compiler libprotobuf-c-dev nanopb libnanopb-dev \
 libsqlite3-dev libjansson-dev libpcre2-dev libcurl4-openssl-dev libssl-dev libmicrohttpd-dev \
 libcunit1-dev python3-grpcio python3-protobuf openssl"
+PKGS="$PKGS libyaml-dev" # evbctl: YAML input files and apply
 # Node.js with npm may come from another source (e.g. NodeSource, which conflicts with
 # Debian's npm package): only ask Debian for them when the commands are absent.
 command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"
