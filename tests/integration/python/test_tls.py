@@ -279,7 +279,8 @@ class TlsTest(unittest.TestCase):
         root = Path(tempfile.mkdtemp(prefix="evb-integ-tlsbad-"))
         try:
             r = subprocess.run([str(server_binary()), "--listen", "127.0.0.1:0", "--data-dir",
-                                str(root / "data"), "--port-file", str(root / "port")] + args,
+                                str(root / "data"), "--port-file", str(root / "port"),
+                                "--admin-listen", "127.0.0.1:0"] + args,
                                capture_output=True, text=True, timeout=READY_TIMEOUT)
             self.assertNotEqual(r.returncode, 0, "started with %s" % args)
             self.assertFalse((root / "port").exists(), "listened with %s" % args)
