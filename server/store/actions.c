@@ -209,8 +209,10 @@ evb_err evb_store_action_delete(evb_store *s, const char *name)
 
 /* ---- reads ---- */
 
-static evb_err rec_from_row(sqlite3_stmt *st, evb_action_rec **out)
+/* store_row_fn: an action row into *(evb_action_rec **)slot. */
+static evb_err rec_from_row(sqlite3_stmt *st, void *slot, void *arg)
 {
+    (void)arg;
     evb_action_rec *a = calloc(1, sizeof *a);
     if (a == NULL)
         return EVB_ERR_NOMEM;
@@ -228,7 +230,7 @@ static evb_err rec_from_row(sqlite3_stmt *st, evb_action_rec **out)
         evb_action_rec_free(a);
         return EVB_ERR_NOMEM;
     }
-    *out = a;
+    *(evb_action_rec **)slot = a;
     return EVB_OK;
 }
 
@@ -244,11 +246,7 @@ evb_err evb_store_action_get(evb_store *s, const char *name, evb_action_rec **ou
     e = store_prepare(r->db, "SELECT " ACTION_COLS " FROM actions WHERE name = ?1", &st);
     if (e == EVB_OK) {
         store_bind_text(st, 1, name);
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW)
-            e = rec_from_row(st, out);
-        else
-            e = rc == SQLITE_DONE ? EVB_ERR_NOT_FOUND : store_map_rc(rc);
+        e = store_one_row(st, rec_from_row, NULL, out);
         sqlite3_finalize(st);
     }
     store_reader_put(s, r);
@@ -271,30 +269,12 @@ evb_err evb_store_action_list(evb_store *s, const char *isv, const char *org, ev
                       "SELECT " ACTION_COLS " FROM actions WHERE (?1 IS NULL OR isv = ?1) "
                       "AND (?2 IS NULL OR org = ?2) ORDER BY name",
                       &st);
-    evb_action_rec **as = NULL;
-    size_t n = 0, cap = 0;
+    void *as = NULL;
+    size_t n = 0;
     if (e == EVB_OK) {
         store_bind_text(st, 1, isv);
         store_bind_text(st, 2, org);
-        int rc;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-            if (n == cap) {
-                size_t ncap = cap ? cap * 2 : 16;
-                evb_action_rec **g = realloc(as, ncap * sizeof(evb_action_rec *));
-                if (g == NULL) {
-                    e = EVB_ERR_NOMEM;
-                    break;
-                }
-                as = g;
-                cap = ncap;
-            }
-            e = rec_from_row(st, &as[n]);
-            if (e != EVB_OK)
-                break;
-            n++;
-        }
-        if (e == EVB_OK && rc != SQLITE_DONE)
-            e = store_map_rc(rc);
+        e = store_collect(st, sizeof(evb_action_rec *), 16, rec_from_row, NULL, &as, &n);
         sqlite3_finalize(st);
     }
     store_reader_put(s, r);

@@ -249,8 +249,10 @@ evb_err evb_store_connection_delete(evb_store *s, const char *id)
 
 /* ---- reads ---- */
 
-static evb_err rec_from_row(sqlite3_stmt *st, evb_connection_rec **out)
+/* store_row_fn: a connection row into *(evb_connection_rec **)slot. */
+static evb_err rec_from_row(sqlite3_stmt *st, void *slot, void *arg)
 {
+    (void)arg;
     evb_connection_rec *c = calloc(1, sizeof *c);
     if (c == NULL)
         return EVB_ERR_NOMEM;
@@ -269,35 +271,16 @@ static evb_err rec_from_row(sqlite3_stmt *st, evb_connection_rec **out)
         evb_connection_rec_free(c);
         return EVB_ERR_NOMEM;
     }
-    *out = c;
+    *(evb_connection_rec **)slot = c;
     return EVB_OK;
 }
 
 /* Steps st (parameters bound) into a malloc'd array; finalizes st. */
 static evb_err collect(sqlite3_stmt *st, evb_connection_rec ***out, size_t *n_out)
 {
-    evb_connection_rec **cs = NULL;
-    size_t n = 0, cap = 0;
-    evb_err e = EVB_OK;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            evb_connection_rec **g = realloc(cs, ncap * sizeof(evb_connection_rec *));
-            if (g == NULL) {
-                e = EVB_ERR_NOMEM;
-                break;
-            }
-            cs = g;
-            cap = ncap;
-        }
-        e = rec_from_row(st, &cs[n]);
-        if (e != EVB_OK)
-            break;
-        n++;
-    }
-    if (e == EVB_OK && rc != SQLITE_DONE)
-        e = store_map_rc(rc);
+    void *cs = NULL;
+    size_t n = 0;
+    evb_err e = store_collect(st, sizeof(evb_connection_rec *), 16, rec_from_row, NULL, &cs, &n);
     sqlite3_finalize(st);
     if (e != EVB_OK) {
         evb_connection_rec_array_free(cs, n);
@@ -320,11 +303,7 @@ evb_err evb_store_connection_get(evb_store *s, const char *id, evb_connection_re
     e = store_prepare(r->db, "SELECT " CONNECTION_COLS " FROM connections WHERE id = ?1", &st);
     if (e == EVB_OK) {
         store_bind_text(st, 1, id);
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW)
-            e = rec_from_row(st, out);
-        else
-            e = rc == SQLITE_DONE ? EVB_ERR_NOT_FOUND : store_map_rc(rc);
+        e = store_one_row(st, rec_from_row, NULL, out);
         sqlite3_finalize(st);
     }
     store_reader_put(s, r);

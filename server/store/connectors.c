@@ -192,8 +192,10 @@ evb_err evb_store_connector_delete(evb_store *s, const char *name)
 
 /* ---- reads ---- */
 
-static evb_err conn_from_row(sqlite3_stmt *st, evb_connector **out)
+/* store_row_fn: a connector row into *(evb_connector **)slot. */
+static evb_err conn_from_row(sqlite3_stmt *st, void *slot, void *arg)
 {
+    (void)arg;
     evb_connector *c = calloc(1, sizeof *c);
     if (c == NULL)
         return EVB_ERR_NOMEM;
@@ -211,7 +213,7 @@ static evb_err conn_from_row(sqlite3_stmt *st, evb_connector **out)
         evb_connector_free(c);
         return e;
     }
-    *out = c;
+    *(evb_connector **)slot = c;
     return EVB_OK;
 }
 
@@ -227,11 +229,7 @@ evb_err evb_store_connector_get(evb_store *s, const char *name, evb_connector **
         store_rstmt(r, RS_CONN_GET, "SELECT " CONN_COLS " FROM connectors WHERE name = ?1", &e);
     if (st != NULL) {
         store_bind_text(st, 1, name);
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW)
-            e = conn_from_row(st, out);
-        else
-            e = rc == SQLITE_DONE ? EVB_ERR_NOT_FOUND : store_map_rc(rc);
+        e = store_one_row(st, conn_from_row, NULL, out);
         sqlite3_reset(st);
     }
     store_reader_put(s, r);
@@ -254,30 +252,12 @@ evb_err evb_store_connector_list(evb_store *s, const char *isv, evb_connector **
                           &e)
             : store_rstmt(r, RS_CONN_LIST_ISV,
                           "SELECT " CONN_COLS " FROM connectors WHERE isv = ?1 ORDER BY name", &e);
-    evb_connector **cs = NULL;
-    size_t n = 0, cap = 0;
+    void *cs = NULL;
+    size_t n = 0;
     if (st != NULL) {
         if (isv != NULL)
             store_bind_text(st, 1, isv);
-        int rc;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-            if (n == cap) {
-                size_t ncap = cap ? cap * 2 : 16;
-                evb_connector **g = realloc(cs, ncap * sizeof *g);
-                if (g == NULL) {
-                    e = EVB_ERR_NOMEM;
-                    break;
-                }
-                cs = g;
-                cap = ncap;
-            }
-            e = conn_from_row(st, &cs[n]);
-            if (e != EVB_OK)
-                break;
-            n++;
-        }
-        if (e == EVB_OK && rc != SQLITE_DONE)
-            e = store_map_rc(rc);
+        e = store_collect(st, sizeof(evb_connector *), 16, conn_from_row, NULL, &cs, &n);
         sqlite3_reset(st);
     }
     store_reader_put(s, r);

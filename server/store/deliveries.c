@@ -113,8 +113,10 @@ evb_err store_put_item_routing(evb_store *s, const evb_put_item *it, int64_t now
 
 /* ---- reads ---- */
 
-static evb_err rec_from_row(sqlite3_stmt *st, evb_delivery_rec **out)
+/* store_row_fn: a delivery row into *(evb_delivery_rec **)slot. */
+static evb_err rec_from_row(sqlite3_stmt *st, void *slot, void *arg)
 {
+    (void)arg;
     evb_delivery_rec *d = calloc(1, sizeof *d);
     if (d == NULL)
         return EVB_ERR_NOMEM;
@@ -137,35 +139,16 @@ static evb_err rec_from_row(sqlite3_stmt *st, evb_delivery_rec **out)
         evb_delivery_rec_free(d);
         return EVB_ERR_NOMEM;
     }
-    *out = d;
+    *(evb_delivery_rec **)slot = d;
     return EVB_OK;
 }
 
 /* Steps st (parameters bound) into a malloc'd array; finalizes st. */
 static evb_err collect(sqlite3_stmt *st, evb_delivery_rec ***out, size_t *n_out)
 {
-    evb_delivery_rec **ds = NULL;
-    size_t n = 0, cap = 0;
-    evb_err e = EVB_OK;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == cap) {
-            size_t ncap = cap ? cap * 2 : 8;
-            evb_delivery_rec **g = realloc(ds, ncap * sizeof(evb_delivery_rec *));
-            if (g == NULL) {
-                e = EVB_ERR_NOMEM;
-                break;
-            }
-            ds = g;
-            cap = ncap;
-        }
-        e = rec_from_row(st, &ds[n]);
-        if (e != EVB_OK)
-            break;
-        n++;
-    }
-    if (e == EVB_OK && rc != SQLITE_DONE)
-        e = store_map_rc(rc);
+    void *ds = NULL;
+    size_t n = 0;
+    evb_err e = store_collect(st, sizeof(evb_delivery_rec *), 8, rec_from_row, NULL, &ds, &n);
     sqlite3_finalize(st);
     if (e != EVB_OK) {
         evb_delivery_rec_array_free(ds, n);
@@ -262,5 +245,5 @@ evb_err evb_store_event_filter_trace(evb_store *s, int64_t event_seq, char **jso
 
 evb_err store_delivery_from_row(sqlite3_stmt *st, evb_delivery_rec **out)
 {
-    return rec_from_row(st, out);
+    return rec_from_row(st, out, NULL);
 }

@@ -95,8 +95,10 @@ evb_err evb_store_key_revoke(evb_store *s, const char *key_id, int64_t revoke_ms
 
 /* ---- reads ---- */
 
-static evb_err key_from_row(sqlite3_stmt *st, evb_api_key **out)
+/* store_row_fn: an API key row into *(evb_api_key **)slot. */
+static evb_err key_from_row(sqlite3_stmt *st, void *slot, void *arg)
 {
+    (void)arg;
     evb_api_key *k = calloc(1, sizeof *k);
     if (k == NULL)
         return EVB_ERR_NOMEM;
@@ -112,7 +114,7 @@ static evb_err key_from_row(sqlite3_stmt *st, evb_api_key **out)
         evb_api_key_free(k);
         return EVB_ERR_NOMEM;
     }
-    *out = k;
+    *(evb_api_key **)slot = k;
     return EVB_OK;
 }
 
@@ -128,11 +130,7 @@ evb_err evb_store_key_get(evb_store *s, const char *key_id, evb_api_key **out)
         store_rstmt(r, RS_KEY_GET, "SELECT " KEY_COLS " FROM api_keys WHERE key_id = ?1", &e);
     if (st != NULL) {
         store_bind_text(st, 1, key_id);
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW)
-            e = key_from_row(st, out);
-        else
-            e = rc == SQLITE_DONE ? EVB_ERR_NOT_FOUND : store_map_rc(rc);
+        e = store_one_row(st, key_from_row, NULL, out);
         sqlite3_reset(st);
     }
     store_reader_put(s, r);
@@ -157,28 +155,10 @@ evb_err evb_store_key_list(evb_store *s, int include_revoked, evb_api_key ***out
                           "SELECT " KEY_COLS " FROM api_keys WHERE revoke_ms = 0 "
                           "ORDER BY create_ms, key_id",
                           &e);
-    evb_api_key **ks = NULL;
-    size_t n = 0, cap = 0;
+    void *ks = NULL;
+    size_t n = 0;
     if (st != NULL) {
-        int rc;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-            if (n == cap) {
-                size_t ncap = cap ? cap * 2 : 16;
-                evb_api_key **g = realloc(ks, ncap * sizeof *g);
-                if (g == NULL) {
-                    e = EVB_ERR_NOMEM;
-                    break;
-                }
-                ks = g;
-                cap = ncap;
-            }
-            e = key_from_row(st, &ks[n]);
-            if (e != EVB_OK)
-                break;
-            n++;
-        }
-        if (e == EVB_OK && rc != SQLITE_DONE)
-            e = store_map_rc(rc);
+        e = store_collect(st, sizeof(evb_api_key *), 16, key_from_row, NULL, &ks, &n);
         sqlite3_reset(st);
     }
     store_reader_put(s, r);

@@ -43,8 +43,10 @@ void evb_schema_rec_array_free(evb_schema_rec **rs, size_t n)
     free(rs);
 }
 
-static evb_err rec_from_row(sqlite3_stmt *st, evb_schema_rec **out)
+/* store_row_fn: a schema row into *(evb_schema_rec **)slot. */
+static evb_err rec_from_row(sqlite3_stmt *st, void *slot, void *arg)
 {
+    (void)arg;
     evb_schema_rec *r = calloc(1, sizeof *r);
     if (r == NULL)
         return EVB_ERR_NOMEM;
@@ -60,7 +62,7 @@ static evb_err rec_from_row(sqlite3_stmt *st, evb_schema_rec **out)
         evb_schema_rec_free(r);
         return EVB_ERR_NOMEM;
     }
-    *out = r;
+    *(evb_schema_rec **)slot = r;
     return EVB_OK;
 }
 
@@ -92,12 +94,7 @@ static evb_err query_int(sqlite3 *db, const char *sql, const char *p1, int64_t *
  * Finalizes st. */
 static evb_err one_row(sqlite3_stmt *st, evb_schema_rec **out)
 {
-    int rc = sqlite3_step(st);
-    evb_err e;
-    if (rc == SQLITE_ROW)
-        e = rec_from_row(st, out);
-    else
-        e = rc == SQLITE_DONE ? EVB_ERR_NOT_FOUND : store_map_rc(rc);
+    evb_err e = store_one_row(st, rec_from_row, NULL, out);
     sqlite3_finalize(st);
     return e;
 }
@@ -255,6 +252,16 @@ typedef struct del_job {
     size_t n;          /* out */
 } del_job;
 
+/* store_row_fn: the version of a (version, deleted) row into *(int32_t *)slot; counts the
+ * rows not soft-deleted in *(int64_t *)arg. */
+static evb_err version_from_row(sqlite3_stmt *st, void *slot, void *arg)
+{
+    *(int32_t *)slot = (int32_t)sqlite3_column_int64(st, 0);
+    if (sqlite3_column_int(st, 1) == 0)
+        (*(int64_t *)arg)++;
+    return EVB_OK;
+}
+
 /* Collects the targeted versions (ascending) into x->versions; *not_soft counts those that
  * are not soft-deleted. Soft deletes target only rows not deleted yet. */
 static evb_err del_collect(evb_store *s, del_job *x, int64_t *not_soft)
@@ -270,26 +277,10 @@ static evb_err del_collect(evb_store *s, del_job *x, int64_t *not_soft)
     store_bind_text(st, 1, x->subject);
     sqlite3_bind_int(st, 2, x->version);
     sqlite3_bind_int(st, 3, x->permanent != 0);
-    size_t cap = 0;
-    int rc;
     *not_soft = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (x->n == cap) {
-            size_t ncap = cap ? cap * 2 : 8;
-            int32_t *g = realloc(x->versions, ncap * sizeof *g);
-            if (g == NULL) {
-                e = EVB_ERR_NOMEM;
-                break;
-            }
-            x->versions = g;
-            cap = ncap;
-        }
-        x->versions[x->n++] = (int32_t)sqlite3_column_int64(st, 0);
-        if (sqlite3_column_int(st, 1) == 0)
-            (*not_soft)++;
-    }
-    if (e == EVB_OK && rc != SQLITE_DONE)
-        e = store_map_rc(rc);
+    void *v = NULL;
+    e = store_collect(st, sizeof(int32_t), 8, version_from_row, not_soft, &v, &x->n);
+    x->versions = v;
     sqlite3_finalize(st);
     return e;
 }
@@ -430,30 +421,12 @@ evb_err evb_store_schema_list(evb_store *s, const char *subject, int include_del
                       " FROM schemas WHERE subject = ?1 AND (?2 OR deleted = 0) "
                       "ORDER BY version",
                       &st);
-    evb_schema_rec **rs = NULL;
-    size_t n = 0, cap = 0;
+    void *rs = NULL;
+    size_t n = 0;
     if (e == EVB_OK) {
         store_bind_text(st, 1, subject);
         sqlite3_bind_int(st, 2, include_deleted != 0);
-        int rc;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-            if (n == cap) {
-                size_t ncap = cap ? cap * 2 : 8;
-                evb_schema_rec **g = realloc(rs, ncap * sizeof(evb_schema_rec *));
-                if (g == NULL) {
-                    e = EVB_ERR_NOMEM;
-                    break;
-                }
-                rs = g;
-                cap = ncap;
-            }
-            e = rec_from_row(st, &rs[n]);
-            if (e != EVB_OK)
-                break;
-            n++;
-        }
-        if (e == EVB_OK && rc != SQLITE_DONE)
-            e = store_map_rc(rc);
+        e = store_collect(st, sizeof(evb_schema_rec *), 8, rec_from_row, NULL, &rs, &n);
         sqlite3_finalize(st);
     }
     store_reader_put(s, r);
@@ -477,6 +450,18 @@ static void strv_free(char **v, size_t n)
     free(v);
 }
 
+/* store_row_fn: a subject row into *(char **)slot (a NULL subject is a corrupt row). */
+static evb_err subject_from_row(sqlite3_stmt *st, void *slot, void *arg)
+{
+    (void)arg;
+    int ok = 1;
+    char *subject = store_col_text(st, 0, &ok);
+    if (!ok || subject == NULL)
+        return ok ? EVB_ERR_INTERNAL : EVB_ERR_NOMEM;
+    *(char **)slot = subject;
+    return EVB_OK;
+}
+
 evb_err evb_store_schema_subjects(evb_store *s, const char *prefix, int include_deleted,
                                   char ***out, size_t *n_out)
 {
@@ -497,33 +482,12 @@ evb_err evb_store_schema_subjects(evb_store *s, const char *prefix, int include_
         "AND substr(CAST(subject AS BLOB), 1, length(CAST(?1 AS BLOB))) = CAST(?1 AS BLOB) "
         "AND (?2 OR deleted = 0) ORDER BY subject",
         &st);
-    char **v = NULL;
-    size_t n = 0, cap = 0;
+    void *v = NULL;
+    size_t n = 0;
     if (e == EVB_OK) {
         store_bind_text(st, 1, prefix != NULL ? prefix : "");
         sqlite3_bind_int(st, 2, include_deleted != 0);
-        int rc;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-            if (n == cap) {
-                size_t ncap = cap ? cap * 2 : 16;
-                char **g = realloc(v, ncap * sizeof *g);
-                if (g == NULL) {
-                    e = EVB_ERR_NOMEM;
-                    break;
-                }
-                v = g;
-                cap = ncap;
-            }
-            int ok = 1;
-            v[n] = store_col_text(st, 0, &ok);
-            if (!ok || v[n] == NULL) {
-                e = ok ? EVB_ERR_INTERNAL : EVB_ERR_NOMEM;
-                break;
-            }
-            n++;
-        }
-        if (e == EVB_OK && rc != SQLITE_DONE)
-            e = store_map_rc(rc);
+        e = store_collect(st, sizeof(char *), 16, subject_from_row, NULL, &v, &n);
         sqlite3_finalize(st);
     }
     store_reader_put(s, r);

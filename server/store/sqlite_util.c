@@ -1,5 +1,7 @@
 /* evbridge — small SQLite helpers shared by the store's files: result-code mapping,
- * column and binding helpers, the wall clock, per-call statements (prepare, execute).
+ * column and binding helpers, the wall clock, per-call statements (prepare, execute), and
+ * reading rows: one, or all of them into a growing array through a decoder callback (the
+ * array is untyped bytes, so each file keeps its typed decoder and free function).
  *
  * SQLite codes stop here: store_map_rc turns them into evb_err so no caller outside
  * server/store/ ever sees one. Faults of the database as a whole (I/O, full disk, read-only
@@ -128,4 +130,42 @@ evb_err store_exec_finalize(evb_store *s, sqlite3_stmt *st, int *changes)
     if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
         return EVB_ERR_EXISTS;
     return store_map_rc(rc);
+}
+
+evb_err store_one_row(sqlite3_stmt *st, store_row_fn row, void *arg, void *slot)
+{
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        return row(st, slot, arg);
+    return rc == SQLITE_DONE ? EVB_ERR_NOT_FOUND : store_map_rc(rc);
+}
+
+evb_err store_collect(sqlite3_stmt *st, size_t elem_size, size_t first_cap, store_row_fn row,
+                      void *arg, void **arr, size_t *n)
+{
+    unsigned char *v = NULL;
+    size_t len = 0, cap = 0;
+    evb_err e = EVB_OK;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (len == cap) {
+            size_t ncap = cap ? cap * 2 : first_cap;
+            unsigned char *g = realloc(v, ncap * elem_size);
+            if (g == NULL) {
+                e = EVB_ERR_NOMEM;
+                break;
+            }
+            v = g;
+            cap = ncap;
+        }
+        e = row(st, v + len * elem_size, arg);
+        if (e != EVB_OK)
+            break;
+        len++;
+    }
+    if (e == EVB_OK && rc != SQLITE_DONE)
+        e = store_map_rc(rc);
+    *arr = v;
+    *n = len;
+    return e;
 }

@@ -202,6 +202,19 @@ evb_err store_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st);
  * finalizes it; *changes gets the number of rows changed (0 on failure). A UNIQUE or
  * PRIMARY KEY violation is EVB_ERR_EXISTS, other errors as store_map_rc. */
 evb_err store_exec_finalize(evb_store *s, sqlite3_stmt *st, int *changes);
+/* Decodes the current row of st into the array element at slot (of the caller's type);
+ * arg is the caller's. On failure it leaves nothing allocated. */
+typedef evb_err (*store_row_fn)(sqlite3_stmt *st, void *slot, void *arg);
+/* Steps st (parameters bound) once: row decodes the row into slot; EVB_ERR_NOT_FOUND when
+ * there is none, else the step's error. Neither resets nor finalizes st. */
+evb_err store_one_row(sqlite3_stmt *st, store_row_fn row, void *arg, void *slot);
+/* Steps st (parameters bound) to its end, decoding each row with row into a new element of
+ * a malloc'd array of elem_size-byte elements (room for first_cap, then doubling). *arr and
+ * *n get the array (NULL when there is no row) and its decoded elements, also on error:
+ * the caller frees them. Returns the first error of row, EVB_ERR_NOMEM, or the step's
+ * error. Neither resets nor finalizes st. */
+evb_err store_collect(sqlite3_stmt *st, size_t elem_size, size_t first_cap, store_row_fn row,
+                      void *arg, void **arr, size_t *n);
 
 /* migrate.c: brings the schema up to date (open time, single-threaded). */
 evb_err store_migrate(sqlite3 *db, const char *db_path, evb_error *err);
