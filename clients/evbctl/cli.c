@@ -21,6 +21,16 @@ static const cli_opt global_opts[] = {
     {"output", 'o', "FORMAT", "table (default), json or yaml"},
     {NULL, 0, NULL, NULL}};
 
+/* "evbctl schemas list" -> "schemas list: " for messages (the prefix says evbctl). */
+static const char *where(const char *path, char *buf, size_t n)
+{
+    if (strncmp(path, "evbctl ", 7) == 0)
+        snprintf(buf, n, "%s: ", path + 7);
+    else
+        buf[0] = 0;
+    return buf;
+}
+
 int cli_usage_error(const char *fmt, ...)
 {
     va_list ap;
@@ -204,17 +214,20 @@ static int run_leaf(evbctl *ctx, const cli_node *node, const char *path, int arg
                     return rc;
                 continue;
             }
-            return cli_usage_error("%s: unknown option %s", path, s);
+            char w[256];
+            return cli_usage_error("%sunknown option %s", where(path, w, sizeof w), s);
         }
         if (a.npos >= CLI_MAX_POS)
             return cli_usage_error("%s: too many arguments", path);
         a.pos[a.npos++] = s;
     }
+    char w[256];
+    where(path, w, sizeof w);
     if (a.npos < node->min_pos)
-        return cli_usage_error("%s: missing argument%s%s", path, node->args_usage ? " " : "",
+        return cli_usage_error("%smissing argument%s%s", w, node->args_usage ? " " : "",
                                node->args_usage ? node->args_usage : "");
     if (node->max_pos >= 0 && a.npos > node->max_pos)
-        return cli_usage_error("%s: unexpected argument \"%s\"", path, a.pos[node->max_pos]);
+        return cli_usage_error("%sunexpected argument \"%s\"", w, a.pos[node->max_pos]);
     return node->run(ctx, &a);
 }
 
@@ -236,8 +249,9 @@ int cli_dispatch(evbctl *ctx, const cli_node *node, const char *path, int argc, 
         int k = match_opt(global_opts, argc, argv, &i, &v);
         if (k == -2)
             return EXIT_USAGE;
+        char w[256];
         if (k < 0)
-            return cli_usage_error("%s: unknown option %s", path, argv[i]);
+            return cli_usage_error("%sunknown option %s", where(path, w, sizeof w), argv[i]);
         int rc = set_global(ctx, k, v);
         if (rc != 0)
             return rc;
@@ -257,7 +271,8 @@ int cli_dispatch(evbctl *ctx, const cli_node *node, const char *path, int argc, 
             return cli_dispatch(ctx, *c, sub, argc - i - 1, argv + i + 1);
         }
     }
-    return cli_usage_error("%s: unknown command \"%s\"", path, argv[i]);
+    char w[256];
+    return cli_usage_error("%sunknown command \"%s\"", where(path, w, sizeof w), argv[i]);
 }
 
 const char *cli_get(const cli_args *a, const char *name)

@@ -378,6 +378,23 @@ static int run_trace(evbctl *ctx, const cli_args *a)
             {"MATCHED", "matched"},  {"DELIVERY", "delivery_id"}, {"ATTEMPT", "attempt"},
             {"OUTCOME", "outcome"},  {"HTTP", "http_status"},  {"LATENCY MS", "latency_ms"},
             {"ERROR", "error"},      {"DETAIL", "detail"},     {NULL, NULL}};
+        /* blank the fields a stage does not use (their zero values say nothing) */
+        size_t i;
+        json_t *step;
+        json_array_foreach(json_object_get(j, "steps"), i, step)
+        {
+            const char *stage = json_string_value(json_object_get(step, "stage"));
+            const char *k;
+            json_t *v;
+            void *tmp;
+            json_object_foreach_safe(step, tmp, k, v)
+            {
+                int zero = (json_is_integer(v) && json_integer_value(v) == 0) ||
+                           (json_is_false(v) && !(stage && strcmp(stage, "FILTER") == 0));
+                if (zero)
+                    json_object_del(step, k);
+            }
+        }
         evbctl_print_table(json_object_get(j, "steps"), cols, stdout);
     }
     json_decref(j);

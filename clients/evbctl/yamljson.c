@@ -293,7 +293,7 @@ static int needs_quotes(const char *s)
     json_decref(typed);
     if (not_string)
         return 1;
-    if (strchr("-?:,[]{}#&*!|>'\"%@` ", s[0]) != NULL)
+    if (strchr("-?:,[]{}#&*!|>'\"%@` .0123456789", s[0]) != NULL)
         return 1;
     size_t n = strlen(s);
     if (s[n - 1] == ' ' || s[n - 1] == ':')
