@@ -2,10 +2,12 @@
 # Installs the Debian packages evbridge needs to build and test, only those missing.
 # Safe to run repeatedly; does nothing (and needs no network) when all are present.
 set -eu
+# prometheus: only for its promtool, which checks the /metrics exposition in tests
 PKGS="build-essential cmake pkg-config clang \
 libgrpc-dev protobuf-compiler libprotobuf-dev protobuf-c-compiler libprotobuf-c-dev nanopb libnanopb-dev \
 libsqlite3-dev libjansson-dev libpcre2-dev libcurl4-openssl-dev libssl-dev libmicrohttpd-dev \
-libcunit1-dev python3-grpcio python3-protobuf openssl"
+libcunit1-dev python3-grpcio python3-protobuf openssl \
+prometheus"
 PKGS="$PKGS libyaml-dev" # evbctl: YAML input files and apply
 # Node.js with npm may come from another source (e.g. NodeSource, which conflicts with
 # Debian's npm package): only ask Debian for them when the commands are absent.

@@ -201,10 +201,10 @@ evb_err evb_admin_http_start(const evb_admin_options *opt, evb_admin_http **out,
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     a->d = MHD_start_daemon(flags, 0, NULL, NULL, handle, a,
+                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, /* first, as asked */
                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)16,
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
-                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
                             MHD_OPTION_END);
     if (a->d == NULL) {
         free(a);

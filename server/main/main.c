@@ -305,8 +305,8 @@ static int serve(const evb_config *cfg, evb_store *store, evb_auth *auth, evb_sc
         if (cfg->admin_port_file != NULL && !write_port_file(cfg->admin_port_file, admin_port))
             evb_log_warn(COMP, "cannot write the admin port file %s: %s", cfg->admin_port_file,
                          strerror(errno));
-        evb_log_info("admin", "metrics on http://%s/metrics (port %d)", cfg->admin_listen,
-                     admin_port);
+        evb_log_info("admin", "admin listener on %s (port %d): /metrics, /healthz, /readyz",
+                     cfg->admin_listen, admin_port);
     }
     if (cfg->port_file != NULL && !write_port_file(cfg->port_file, port))
         evb_log_warn(COMP, "cannot write the port file %s: %s", cfg->port_file,
