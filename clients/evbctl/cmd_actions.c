@@ -5,26 +5,25 @@
 #include "clients/evbctl/evbctl.h"
 #include "evbridge/v1/connector.pb-c.h"
 
-static const table_col cols[] = {{"NAME", "name"},       {"KIND", "kind"},
-                                 {"ISV", "isv"},         {"ORG", "org"},
-                                 {"DISABLED", "disabled"}, {"DESCRIPTION", "description"},
-                                 {NULL, NULL}};
+static const table_col cols[] = {
+    {"NAME", "name"}, {"KIND", "kind"},         {"ISV", "isv"},
+    {"ORG", "org"},   {"DISABLED", "disabled"}, {"DESCRIPTION", "description"},
+    {NULL, NULL}};
 
-static const crud_kind kind = {
-    .svc = "/evbridge.v1.ConnectorService/",
-    .noun = "Action",
-    .wrap = "action",
-    .key = "name",
-    .obj = &evbridge__v1__action__descriptor,
-    .create_req = &evbridge__v1__create_action_request__descriptor,
-    .get_req = &evbridge__v1__get_action_request__descriptor,
-    .list_req = &evbridge__v1__list_actions_request__descriptor,
-    .list_resp = &evbridge__v1__list_actions_response__descriptor,
-    .update_req = &evbridge__v1__update_action_request__descriptor,
-    .delete_req = &evbridge__v1__delete_action_request__descriptor,
-    .delete_resp = &evbridge__v1__delete_action_response__descriptor,
-    .list_key = "actions",
-    .cols = cols};
+static const crud_kind kind = {.svc = "/evbridge.v1.ConnectorService/",
+                               .noun = "Action",
+                               .wrap = "action",
+                               .key = "name",
+                               .obj = &evbridge__v1__action__descriptor,
+                               .create_req = &evbridge__v1__create_action_request__descriptor,
+                               .get_req = &evbridge__v1__get_action_request__descriptor,
+                               .list_req = &evbridge__v1__list_actions_request__descriptor,
+                               .list_resp = &evbridge__v1__list_actions_response__descriptor,
+                               .update_req = &evbridge__v1__update_action_request__descriptor,
+                               .delete_req = &evbridge__v1__delete_action_request__descriptor,
+                               .delete_resp = &evbridge__v1__delete_action_response__descriptor,
+                               .list_key = "actions",
+                               .cols = cols};
 
 static int run_create(evbctl *ctx, const cli_args *a)
 {
@@ -45,7 +44,8 @@ static int run_delete(evbctl *ctx, const cli_args *a)
 static int run_list(evbctl *ctx, const cli_args *a)
 {
     const char *isv = cli_get(a, "isv"), *org = cli_get(a, "org");
-    return crud_list(ctx, &kind, json_pack("{s:s, s:s}", "isv", isv ? isv : "", "org", org ? org : ""));
+    return crud_list(ctx, &kind,
+                     json_pack("{s:s, s:s}", "isv", isv ? isv : "", "org", org ? org : ""));
 }
 
 static const cli_opt file_opts[] = {
@@ -56,23 +56,35 @@ static const cli_opt list_opts[] = {{"isv", 0, "ISV", "only actions offered by t
                                     {NULL, 0, NULL, NULL}};
 
 static const cli_node n_create = {
-    .name = "create", .summary = "Create an action from a file", .opts = file_opts,
-    .max_pos = 0, .run = run_create,
+    .name = "create",
+    .summary = "Create an action from a file",
+    .opts = file_opts,
+    .max_pos = 0,
+    .run = run_create,
     .help = "Example file (YAML):\n  name: billing-hook\n  org: org1\n  kind: HTTP\n"
             "  http:\n    url: https://billing.example.com/events\n"
             "    signing_secret: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n"};
-static const cli_node n_get = {.name = "get", .summary = "Show an action (secrets are never shown)", .args_usage = "NAME",
-                               .min_pos = 1, .max_pos = 1, .run = run_get};
-static const cli_node n_list = {.name = "list", .summary = "List actions", .opts = list_opts,
-                                .max_pos = 0, .run = run_list};
+static const cli_node n_get = {.name = "get",
+                               .summary = "Show an action (secrets are never shown)",
+                               .args_usage = "NAME",
+                               .min_pos = 1,
+                               .max_pos = 1,
+                               .run = run_get};
+static const cli_node n_list = {
+    .name = "list", .summary = "List actions", .opts = list_opts, .max_pos = 0, .run = run_list};
 static const cli_node n_update = {
-    .name = "update", .summary = "Replace an action's target (empty secrets keep the stored ones)",
-    .opts = file_opts, .max_pos = 0, .run = run_update};
-static const cli_node n_delete = {.name = "delete", .summary = "Delete an action",
-                                  .args_usage = "NAME", .min_pos = 1, .max_pos = 1,
+    .name = "update",
+    .summary = "Replace an action's target (empty secrets keep the stored ones)",
+    .opts = file_opts,
+    .max_pos = 0,
+    .run = run_update};
+static const cli_node n_delete = {.name = "delete",
+                                  .summary = "Delete an action",
+                                  .args_usage = "NAME",
+                                  .min_pos = 1,
+                                  .max_pos = 1,
                                   .run = run_delete};
 
 static const cli_node *const children[] = {&n_create, &n_get, &n_list, &n_update, &n_delete, NULL};
-const cli_node evbctl_actions_node = {.name = "actions",
-                                         .summary = "Actions: delivery targets",
-                                         .children = children};
+const cli_node evbctl_actions_node = {
+    .name = "actions", .summary = "Actions: delivery targets", .children = children};

@@ -33,10 +33,10 @@ static const char *const kind_names[K__N] = {"Schema", "Connector", "Action", "C
 
 typedef struct item {
     int kind;
-    char where[300]; /* file and document number */
-    json_t *spec;    /* the spec as written (patterns and schemas as text) */
+    char where[300];           /* file and document number */
+    json_t *spec;              /* the spec as written (patterns and schemas as text) */
     ProtobufCMessage *desired; /* Connector / Action / Connection; NULL for schemas */
-    char *schema;    /* Schema: the JSON text */
+    char *schema;              /* Schema: the JSON text */
     const char *name;
 } item;
 
@@ -45,10 +45,21 @@ typedef struct plan {
     size_t n, cap;
 } plan;
 
-static const char *const never_compared[] = {
-    "create_time", "update_time", "id", "state", "state_reason", "disabled", "disabled_reason",
-    "has_signing_secret", "has_secret", "signing_secret", "password", "token", "api_key",
-    "secret", NULL};
+static const char *const never_compared[] = {"create_time",
+                                             "update_time",
+                                             "id",
+                                             "state",
+                                             "state_reason",
+                                             "disabled",
+                                             "disabled_reason",
+                                             "has_signing_secret",
+                                             "has_secret",
+                                             "signing_secret",
+                                             "password",
+                                             "token",
+                                             "api_key",
+                                             "secret",
+                                             NULL};
 
 static int skip_key(const char *k)
 {
@@ -87,10 +98,11 @@ static int same(const json_t *spec, const ProtobufCMessageDescriptor *d, const j
             continue;
         const json_t *dv = json_object_get(desired, key), *av = json_object_get(actual, key);
         int eq;
-        int is_map = f->type == PROTOBUF_C_TYPE_MESSAGE && f->label == PROTOBUF_C_LABEL_REPEATED &&
-                     strstr(((const ProtobufCMessageDescriptor *)f->descriptor)->name, "Entry") != NULL;
-        if (f->type == PROTOBUF_C_TYPE_MESSAGE && !is_map && f->label != PROTOBUF_C_LABEL_REPEATED &&
-            json_is_object(sv)) {
+        int is_map =
+            f->type == PROTOBUF_C_TYPE_MESSAGE && f->label == PROTOBUF_C_LABEL_REPEATED &&
+            strstr(((const ProtobufCMessageDescriptor *)f->descriptor)->name, "Entry") != NULL;
+        if (f->type == PROTOBUF_C_TYPE_MESSAGE && !is_map &&
+            f->label != PROTOBUF_C_LABEL_REPEATED && json_is_object(sv)) {
             eq = same(sv, f->descriptor, dv, av ? av : json_object(), diff, diffsz);
             if (av == NULL)
                 eq = eq && json_object_size(sv) == 0;
@@ -125,7 +137,8 @@ static int add_doc(plan *p, json_t *doc, const char *where)
     const char *k = json_string_value(json_object_get(doc, "kind"));
     json_t *spec = json_object_get(doc, "spec");
     if (!json_is_object(doc) || k == NULL || !json_is_object(spec)) {
-        fprintf(stderr, "evbctl: %s: expected {kind: Schema|Connector|Action|Connection, spec: {...}}\n",
+        fprintf(stderr,
+                "evbctl: %s: expected {kind: Schema|Connector|Action|Connection, spec: {...}}\n",
                 where);
         return -1;
     }
@@ -160,7 +173,8 @@ static int add_doc(plan *p, json_t *doc, const char *where)
     snprintf(it->where, sizeof it->where, "%s", where);
     it->spec = json_deep_copy(spec);
     if (kind == K_SCHEMA) {
-        json_t *subj = json_object_get(it->spec, "subject"), *sch = json_object_get(it->spec, "schema");
+        json_t *subj = json_object_get(it->spec, "subject"),
+               *sch = json_object_get(it->spec, "schema");
         if (!json_is_string(subj) || sch == NULL || json_object_size(it->spec) != 2) {
             fprintf(stderr, "evbctl: %s: a Schema spec has exactly subject (string) and schema\n",
                     where);
@@ -211,7 +225,8 @@ static int add_doc(plan *p, json_t *doc, const char *where)
         return -1;
     }
     if (kind == K_CONNECTION && json_string_value(json_object_get(it->spec, "org")) == NULL) {
-        fprintf(stderr, "evbctl: %s: spec.org is required (connections are found by org and name)\n",
+        fprintf(stderr,
+                "evbctl: %s: spec.org is required (connections are found by org and name)\n",
                 where);
         protobuf_c_message_free_unpacked(it->desired, NULL);
         json_decref(it->spec);
@@ -361,14 +376,16 @@ static int apply_schema(evbctl *ctx, item *it, int dry, outcome *o)
 }
 
 /* Wraps msg into a {connector|action|connection: msg} request without copying. */
-static int write_obj(evbctl *ctx, int kind, int create, ProtobufCMessage *msg, ProtobufCMessage **resp)
+static int write_obj(evbctl *ctx, int kind, int create, ProtobufCMessage *msg,
+                     ProtobufCMessage **resp)
 {
     static const char *const nouns[K__N] = {NULL, "Connector", "Action", "Connection"};
     char method[128];
     snprintf(method, sizeof method, CSVC "%s%s", create ? "Create" : "Update", nouns[kind]);
-    const ProtobufCMessageDescriptor *rd = kind == K_CONNECTOR ? &evbridge__v1__connector__descriptor
-                                           : kind == K_ACTION  ? &evbridge__v1__action__descriptor
-                                                               : &evbridge__v1__connection__descriptor;
+    const ProtobufCMessageDescriptor *rd =
+        kind == K_CONNECTOR ? &evbridge__v1__connector__descriptor
+        : kind == K_ACTION  ? &evbridge__v1__action__descriptor
+                            : &evbridge__v1__connection__descriptor;
     /* Every Create/Update request here is `message X { T obj = 1; }`: same layout. */
     Evbridge__V1__CreateConnectorRequest req = EVBRIDGE__V1__CREATE_CONNECTOR_REQUEST__INIT;
     static const ProtobufCMessageDescriptor *const reqd[2][K__N] = {
@@ -412,9 +429,9 @@ static int apply_object(evbctl *ctx, item *it, int dry, outcome *o)
         protobuf_c_message_free_unpacked(lr, NULL);
     } else {
         json_t *req = json_pack("{s:s}", "name", it->name);
-        const ProtobufCMessageDescriptor *gd = it->kind == K_CONNECTOR
-                                                   ? &evbridge__v1__get_connector_request__descriptor
-                                                   : &evbridge__v1__get_action_request__descriptor;
+        const ProtobufCMessageDescriptor *gd =
+            it->kind == K_CONNECTOR ? &evbridge__v1__get_connector_request__descriptor
+                                    : &evbridge__v1__get_action_request__descriptor;
         ProtobufCMessage *g = NULL;
         evb_error e;
         if (evb_pbjson_to_message(req, gd, "", &g, &e) != EVB_OK) {
@@ -438,8 +455,7 @@ static int apply_object(evbctl *ctx, item *it, int dry, outcome *o)
             return 0;
         rc = write_obj(ctx, it->kind, 1, it->desired, &resp);
         if (rc == 0 && it->kind == K_CONNECTION)
-            snprintf(o->detail, sizeof o->detail, "id %s",
-                     ((Evbridge__V1__Connection *)resp)->id);
+            snprintf(o->detail, sizeof o->detail, "id %s", ((Evbridge__V1__Connection *)resp)->id);
         protobuf_c_message_free_unpacked(resp, NULL);
         return rc;
     }
@@ -480,10 +496,11 @@ static int apply_object(evbctl *ctx, item *it, int dry, outcome *o)
     }
     if (rc == 0 && state_change) {
         json_t *req = json_pack("{s:s}", "id", conn_id);
-        rc = evbctl_json_call(ctx, state_change == 1 ? CSVC "PauseConnection" : CSVC "ResumeConnection",
-                              state_change == 1 ? &evbridge__v1__pause_connection_request__descriptor
-                                                : &evbridge__v1__resume_connection_request__descriptor,
-                              req, &evbridge__v1__connection__descriptor, &resp, NULL, NULL);
+        rc = evbctl_json_call(
+            ctx, state_change == 1 ? CSVC "PauseConnection" : CSVC "ResumeConnection",
+            state_change == 1 ? &evbridge__v1__pause_connection_request__descriptor
+                              : &evbridge__v1__resume_connection_request__descriptor,
+            req, &evbridge__v1__connection__descriptor, &resp, NULL, NULL);
         protobuf_c_message_free_unpacked(resp, NULL);
     }
     return rc;
@@ -520,9 +537,9 @@ static int run_apply(evbctl *ctx, const cli_args *a)
                        o.detail[0] ? " (" : "", o.detail, o.detail[0] ? ")" : "");
                 fflush(stdout);
             }
-            json_array_append_new(results, json_pack("{s:s, s:s, s:s, s:s}", "kind", kind_names[kind],
-                                                     "name", it->name, "result", o.result,
-                                                     "detail", o.detail));
+            json_array_append_new(results, json_pack("{s:s, s:s, s:s, s:s}", "kind",
+                                                     kind_names[kind], "name", it->name, "result",
+                                                     o.result, "detail", o.detail));
         }
     }
     if (ctx->fmt != FMT_TABLE && rc == 0) {
@@ -545,12 +562,16 @@ static int run_apply(evbctl *ctx, const cli_args *a)
 }
 
 static const cli_opt opts[] = {
-    {"file", 'f', "FILE|DIR", "a YAML/JSON file, or a directory of *.yaml, *.yml, *.json (required)"},
+    {"file", 'f', "FILE|DIR",
+     "a YAML/JSON file, or a directory of *.yaml, *.yml, *.json (required)"},
     {"dry-run", 0, NULL, "only say what would change"},
     {NULL, 0, NULL, NULL}};
 const cli_node evbctl_apply_node = {
-    .name = "apply", .summary = "Create or update objects declared in YAML (config as code)",
-    .opts = opts, .max_pos = 0, .run = run_apply,
+    .name = "apply",
+    .summary = "Create or update objects declared in YAML (config as code)",
+    .opts = opts,
+    .max_pos = 0,
+    .run = run_apply,
     .help = "Documents (--- separated):\n"
             "  kind: Schema      spec: {subject: acme.customer, schema: {type: object, ...}}\n"
             "  kind: Connector   spec: a Connector (proto field names)\n"

@@ -11,21 +11,20 @@ static const table_col cols[] = {{"NAME", "name"},
                                  {"DISPLAY NAME", "display_name"},
                                  {NULL, NULL}};
 
-static const crud_kind kind = {
-    .svc = "/evbridge.v1.ConnectorService/",
-    .noun = "Connector",
-    .wrap = "connector",
-    .key = "name",
-    .obj = &evbridge__v1__connector__descriptor,
-    .create_req = &evbridge__v1__create_connector_request__descriptor,
-    .get_req = &evbridge__v1__get_connector_request__descriptor,
-    .list_req = &evbridge__v1__list_connectors_request__descriptor,
-    .list_resp = &evbridge__v1__list_connectors_response__descriptor,
-    .update_req = &evbridge__v1__update_connector_request__descriptor,
-    .delete_req = &evbridge__v1__delete_connector_request__descriptor,
-    .delete_resp = &evbridge__v1__delete_connector_response__descriptor,
-    .list_key = "connectors",
-    .cols = cols};
+static const crud_kind kind = {.svc = "/evbridge.v1.ConnectorService/",
+                               .noun = "Connector",
+                               .wrap = "connector",
+                               .key = "name",
+                               .obj = &evbridge__v1__connector__descriptor,
+                               .create_req = &evbridge__v1__create_connector_request__descriptor,
+                               .get_req = &evbridge__v1__get_connector_request__descriptor,
+                               .list_req = &evbridge__v1__list_connectors_request__descriptor,
+                               .list_resp = &evbridge__v1__list_connectors_response__descriptor,
+                               .update_req = &evbridge__v1__update_connector_request__descriptor,
+                               .delete_req = &evbridge__v1__delete_connector_request__descriptor,
+                               .delete_resp = &evbridge__v1__delete_connector_response__descriptor,
+                               .list_key = "connectors",
+                               .cols = cols};
 
 static int run_create(evbctl *ctx, const cli_args *a)
 {
@@ -56,23 +55,34 @@ static const cli_opt list_opts[] = {{"isv", 0, "ISV", "only this ISV's connector
                                     {NULL, 0, NULL, NULL}};
 
 static const cli_node n_create = {
-    .name = "create", .summary = "Create a connector from a file", .opts = file_opts,
-    .max_pos = 0, .run = run_create,
+    .name = "create",
+    .summary = "Create a connector from a file",
+    .opts = file_opts,
+    .max_pos = 0,
+    .run = run_create,
     .help = "Example file (YAML):\n  name: crm\n  isv: acme\n  display_name: ACME CRM\n"
             "  event_types:\n    - type: com.acme.crm.customer.changed\n"
             "      subject: std.customer\n"};
-static const cli_node n_get = {.name = "get", .summary = "Show a connector", .args_usage = "NAME",
-                               .min_pos = 1, .max_pos = 1, .run = run_get};
-static const cli_node n_list = {.name = "list", .summary = "List connectors", .opts = list_opts,
-                                .max_pos = 0, .run = run_list};
-static const cli_node n_update = {
-    .name = "update", .summary = "Replace a connector's fields (name and isv stay)",
-    .opts = file_opts, .max_pos = 0, .run = run_update};
-static const cli_node n_delete = {.name = "delete", .summary = "Delete a connector",
-                                  .args_usage = "NAME", .min_pos = 1, .max_pos = 1,
+static const cli_node n_get = {.name = "get",
+                               .summary = "Show a connector",
+                               .args_usage = "NAME",
+                               .min_pos = 1,
+                               .max_pos = 1,
+                               .run = run_get};
+static const cli_node n_list = {
+    .name = "list", .summary = "List connectors", .opts = list_opts, .max_pos = 0, .run = run_list};
+static const cli_node n_update = {.name = "update",
+                                  .summary = "Replace a connector's fields (name and isv stay)",
+                                  .opts = file_opts,
+                                  .max_pos = 0,
+                                  .run = run_update};
+static const cli_node n_delete = {.name = "delete",
+                                  .summary = "Delete a connector",
+                                  .args_usage = "NAME",
+                                  .min_pos = 1,
+                                  .max_pos = 1,
                                   .run = run_delete};
 
 static const cli_node *const children[] = {&n_create, &n_get, &n_list, &n_update, &n_delete, NULL};
-const cli_node evbctl_connectors_node = {.name = "connectors",
-                                         .summary = "Connectors: an ISV's event channels",
-                                         .children = children};
+const cli_node evbctl_connectors_node = {
+    .name = "connectors", .summary = "Connectors: an ISV's event channels", .children = children};

@@ -15,19 +15,20 @@ static const char *opt_or_empty(const cli_args *a, const char *n)
 
 static int run_list(evbctl *ctx, const cli_args *a)
 {
-    static const table_col cols[] = {{"DELIVERY ID", "delivery_id"}, {"CONNECTION", "connection_id"},
-                                     {"EVENT ID", "event_id"},       {"ATTEMPTS", "attempts"},
-                                     {"HTTP", "last_http_status"},   {"DEAD TIME", "dead_time"},
-                                     {"LAST ERROR", "last_error"},   {NULL, NULL}};
+    static const table_col cols[] = {
+        {"DELIVERY ID", "delivery_id"}, {"CONNECTION", "connection_id"},
+        {"EVENT ID", "event_id"},       {"ATTEMPTS", "attempts"},
+        {"HTTP", "last_http_status"},   {"DEAD TIME", "dead_time"},
+        {"LAST ERROR", "last_error"},   {NULL, NULL}};
     long long page_size;
     if (cli_int(a, "page-size", 0, 1000, 0, &page_size))
         return EXIT_USAGE;
-    return evbctl_json_call(ctx, SVC "ListDeadLetters", &evbridge__v1__list_dead_letters_request__descriptor,
-                            json_pack("{s:s, s:s, s:I, s:s}", "org", opt_or_empty(a, "org"),
-                                      "connection_id", opt_or_empty(a, "connection"), "page_size",
-                                      (json_int_t)page_size, "page_token", opt_or_empty(a, "page-token")),
-                            &evbridge__v1__list_dead_letters_response__descriptor, NULL,
-                            "dead_letters", cols);
+    return evbctl_json_call(
+        ctx, SVC "ListDeadLetters", &evbridge__v1__list_dead_letters_request__descriptor,
+        json_pack("{s:s, s:s, s:I, s:s}", "org", opt_or_empty(a, "org"), "connection_id",
+                  opt_or_empty(a, "connection"), "page_size", (json_int_t)page_size, "page_token",
+                  opt_or_empty(a, "page-token")),
+        &evbridge__v1__list_dead_letters_response__descriptor, NULL, "dead_letters", cols);
 }
 
 static int run_redrive(evbctl *ctx, const cli_args *a)
@@ -41,8 +42,8 @@ static int run_redrive(evbctl *ctx, const cli_args *a)
     int rc = evbctl_json_call(
         ctx, SVC "RedriveDeadLetters", &evbridge__v1__redrive_dead_letters_request__descriptor,
         json_pack("{s:s, s:s, s:o, s:s, s:s}", "org", opt_or_empty(a, "org"), "connection_id",
-                  cli_get(a, "connection"), "delivery_ids", ids, "start_time", opt_or_empty(a, "since"),
-                  "end_time", opt_or_empty(a, "until")),
+                  cli_get(a, "connection"), "delivery_ids", ids, "start_time",
+                  opt_or_empty(a, "since"), "end_time", opt_or_empty(a, "until")),
         &evbridge__v1__redrive_dead_letters_response__descriptor, &resp, NULL, NULL);
     if (rc != 0)
         return rc;
@@ -61,8 +62,11 @@ static const cli_opt list_opts[] = {
     {"page-size", 0, "N", "entries per page (default: the server's)"},
     {"page-token", 0, "TOKEN", "continue from a previous page"},
     {NULL, 0, NULL, NULL}};
-static const cli_node n_list = {.name = "list", .summary = "List dead letters", .opts = list_opts,
-                                .max_pos = 0, .run = run_list};
+static const cli_node n_list = {.name = "list",
+                                .summary = "List dead letters",
+                                .opts = list_opts,
+                                .max_pos = 0,
+                                .run = run_list};
 static const cli_opt redrive_opts[] = {
     {"org", 0, "ORG", "the org of the connection"},
     {"connection", 'c', "ID", "the connection (required)"},
@@ -70,10 +74,13 @@ static const cli_opt redrive_opts[] = {
     {"until", 0, "RFC3339", "only dead letters before this time"},
     {NULL, 0, NULL, NULL}};
 static const cli_node n_redrive = {
-    .name = "redrive", .summary = "Deliver dead letters again (all of the connection, or the ids given)",
-    .args_usage = "[DELIVERY_ID...]", .opts = redrive_opts, .max_pos = -1, .run = run_redrive};
+    .name = "redrive",
+    .summary = "Deliver dead letters again (all of the connection, or the ids given)",
+    .args_usage = "[DELIVERY_ID...]",
+    .opts = redrive_opts,
+    .max_pos = -1,
+    .run = run_redrive};
 
 static const cli_node *const children[] = {&n_list, &n_redrive, NULL};
-const cli_node evbctl_deadletters_node = {.name = "dead-letters",
-                                          .summary = "Dead letters: list and redrive",
-                                          .children = children};
+const cli_node evbctl_deadletters_node = {
+    .name = "dead-letters", .summary = "Dead letters: list and redrive", .children = children};

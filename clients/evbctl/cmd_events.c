@@ -73,7 +73,8 @@ static void progress_draw(put_state *ps, int force)
         fprintf(stderr, "\r[%s] %3d%%  %ld events  %.0f ev/s  %ld rejected\033[K", bar, pct,
                 ps->sent, rate, ps->rejected);
     } else {
-        fprintf(stderr, "\r%ld events  %.0f ev/s  %ld rejected\033[K", ps->sent, rate, ps->rejected);
+        fprintf(stderr, "\r%ld events  %.0f ev/s  %ld rejected\033[K", ps->sent, rate,
+                ps->rejected);
     }
 }
 
@@ -171,7 +172,8 @@ static Evbridge__V1__PutEventsEntry *line_entry(put_state *ps, long lineno, cons
     evb_error_clear(&err);
     char msg[600];
     if (data != NULL && b64 != NULL) {
-        report_rejection(ps, lineno, "INVALID_ARGUMENT", "give data or data_base64, not both", NULL);
+        report_rejection(ps, lineno, "INVALID_ARGUMENT", "give data or data_base64, not both",
+                         NULL);
     } else if (b64 != NULL && !json_is_string(b64)) {
         report_rejection(ps, lineno, "INVALID_ARGUMENT", "data_base64: expected a string", NULL);
     } else if (evb_pbjson_to_message(j, &evbridge__v1__put_events_entry__descriptor, "",
@@ -245,6 +247,8 @@ static int run_put(evbctl *ctx, const cli_args *a)
     ps.rejections = json_array();
     ps.progress = isatty(STDERR_FILENO) && !cli_flag(a, "no-progress");
     ps.start_ms = evb_mono_ms();
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
     struct stat st;
     if (f != stdin && fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode))
         ps.total_bytes = st.st_size;
@@ -275,6 +279,8 @@ static int run_put(evbctl *ctx, const cli_args *a)
     free(line);
     if (f != stdin)
         fclose(f);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
     progress_clear(&ps);
     double secs = (double)(evb_mono_ms() - ps.start_ms) / 1000.0;
     if (ctx->fmt == FMT_TABLE) {
@@ -304,14 +310,14 @@ static int run_get(evbctl *ctx, const cli_args *a)
 {
     return evbctl_json_call(ctx, SVC "GetEvent", &evbridge__v1__get_event_request__descriptor,
                             json_pack("{s:s, s:s, s:s}", "event_id", a->pos[0], "org",
-                                      opt_or_empty(a, "org"), "connector", opt_or_empty(a, "connector")),
+                                      opt_or_empty(a, "org"), "connector",
+                                      opt_or_empty(a, "connector")),
                             &io__cloudevents__v1__cloud_event__descriptor, NULL, NULL, NULL);
 }
 
-static const table_col event_cols[] = {{"ID", "id"},           {"TIME", "time"},
-                                       {"TYPE", "type"},       {"SUBJECT", "subject"},
-                                       {"ORG", "orgid"},       {"CONNECTOR", "connector"},
-                                       {NULL, NULL}};
+static const table_col event_cols[] = {
+    {"ID", "id"},     {"TIME", "time"},           {"TYPE", "type"}, {"SUBJECT", "subject"},
+    {"ORG", "orgid"}, {"CONNECTOR", "connector"}, {NULL, NULL}};
 
 static int run_list(evbctl *ctx, const cli_args *a)
 {
@@ -360,7 +366,8 @@ static int run_trace(evbctl *ctx, const cli_args *a)
     ProtobufCMessage *resp = NULL;
     int rc = evbctl_json_call(ctx, SVC "TraceEvent", &evbridge__v1__trace_event_request__descriptor,
                               json_pack("{s:s, s:s, s:s}", "event_id", a->pos[0], "org",
-                                        opt_or_empty(a, "org"), "connector", opt_or_empty(a, "connector")),
+                                        opt_or_empty(a, "org"), "connector",
+                                        opt_or_empty(a, "connector")),
                               &evbridge__v1__trace_event_response__descriptor, &resp, NULL, NULL);
     if (rc != 0)
         return rc;
@@ -372,12 +379,21 @@ static int run_trace(evbctl *ctx, const cli_args *a)
         json_t *ev = json_object_get(j, "event");
         printf("event %s  type %s  time %s\n", json_string_value(json_object_get(ev, "id")),
                json_string_value(json_object_get(ev, "type")),
-               json_string_value(json_object_get(ev, "time")) ? json_string_value(json_object_get(ev, "time")) : "");
-        static const table_col cols[] = {
-            {"STAGE", "stage"},      {"TIME", "time"},         {"CONNECTION", "connection_id"},
-            {"MATCHED", "matched"},  {"DELIVERY", "delivery_id"}, {"ATTEMPT", "attempt"},
-            {"OUTCOME", "outcome"},  {"HTTP", "http_status"},  {"LATENCY MS", "latency_ms"},
-            {"ERROR", "error"},      {"DETAIL", "detail"},     {NULL, NULL}};
+               json_string_value(json_object_get(ev, "time"))
+                   ? json_string_value(json_object_get(ev, "time"))
+                   : "");
+        static const table_col cols[] = {{"STAGE", "stage"},
+                                         {"TIME", "time"},
+                                         {"CONNECTION", "connection_id"},
+                                         {"MATCHED", "matched"},
+                                         {"DELIVERY", "delivery_id"},
+                                         {"ATTEMPT", "attempt"},
+                                         {"OUTCOME", "outcome"},
+                                         {"HTTP", "http_status"},
+                                         {"LATENCY MS", "latency_ms"},
+                                         {"ERROR", "error"},
+                                         {"DETAIL", "detail"},
+                                         {NULL, NULL}};
         /* blank the fields a stage does not use (their zero values say nothing) */
         size_t i;
         json_t *step;
@@ -408,7 +424,8 @@ static void print_delivery(evbctl *ctx, const Evbridge__V1__SubscribeResponse *r
     json_t *ev = r->event ? evb_pbjson_from_message(&r->event->base) : json_object();
     if (ctx->fmt == FMT_TABLE) {
         json_t *data = json_object_get(ev, "data");
-        char *d = data ? json_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER) : NULL;
+        char *d =
+            data ? json_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER) : NULL;
         const char *t = json_string_value(json_object_get(ev, "time"));
         const char *s = json_string_value(json_object_get(ev, "subject"));
         printf("%s  %s  %s  %s  delivery=%s attempt=%d  %s\n", t ? t : "-",
@@ -494,7 +511,8 @@ static int run_tail(evbctl *ctx, const cli_args *a)
     free(buf);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
-    char **pending = calloc((size_t)(max_in_flight > 0 ? max_in_flight : 16) + 1024, sizeof(char *));
+    char **pending =
+        calloc((size_t)(max_in_flight > 0 ? max_in_flight : 16) + 1024, sizeof(char *));
     size_t np = 0, pcap = (size_t)(max_in_flight > 0 ? max_in_flight : 16) + 1024;
     long long received = 0;
     int64_t t0 = evb_mono_ms(), closing_since = 0;
@@ -515,7 +533,8 @@ static int run_tail(evbctl *ctx, const cli_args *a)
         size_t mlen = 0;
         switch (evb_rpc_bidi_poll(b, 200, &msg, &mlen)) {
         case EVB_BIDI_MESSAGE: {
-            Evbridge__V1__SubscribeResponse *r = evbridge__v1__subscribe_response__unpack(NULL, mlen, msg);
+            Evbridge__V1__SubscribeResponse *r =
+                evbridge__v1__subscribe_response__unpack(NULL, mlen, msg);
             free(msg);
             if (r == NULL) {
                 fputs("evbctl: cannot decode a SubscribeResponse\n", stderr);
@@ -538,7 +557,8 @@ static int run_tail(evbctl *ctx, const cli_args *a)
             if (st != GRPC_STATUS_OK || !closed) {
                 fprintf(stderr, "evbctl: %s: %s\n", evbctl_status_name(st), details ? details : "");
                 if (st == GRPC_STATUS_UNIMPLEMENTED)
-                    fputs("evbctl: this server does not implement EventService.Subscribe\n", stderr);
+                    fputs("evbctl: this server does not implement EventService.Subscribe\n",
+                          stderr);
                 rc = st == GRPC_STATUS_OK ? EXIT_UNAVAILABLE : evbctl_exit_for_status(st);
             }
             ended = 1;
@@ -575,36 +595,49 @@ static const cli_opt put_opts[] = {
     {"no-progress", 0, NULL, "no progress bar (there is none when stderr is not a terminal)"},
     {NULL, 0, NULL, NULL}};
 static const cli_node n_put = {
-    .name = "put", .summary = "Publish events from JSON lines (exit 2 when any is rejected)",
-    .opts = put_opts, .max_pos = 0, .run = run_put,
-    .help = "Each line is a PutEventsEntry: id, org, type, subject, time, datacontenttype,\n"
-            "extensions, and \"data\" as any JSON value or \"data_base64\". Empty lines and\n"
-            "lines starting with # are skipped.\nExample:\n"
-            "  echo '{\"org\":\"org1\",\"type\":\"com.acme.crm.customer.changed\",\"data\":{\"id\":1}}' \\\n"
-            "    | evbctl events put --connector crm\n"};
+    .name = "put",
+    .summary = "Publish events from JSON lines (exit 2 when any is rejected)",
+    .opts = put_opts,
+    .max_pos = 0,
+    .run = run_put,
+    .help =
+        "Each line is a PutEventsEntry: id, org, type, subject, time, datacontenttype,\n"
+        "extensions, and \"data\" as any JSON value or \"data_base64\". Empty lines and\n"
+        "lines starting with # are skipped.\nExample:\n"
+        "  echo "
+        "'{\"org\":\"org1\",\"type\":\"com.acme.crm.customer.changed\",\"data\":{\"id\":1}}' \\\n"
+        "    | evbctl events put --connector crm\n"};
 static const cli_opt get_opts[] = {{"org", 0, "ORG", "narrow the lookup to this org"},
                                    {"connector", 0, "NAME", "narrow the lookup to this connector"},
                                    {NULL, 0, NULL, NULL}};
 static const cli_node n_get = {.name = "get",
                                .summary = "Show an event (CloudEvents JSON form with -o json)",
-                               .args_usage = "EVENT_ID", .opts = get_opts, .min_pos = 1,
-                               .max_pos = 1, .run = run_get};
-static const cli_opt list_opts[] = {
-    {"org", 0, "ORG", "the org"},
-    {"connector", 0, "NAME", "the connector"},
-    {"type", 0, "TYPE", "only this event type"},
-    {"since", 0, "RFC3339", "events from this time (inclusive)"},
-    {"until", 0, "RFC3339", "events before this time"},
-    {"page-size", 0, "N", "events per page, 1..1000 (default 100)"},
-    {"page-token", 0, "TOKEN", "continue from a previous page"},
-    {"all", 0, NULL, "follow every page"},
-    {NULL, 0, NULL, NULL}};
-static const cli_node n_list = {.name = "list", .summary = "List stored events", .opts = list_opts,
-                                .max_pos = 0, .run = run_list};
+                               .args_usage = "EVENT_ID",
+                               .opts = get_opts,
+                               .min_pos = 1,
+                               .max_pos = 1,
+                               .run = run_get};
+static const cli_opt list_opts[] = {{"org", 0, "ORG", "the org"},
+                                    {"connector", 0, "NAME", "the connector"},
+                                    {"type", 0, "TYPE", "only this event type"},
+                                    {"since", 0, "RFC3339", "events from this time (inclusive)"},
+                                    {"until", 0, "RFC3339", "events before this time"},
+                                    {"page-size", 0, "N", "events per page, 1..1000 (default 100)"},
+                                    {"page-token", 0, "TOKEN", "continue from a previous page"},
+                                    {"all", 0, NULL, "follow every page"},
+                                    {NULL, 0, NULL, NULL}};
+static const cli_node n_list = {.name = "list",
+                                .summary = "List stored events",
+                                .opts = list_opts,
+                                .max_pos = 0,
+                                .run = run_list};
 static const cli_node n_trace = {.name = "trace",
                                  .summary = "Show an event's way: receive, filter, deliver",
-                                 .args_usage = "EVENT_ID", .opts = get_opts, .min_pos = 1,
-                                 .max_pos = 1, .run = run_trace};
+                                 .args_usage = "EVENT_ID",
+                                 .opts = get_opts,
+                                 .min_pos = 1,
+                                 .max_pos = 1,
+                                 .run = run_trace};
 static const cli_opt tail_opts[] = {
     {"connection", 'c', "ID", "the STREAM connection to subscribe to (required)"},
     {"count", 'n', "N", "exit after N events"},
@@ -614,12 +647,14 @@ static const cli_opt tail_opts[] = {
     {"no-ack", 0, NULL, "do not ack (deliveries come again after the ack deadline)"},
     {NULL, 0, NULL, NULL}};
 static const cli_node n_tail = {
-    .name = "tail", .summary = "Subscribe to a STREAM connection: print and ack events",
-    .opts = tail_opts, .max_pos = 0, .run = run_tail,
+    .name = "tail",
+    .summary = "Subscribe to a STREAM connection: print and ack events",
+    .opts = tail_opts,
+    .max_pos = 0,
+    .run = run_tail,
     .help = "Runs until Ctrl-C, --count or --duration; -o json prints one JSON object per line\n"
             "({delivery_id, attempt, event}).\n"};
 
 static const cli_node *const children[] = {&n_put, &n_get, &n_list, &n_trace, &n_tail, NULL};
-const cli_node evbctl_events_node = {.name = "events",
-                                     .summary = "Events: put, get, list, trace, tail",
-                                     .children = children};
+const cli_node evbctl_events_node = {
+    .name = "events", .summary = "Events: put, get, list, trace, tail", .children = children};

@@ -15,8 +15,9 @@ static int run_health(evbctl *ctx, const cli_args *a)
     Grpc__Health__V1__HealthCheckRequest req = GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
     req.service = (char *)(service ? service : "");
     ProtobufCMessage *resp = NULL;
-    int rc = evbctl_call(ctx, "/grpc.health.v1.Health/Check", &req.base,
-                         &grpc__health__v1__health_check_response__descriptor, &resp, 0, NULL, NULL);
+    int rc =
+        evbctl_call(ctx, "/grpc.health.v1.Health/Check", &req.base,
+                    &grpc__health__v1__health_check_response__descriptor, &resp, 0, NULL, NULL);
     if (rc != 0)
         return rc;
     json_t *out = json_object();
@@ -44,7 +45,10 @@ static const cli_opt opts[] = {
     {"no-info", 0, NULL, "do not ask for the server information"},
     {NULL, 0, NULL, NULL}};
 const cli_node evbctl_health_node = {
-    .name = "health", .summary = "Check that the server is serving (exit 4 when not)",
-    .opts = opts, .max_pos = 0, .run = run_health,
+    .name = "health",
+    .summary = "Check that the server is serving (exit 4 when not)",
+    .opts = opts,
+    .max_pos = 0,
+    .run = run_health,
     .help = "No API key is needed for the check; with one, the server's version, store and\n"
             "start time are shown too.\n"};

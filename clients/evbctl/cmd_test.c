@@ -49,11 +49,10 @@ static int run_pattern(evbctl *ctx, const cli_args *a)
     else if (cli_flag(a, "local"))
         rc = local_pattern(ctx, pattern, event);
     else
-        rc = evbctl_json_call(ctx, SVC "TestEventPattern",
-                              &evbridge__v1__test_event_pattern_request__descriptor,
-                              json_pack("{s:s, s:s}", "pattern", pattern, "event", event),
-                              &evbridge__v1__test_event_pattern_response__descriptor, NULL, NULL,
-                              NULL);
+        rc = evbctl_json_call(
+            ctx, SVC "TestEventPattern", &evbridge__v1__test_event_pattern_request__descriptor,
+            json_pack("{s:s, s:s}", "pattern", pattern, "event", event),
+            &evbridge__v1__test_event_pattern_response__descriptor, NULL, NULL, NULL);
     free(pattern);
     free(event);
     return rc;
@@ -99,9 +98,10 @@ static int run_transform(evbctl *ctx, const cli_args *a)
         free(out);
     } else {
         ProtobufCMessage *resp = NULL;
-        rc = evbctl_json_call(ctx, SVC "TestTransform", &evbridge__v1__test_transform_request__descriptor,
-                              json_pack("{s:s, s:s}", "transform", transform, "event", event),
-                              &evbridge__v1__test_transform_response__descriptor, &resp, NULL, NULL);
+        rc = evbctl_json_call(
+            ctx, SVC "TestTransform", &evbridge__v1__test_transform_request__descriptor,
+            json_pack("{s:s, s:s}", "transform", transform, "event", event),
+            &evbridge__v1__test_transform_response__descriptor, &resp, NULL, NULL);
         if (rc == 0) {
             print_output(ctx, ((Evbridge__V1__TestTransformResponse *)resp)->output);
             protobuf_c_message_free_unpacked(resp, NULL);
@@ -118,13 +118,17 @@ static const cli_opt pattern_opts[] = {
     {"local", 0, NULL, "evaluate here, without a server"},
     {NULL, 0, NULL, NULL}};
 const cli_node evbctl_test_pattern_node = {
-    .name = "test-pattern", .summary = "Does an event pattern match an event?",
-    .opts = pattern_opts, .max_pos = 0, .run = run_pattern,
-    .help = "The event is the CloudEvent in JSON form: attributes and extensions (orgid,\n"
-            "connector) at the top, the payload under \"data\" ('evbctl events get -o json' prints\n"
-            "this form). @FILE reads JSON or YAML from a file.\nExample:\n"
-            "  evbctl test-pattern --local -p '{\"data\":{\"level\":[\"vip\"]}}' \\\n"
-            "      -e '{\"type\":\"t\",\"data\":{\"level\":\"vip\"}}'\n"};
+    .name = "test-pattern",
+    .summary = "Does an event pattern match an event?",
+    .opts = pattern_opts,
+    .max_pos = 0,
+    .run = run_pattern,
+    .help =
+        "The event is the CloudEvent in JSON form: attributes and extensions (orgid,\n"
+        "connector) at the top, the payload under \"data\" ('evbctl events get -o json' prints\n"
+        "this form). @FILE reads JSON or YAML from a file.\nExample:\n"
+        "  evbctl test-pattern --local -p '{\"data\":{\"level\":[\"vip\"]}}' \\\n"
+        "      -e '{\"type\":\"t\",\"data\":{\"level\":\"vip\"}}'\n"};
 
 static const cli_opt transform_opts[] = {
     {"transform", 't', "JSON|@FILE", "the Transform in proto JSON form (required)"},
@@ -132,7 +136,11 @@ static const cli_opt transform_opts[] = {
     {"local", 0, NULL, "apply here, without a server"},
     {NULL, 0, NULL, NULL}};
 const cli_node evbctl_test_transform_node = {
-    .name = "test-transform", .summary = "Show what a transform makes of an event",
-    .opts = transform_opts, .max_pos = 0, .run = run_transform,
-    .help = "Example:\n  evbctl test-transform --local -t '{\"mode\":\"JSONPATH\",\"value\":\"$.data.name\"}' "
+    .name = "test-transform",
+    .summary = "Show what a transform makes of an event",
+    .opts = transform_opts,
+    .max_pos = 0,
+    .run = run_transform,
+    .help = "Example:\n  evbctl test-transform --local -t "
+            "'{\"mode\":\"JSONPATH\",\"value\":\"$.data.name\"}' "
             "\\\n      -e '{\"type\":\"t\",\"data\":{\"name\":\"Ada\"}}'\n"};

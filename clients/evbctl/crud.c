@@ -57,8 +57,8 @@ int crud_key_call(evbctl *ctx, const crud_kind *k, const char *verb, const char 
         if (rq == NULL)
             return EXIT_FAILURE_;
     }
-    int rc = evbctl_json_call(ctx, method, rq, json_pack("{s:s}", k->key, keyval), resp_desc,
-                              NULL, NULL, NULL);
+    int rc = evbctl_json_call(ctx, method, rq, json_pack("{s:s}", k->key, keyval), resp_desc, NULL,
+                              NULL, NULL);
     if (rc == 0 && strcmp(verb, "Delete") == 0 && ctx->fmt == FMT_TABLE)
         printf("deleted %s %s\n", k->wrap, keyval);
     return rc;

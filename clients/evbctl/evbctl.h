@@ -28,8 +28,8 @@ typedef enum evbctl_format { FMT_TABLE = 0, FMT_JSON, FMT_YAML } evbctl_format;
 
 typedef struct evbctl {
     const char *addr;
-    const char *key;      /* API key (from --key, --key-file, EVB_API_KEY, EVB_API_KEY_FILE) */
-    char *key_owned;      /* read from a key file */
+    const char *key; /* API key (from --key, --key-file, EVB_API_KEY, EVB_API_KEY_FILE) */
+    char *key_owned; /* read from a key file */
     const char *key_file;
     int tls;
     const char *ca_file, *cert_file, *cert_key_file, *server_name;
@@ -163,10 +163,10 @@ int evbctl_json_call(evbctl *ctx, const char *method, const ProtobufCMessageDesc
 /* ---- create/get/list/update/delete of connectors, actions, connections (crud.c) ---- */
 
 typedef struct crud_kind {
-    const char *svc;      /* "/evbridge.v1.ConnectorService/" */
-    const char *noun;     /* "Connector": methods are Create<noun>, Get<noun>, ... */
-    const char *wrap;     /* request field holding the object: "connector" */
-    const char *key;      /* request field of Get/Delete: "name" or "id" */
+    const char *svc;  /* "/evbridge.v1.ConnectorService/" */
+    const char *noun; /* "Connector": methods are Create<noun>, Get<noun>, ... */
+    const char *wrap; /* request field holding the object: "connector" */
+    const char *key;  /* request field of Get/Delete: "name" or "id" */
     const ProtobufCMessageDescriptor *obj, *create_req, *get_req, *list_req, *list_resp,
         *update_req, *delete_req, *delete_resp;
     const char *list_key; /* "connectors" */

@@ -14,10 +14,10 @@
 #include "clients/evbctl/evbctl.h"
 
 static const cli_node *const root_children[] = {
-    &evbctl_schemas_node,      &evbctl_connectors_node,     &evbctl_actions_node,
-    &evbctl_connections_node,  &evbctl_events_node,         &evbctl_deadletters_node,
-    &evbctl_keys_node,         &evbctl_test_pattern_node,   &evbctl_test_transform_node,
-    &evbctl_apply_node,        &evbctl_health_node,         NULL};
+    &evbctl_schemas_node,     &evbctl_connectors_node,   &evbctl_actions_node,
+    &evbctl_connections_node, &evbctl_events_node,       &evbctl_deadletters_node,
+    &evbctl_keys_node,        &evbctl_test_pattern_node, &evbctl_test_transform_node,
+    &evbctl_apply_node,       &evbctl_health_node,       NULL};
 
 static const cli_node root = {
     .name = "evbctl",

@@ -282,8 +282,8 @@ json_t *evb_pbjson_cloudevent(const ProtobufCMessage *msg)
         break;
     case IO__CLOUDEVENTS__V1__CLOUD_EVENT__DATA_PROTO_DATA:
         if (ce->proto_data != NULL)
-            json_object_set_new(o, "data_base64", base64_json(ce->proto_data->value.data,
-                                                              ce->proto_data->value.len));
+            json_object_set_new(o, "data_base64",
+                                base64_json(ce->proto_data->value.data, ce->proto_data->value.len));
         break;
     default:
         break;
@@ -293,8 +293,8 @@ json_t *evb_pbjson_cloudevent(const ProtobufCMessage *msg)
 
 /* ---- JSON -> message -------------------------------------------------------------------- */
 
-static evb_err build_message(const json_t *j, const ProtobufCMessageDescriptor *d,
-                             const char *path, ProtobufCMessage **out, evb_error *err);
+static evb_err build_message(const json_t *j, const ProtobufCMessageDescriptor *d, const char *path,
+                             ProtobufCMessage **out, evb_error *err);
 
 static const char *jtype(const json_t *j)
 {
@@ -458,8 +458,9 @@ static evb_err set_value(const ProtobufCFieldDescriptor *f, const json_t *j, voi
                 used += (size_t)w;
             }
             if (json_is_string(j))
-                return evb_error_set(err, EVB_ERR_INVALID, path, "%s: unknown value \"%s\" (one of %s)",
-                                     path, json_string_value(j), names);
+                return evb_error_set(err, EVB_ERR_INVALID, path,
+                                     "%s: unknown value \"%s\" (one of %s)", path,
+                                     json_string_value(j), names);
             return bad(err, path, j, "one of the names: ...");
         }
         *(int *)p = ev->value;
@@ -498,8 +499,8 @@ static evb_err set_value(const ProtobufCFieldDescriptor *f, const json_t *j, voi
     return evb_error_set(err, EVB_ERR_INVALID, path, "%s: unsupported field type", path);
 }
 
-static evb_err set_repeated(ProtobufCMessage *m, const ProtobufCFieldDescriptor *f,
-                            const json_t *j, const char *path, evb_error *err)
+static evb_err set_repeated(ProtobufCMessage *m, const ProtobufCFieldDescriptor *f, const json_t *j,
+                            const char *path, evb_error *err)
 {
     char sub[300];
     if (is_map_entry(f)) {
@@ -550,8 +551,8 @@ static evb_err set_repeated(ProtobufCMessage *m, const ProtobufCFieldDescriptor 
     return EVB_OK;
 }
 
-static evb_err build_message(const json_t *j, const ProtobufCMessageDescriptor *d,
-                             const char *path, ProtobufCMessage **out, evb_error *err)
+static evb_err build_message(const json_t *j, const ProtobufCMessageDescriptor *d, const char *path,
+                             ProtobufCMessage **out, evb_error *err)
 {
     if (j != NULL && !json_is_null(j) && !json_is_object(j))
         return bad(err, path, j, "an object");
@@ -573,8 +574,10 @@ static evb_err build_message(const json_t *j, const ProtobufCMessageDescriptor *
             snprintf(sub, sizeof sub, "%.290s", key);
         const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(d, key);
         if (f == NULL)
-            return evb_error_set(err, EVB_ERR_INVALID, sub, "%s: unknown field (%s has no field "
-                                 "\"%s\")", sub, d->short_name, key);
+            return evb_error_set(err, EVB_ERR_INVALID, sub,
+                                 "%s: unknown field (%s has no field "
+                                 "\"%s\")",
+                                 sub, d->short_name, key);
         if (json_is_null(val))
             continue;
         evb_err rc;
@@ -586,7 +589,8 @@ static evb_err build_message(const json_t *j, const ProtobufCMessageDescriptor *
             if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
                 uint32_t *c = &MEMBER(uint32_t, m, f->quantifier_offset);
                 if (*c != 0) {
-                    const ProtobufCFieldDescriptor *o = protobuf_c_message_descriptor_get_field(d, *c);
+                    const ProtobufCFieldDescriptor *o =
+                        protobuf_c_message_descriptor_get_field(d, *c);
                     return evb_error_set(err, EVB_ERR_INVALID, sub,
                                          "%s: only one of %s and %s may be given", sub,
                                          o ? o->name : "?", key);
@@ -594,8 +598,8 @@ static evb_err build_message(const json_t *j, const ProtobufCMessageDescriptor *
                 /* a oneof slot is a union: clear it so a failed set leaves nothing to free */
                 memset((char *)m + f->offset, 0, elem_size(f->type));
                 *c = f->id;
-            } else if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->type != PROTOBUF_C_TYPE_MESSAGE &&
-                       f->type != PROTOBUF_C_TYPE_STRING) {
+            } else if (f->label == PROTOBUF_C_LABEL_OPTIONAL &&
+                       f->type != PROTOBUF_C_TYPE_MESSAGE && f->type != PROTOBUF_C_TYPE_STRING) {
                 MEMBER(protobuf_c_boolean, m, f->quantifier_offset) = 1;
             }
             rc = set_value(f, val, (char *)m + f->offset, sub, err);

@@ -46,8 +46,8 @@ evb_err evb_rpc_client_new(const evb_rpc_client_opts *o, evb_rpc_client **out, e
     grpc_channel_credentials *creds;
     if (o->tls) {
         grpc_ssl_pem_key_cert_pair pair = {o->key_pem, o->cert_pem};
-        creds = grpc_ssl_credentials_create(o->ca_pem, o->cert_pem != NULL ? &pair : NULL, NULL,
-                                            NULL);
+        creds =
+            grpc_ssl_credentials_create(o->ca_pem, o->cert_pem != NULL ? &pair : NULL, NULL, NULL);
     } else {
         creds = grpc_insecure_credentials_create();
     }
@@ -142,10 +142,9 @@ static void cq_drain_destroy(grpc_completion_queue *cq, int pluck)
 {
     grpc_completion_queue_shutdown(cq);
     for (;;) {
-        grpc_event ev = pluck ? grpc_completion_queue_pluck(
-                                    cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL)
-                              : grpc_completion_queue_next(
-                                    cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+        grpc_event ev =
+            pluck ? grpc_completion_queue_pluck(cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL)
+                  : grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
         if (ev.type == GRPC_QUEUE_SHUTDOWN)
             break;
     }
@@ -402,8 +401,7 @@ void evb_rpc_bidi_free(evb_rpc_bidi *b)
             busy |= b->pending[t];
         if (!busy)
             break;
-        grpc_event ev =
-            grpc_completion_queue_next(b->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+        grpc_event ev = grpc_completion_queue_next(b->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
         if (ev.type != GRPC_OP_COMPLETE)
             break;
         int tag = (int)(uintptr_t)ev.tag;

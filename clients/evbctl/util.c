@@ -227,11 +227,23 @@ evb_rpc_client *evbctl_client(evbctl *ctx)
 
 const char *evbctl_status_name(int s)
 {
-    static const char *const names[] = {
-        "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
-        "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
-        "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
-        "UNAUTHENTICATED"};
+    static const char *const names[] = {"OK",
+                                        "CANCELLED",
+                                        "UNKNOWN",
+                                        "INVALID_ARGUMENT",
+                                        "DEADLINE_EXCEEDED",
+                                        "NOT_FOUND",
+                                        "ALREADY_EXISTS",
+                                        "PERMISSION_DENIED",
+                                        "RESOURCE_EXHAUSTED",
+                                        "FAILED_PRECONDITION",
+                                        "ABORTED",
+                                        "OUT_OF_RANGE",
+                                        "UNIMPLEMENTED",
+                                        "INTERNAL",
+                                        "UNAVAILABLE",
+                                        "DATA_LOSS",
+                                        "UNAUTHENTICATED"};
     if (s >= 0 && s < (int)(sizeof names / sizeof names[0]))
         return names[s];
     return "UNKNOWN";
@@ -327,7 +339,8 @@ int evbctl_simple_call(evbctl *ctx, const char *method, const ProtobufCMessage *
 
 void evbctl_print_json(const json_t *j, FILE *f)
 {
-    json_dumpf(j, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
+    json_dumpf(j, f,
+               JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
     fputc('\n', f);
 }
 
@@ -417,8 +430,8 @@ void evbctl_print_table(json_t *rows, const table_col *cols, FILE *f)
         json_t *row = json_array_get(rows, r);
         for (size_t c = 0; c < ncol; c++) {
             int count = 0;
-            json_t *v = json_is_object(row) ? lookup(row, cols[c].path, &count)
-                                            : (c == 0 ? row : NULL);
+            json_t *v =
+                json_is_object(row) ? lookup(row, cols[c].path, &count) : (c == 0 ? row : NULL);
             char *cell;
             if (count) {
                 char buf[32];
