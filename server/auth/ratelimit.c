@@ -8,6 +8,7 @@
 #include "server/auth/ratelimit.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -182,11 +183,8 @@ int evb_ratelimit_take(evb_ratelimit *rl, const char *key_id, int64_t now_ms,
     if (b == NULL) {
         uint32_t i = make_room(rl, s, now_ms);
         b = &s->b[i];
-        memset(b, 0, sizeof *b);
-        strncpy(b->id, key_id, ID_MAX);
-        b->hash = h;
-        b->tokens = rl->capacity;
-        b->stamp = now_ms;
+        *b = (bucket){.hash = h, .tokens = rl->capacity, .stamp = now_ms};
+        snprintf(b->id, sizeof b->id, "%.*s", ID_MAX, key_id);
         uint32_t *head = &s->heads[h & (s->n_heads - 1)];
         b->next = *head;
         *head = i + 1;
