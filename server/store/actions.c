@@ -239,17 +239,13 @@ evb_err evb_store_action_get(evb_store *s, const char *name, evb_action_rec **ou
     if (s == NULL || name == NULL || out == NULL)
         return EVB_ERR_INVALID;
     store_reader *r = NULL;
-    evb_err e = store_reader_get(s, &r);
+    sqlite3_stmt *st = NULL;
+    evb_err e = store_read_begin(s, "SELECT " ACTION_COLS " FROM actions WHERE name = ?1", &r, &st);
     if (e != EVB_OK)
         return e;
-    sqlite3_stmt *st = NULL;
-    e = store_prepare(r->db, "SELECT " ACTION_COLS " FROM actions WHERE name = ?1", &st);
-    if (e == EVB_OK) {
-        store_bind_text(st, 1, name);
-        e = store_one_row(st, rec_from_row, NULL, out);
-        sqlite3_finalize(st);
-    }
-    store_reader_put(s, r);
+    store_bind_text(st, 1, name);
+    e = store_one_row(st, rec_from_row, NULL, out);
+    store_read_end(s, r, st);
     return e;
 }
 
@@ -261,23 +257,20 @@ evb_err evb_store_action_list(evb_store *s, const char *isv, const char *org, ev
     *out = NULL;
     *n_out = 0;
     store_reader *r = NULL;
-    evb_err e = store_reader_get(s, &r);
+    sqlite3_stmt *st = NULL;
+    evb_err e =
+        store_read_begin(s,
+                         "SELECT " ACTION_COLS " FROM actions WHERE (?1 IS NULL OR isv = ?1) "
+                         "AND (?2 IS NULL OR org = ?2) ORDER BY name",
+                         &r, &st);
     if (e != EVB_OK)
         return e;
-    sqlite3_stmt *st = NULL;
-    e = store_prepare(r->db,
-                      "SELECT " ACTION_COLS " FROM actions WHERE (?1 IS NULL OR isv = ?1) "
-                      "AND (?2 IS NULL OR org = ?2) ORDER BY name",
-                      &st);
+    store_bind_text(st, 1, isv);
+    store_bind_text(st, 2, org);
     void *as = NULL;
     size_t n = 0;
-    if (e == EVB_OK) {
-        store_bind_text(st, 1, isv);
-        store_bind_text(st, 2, org);
-        e = store_collect(st, sizeof(evb_action_rec *), 16, rec_from_row, NULL, &as, &n);
-        sqlite3_finalize(st);
-    }
-    store_reader_put(s, r);
+    e = store_collect(st, sizeof(evb_action_rec *), 16, rec_from_row, NULL, &as, &n);
+    store_read_end(s, r, st);
     if (e != EVB_OK) {
         evb_action_rec_array_free(as, n);
         return e;

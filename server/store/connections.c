@@ -275,13 +275,12 @@ static evb_err rec_from_row(sqlite3_stmt *st, void *slot, void *arg)
     return EVB_OK;
 }
 
-/* Steps st (parameters bound) into a malloc'd array; finalizes st. */
+/* Steps st (parameters bound) into a malloc'd array. */
 static evb_err collect(sqlite3_stmt *st, evb_connection_rec ***out, size_t *n_out)
 {
     void *cs = NULL;
     size_t n = 0;
     evb_err e = store_collect(st, sizeof(evb_connection_rec *), 16, rec_from_row, NULL, &cs, &n);
-    sqlite3_finalize(st);
     if (e != EVB_OK) {
         evb_connection_rec_array_free(cs, n);
         return e;
@@ -296,17 +295,14 @@ evb_err evb_store_connection_get(evb_store *s, const char *id, evb_connection_re
     if (s == NULL || id == NULL || out == NULL)
         return EVB_ERR_INVALID;
     store_reader *r = NULL;
-    evb_err e = store_reader_get(s, &r);
+    sqlite3_stmt *st = NULL;
+    evb_err e =
+        store_read_begin(s, "SELECT " CONNECTION_COLS " FROM connections WHERE id = ?1", &r, &st);
     if (e != EVB_OK)
         return e;
-    sqlite3_stmt *st = NULL;
-    e = store_prepare(r->db, "SELECT " CONNECTION_COLS " FROM connections WHERE id = ?1", &st);
-    if (e == EVB_OK) {
-        store_bind_text(st, 1, id);
-        e = store_one_row(st, rec_from_row, NULL, out);
-        sqlite3_finalize(st);
-    }
-    store_reader_put(s, r);
+    store_bind_text(st, 1, id);
+    e = store_one_row(st, rec_from_row, NULL, out);
+    store_read_end(s, r, st);
     return e;
 }
 
@@ -318,17 +314,14 @@ static evb_err list_sql(evb_store *s, const char *sql, const char *p1, const cha
     *out = NULL;
     *n_out = 0;
     store_reader *r = NULL;
-    evb_err e = store_reader_get(s, &r);
+    sqlite3_stmt *st = NULL;
+    evb_err e = store_read_begin(s, sql, &r, &st);
     if (e != EVB_OK)
         return e;
-    sqlite3_stmt *st = NULL;
-    e = store_prepare(r->db, sql, &st);
-    if (e == EVB_OK) {
-        store_bind_text(st, 1, p1);
-        store_bind_text(st, 2, p2);
-        e = collect(st, out, n_out);
-    }
-    store_reader_put(s, r);
+    store_bind_text(st, 1, p1);
+    store_bind_text(st, 2, p2);
+    e = collect(st, out, n_out);
+    store_read_end(s, r, st);
     return e;
 }
 

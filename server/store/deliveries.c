@@ -143,13 +143,12 @@ static evb_err rec_from_row(sqlite3_stmt *st, void *slot, void *arg)
     return EVB_OK;
 }
 
-/* Steps st (parameters bound) into a malloc'd array; finalizes st. */
+/* Steps st (parameters bound) into a malloc'd array. */
 static evb_err collect(sqlite3_stmt *st, evb_delivery_rec ***out, size_t *n_out)
 {
     void *ds = NULL;
     size_t n = 0;
     evb_err e = store_collect(st, sizeof(evb_delivery_rec *), 8, rec_from_row, NULL, &ds, &n);
-    sqlite3_finalize(st);
     if (e != EVB_OK) {
         evb_delivery_rec_array_free(ds, n);
         return e;
@@ -167,18 +166,15 @@ evb_err evb_store_delivery_list_for_event(evb_store *s, int64_t event_seq, evb_d
     *out = NULL;
     *n_out = 0;
     store_reader *r = NULL;
-    evb_err e = store_reader_get(s, &r);
-    if (e != EVB_OK)
-        return e;
     sqlite3_stmt *st = NULL;
     /* rowid: the order in which the put gave them. */
-    e = store_prepare(
-        r->db, "SELECT " DELIVERY_COLS " FROM deliveries WHERE event_seq = ?1 ORDER BY rowid", &st);
-    if (e == EVB_OK) {
-        sqlite3_bind_int64(st, 1, event_seq);
-        e = collect(st, out, n_out);
-    }
-    store_reader_put(s, r);
+    evb_err e = store_read_begin(
+        s, "SELECT " DELIVERY_COLS " FROM deliveries WHERE event_seq = ?1 ORDER BY rowid", &r, &st);
+    if (e != EVB_OK)
+        return e;
+    sqlite3_bind_int64(st, 1, event_seq);
+    e = collect(st, out, n_out);
+    store_read_end(s, r, st);
     return e;
 }
 
@@ -191,26 +187,23 @@ evb_err evb_store_delivery_list(evb_store *s, const char *connection_id, int sta
     *out = NULL;
     *n_out = 0;
     store_reader *r = NULL;
-    evb_err e = store_reader_get(s, &r);
-    if (e != EVB_OK)
-        return e;
     sqlite3_stmt *st = NULL;
     /* With a state, (connection_id, state, event_seq) yields the rows already in order. */
-    e = store_prepare(r->db,
-                      state >= 0
-                          ? "SELECT " DELIVERY_COLS " FROM deliveries WHERE connection_id = ?1 "
-                            "AND state = ?2 ORDER BY event_seq, rowid LIMIT ?3"
-                          : "SELECT " DELIVERY_COLS " FROM deliveries WHERE connection_id = ?1 "
-                            "ORDER BY event_seq, rowid LIMIT ?3",
-                      &st);
-    if (e == EVB_OK) {
-        store_bind_text(st, 1, connection_id);
-        if (state >= 0)
-            sqlite3_bind_int(st, 2, state);
-        sqlite3_bind_int(st, 3, limit);
-        e = collect(st, out, n_out);
-    }
-    store_reader_put(s, r);
+    evb_err e = store_read_begin(
+        s,
+        state >= 0 ? "SELECT " DELIVERY_COLS " FROM deliveries WHERE connection_id = ?1 "
+                     "AND state = ?2 ORDER BY event_seq, rowid LIMIT ?3"
+                   : "SELECT " DELIVERY_COLS " FROM deliveries WHERE connection_id = ?1 "
+                     "ORDER BY event_seq, rowid LIMIT ?3",
+        &r, &st);
+    if (e != EVB_OK)
+        return e;
+    store_bind_text(st, 1, connection_id);
+    if (state >= 0)
+        sqlite3_bind_int(st, 2, state);
+    sqlite3_bind_int(st, 3, limit);
+    e = collect(st, out, n_out);
+    store_read_end(s, r, st);
     return e;
 }
 
@@ -220,24 +213,13 @@ evb_err evb_store_event_filter_trace(evb_store *s, int64_t event_seq, char **jso
         return EVB_ERR_INVALID;
     *json_out = NULL;
     store_reader *r = NULL;
-    evb_err e = store_reader_get(s, &r);
+    sqlite3_stmt *st = NULL;
+    evb_err e = store_read_begin(s, "SELECT trace FROM event_filter WHERE event_seq = ?1", &r, &st);
     if (e != EVB_OK)
         return e;
-    sqlite3_stmt *st = NULL;
-    e = store_prepare(r->db, "SELECT trace FROM event_filter WHERE event_seq = ?1", &st);
-    if (e == EVB_OK) {
-        sqlite3_bind_int64(st, 1, event_seq);
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW) {
-            int ok = 1;
-            *json_out = store_col_text(st, 0, &ok);
-            e = !ok ? EVB_ERR_NOMEM : *json_out == NULL ? EVB_ERR_INTERNAL : EVB_OK;
-        } else {
-            e = rc == SQLITE_DONE ? EVB_ERR_NOT_FOUND : store_map_rc(rc);
-        }
-        sqlite3_finalize(st);
-    }
-    store_reader_put(s, r);
+    sqlite3_bind_int64(st, 1, event_seq);
+    e = store_one_row(st, store_text_from_row, NULL, json_out);
+    store_read_end(s, r, st);
     return e;
 }
 

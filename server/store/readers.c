@@ -5,7 +5,8 @@
  * at a time (SQLITE_OPEN_NOMUTEX), so the pool is a mutex-protected free list; connections
  * are opened lazily, one per concurrently reading thread, up to STORE_READERS_MAX, beyond
  * which readers wait for one to come back. Each connection caches its prepared statements
- * by slot (store_int.h), so a hot read costs a reset and a few binds.
+ * by slot (store_int.h), so a hot read costs a reset and a few binds. Rare reads prepare
+ * their statement per call instead (store_read_begin/_end).
  */
 #include "server/store/store_int.h"
 
@@ -92,6 +93,25 @@ sqlite3_stmt *store_rstmt(store_reader *r, int slot, const char *sql, evb_err *e
     sqlite3_reset(r->st[slot]);
     sqlite3_clear_bindings(r->st[slot]);
     return r->st[slot];
+}
+
+evb_err store_read_begin(evb_store *s, const char *sql, store_reader **r, sqlite3_stmt **st)
+{
+    evb_err e = store_reader_get(s, r);
+    if (e != EVB_OK)
+        return e;
+    e = store_prepare((*r)->db, sql, st);
+    if (e != EVB_OK) {
+        store_reader_put(s, *r);
+        *r = NULL;
+    }
+    return e;
+}
+
+void store_read_end(evb_store *s, store_reader *r, sqlite3_stmt *st)
+{
+    sqlite3_finalize(st);
+    store_reader_put(s, r);
 }
 
 void store_readers_close(evb_store *s)

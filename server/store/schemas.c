@@ -90,15 +90,6 @@ static evb_err query_int(sqlite3 *db, const char *sql, const char *p1, int64_t *
     return store_map_rc(rc);
 }
 
-/* Reads at most one row of st (parameters bound) into *out: EVB_ERR_NOT_FOUND when none.
- * Finalizes st. */
-static evb_err one_row(sqlite3_stmt *st, evb_schema_rec **out)
-{
-    evb_err e = store_one_row(st, rec_from_row, NULL, out);
-    sqlite3_finalize(st);
-    return e;
-}
-
 /* ---- register ---- */
 
 typedef struct reg_job {
@@ -121,7 +112,9 @@ static evb_err reg_existing(evb_store *s, reg_job *x)
         return e;
     store_bind_text(st, 1, x->subject);
     store_bind_text(st, 2, x->canon_hash);
-    return one_row(st, &x->rec);
+    e = store_one_row(st, rec_from_row, NULL, &x->rec);
+    sqlite3_finalize(st);
+    return e;
 }
 
 static evb_err reg_insert(evb_store *s, reg_job *x, int32_t version, int64_t now)
@@ -358,29 +351,23 @@ evb_err evb_store_schema_get(evb_store *s, const char *subject, int32_t version,
     if (s == NULL || subject == NULL || version < 0 || out == NULL)
         return EVB_ERR_INVALID;
     store_reader *r = NULL;
-    evb_err e = store_reader_get(s, &r);
+    sqlite3_stmt *st = NULL;
+    evb_err e =
+        store_read_begin(s,
+                         version == 0 ? "SELECT " SCHEMA_COLS " FROM schemas WHERE subject = ?1 "
+                                        "AND deleted = 0 ORDER BY version DESC LIMIT 1"
+                                      : "SELECT " SCHEMA_COLS " FROM schemas WHERE subject = ?1 "
+                                        "AND version = ?2 AND (?3 OR deleted = 0)",
+                         &r, &st);
     if (e != EVB_OK)
         return e;
-    sqlite3_stmt *st = NULL;
-    if (version == 0)
-        e = store_prepare(r->db,
-                          "SELECT " SCHEMA_COLS " FROM schemas WHERE subject = ?1 AND deleted = 0 "
-                          "ORDER BY version DESC LIMIT 1",
-                          &st);
-    else
-        e = store_prepare(r->db,
-                          "SELECT " SCHEMA_COLS " FROM schemas WHERE subject = ?1 AND version = ?2 "
-                          "AND (?3 OR deleted = 0)",
-                          &st);
-    if (e == EVB_OK) {
-        store_bind_text(st, 1, subject);
-        if (version != 0) {
-            sqlite3_bind_int(st, 2, version);
-            sqlite3_bind_int(st, 3, include_deleted != 0);
-        }
-        e = one_row(st, out);
+    store_bind_text(st, 1, subject);
+    if (version != 0) {
+        sqlite3_bind_int(st, 2, version);
+        sqlite3_bind_int(st, 3, include_deleted != 0);
     }
-    store_reader_put(s, r);
+    e = store_one_row(st, rec_from_row, NULL, out);
+    store_read_end(s, r, st);
     return e;
 }
 
@@ -391,16 +378,13 @@ evb_err evb_store_schema_get_by_id(evb_store *s, int64_t id, evb_schema_rec **ou
     if (id <= 0)
         return EVB_ERR_NOT_FOUND;
     store_reader *r = NULL;
-    evb_err e = store_reader_get(s, &r);
+    sqlite3_stmt *st = NULL;
+    evb_err e = store_read_begin(s, "SELECT " SCHEMA_COLS " FROM schemas WHERE id = ?1", &r, &st);
     if (e != EVB_OK)
         return e;
-    sqlite3_stmt *st = NULL;
-    e = store_prepare(r->db, "SELECT " SCHEMA_COLS " FROM schemas WHERE id = ?1", &st);
-    if (e == EVB_OK) {
-        sqlite3_bind_int64(st, 1, id);
-        e = one_row(st, out);
-    }
-    store_reader_put(s, r);
+    sqlite3_bind_int64(st, 1, id);
+    e = store_one_row(st, rec_from_row, NULL, out);
+    store_read_end(s, r, st);
     return e;
 }
 
@@ -412,24 +396,19 @@ evb_err evb_store_schema_list(evb_store *s, const char *subject, int include_del
     *out = NULL;
     *n_out = 0;
     store_reader *r = NULL;
-    evb_err e = store_reader_get(s, &r);
+    sqlite3_stmt *st = NULL;
+    evb_err e = store_read_begin(s,
+                                 "SELECT " SCHEMA_COLS " FROM schemas WHERE subject = ?1 "
+                                 "AND (?2 OR deleted = 0) ORDER BY version",
+                                 &r, &st);
     if (e != EVB_OK)
         return e;
-    sqlite3_stmt *st = NULL;
-    e = store_prepare(r->db,
-                      "SELECT " SCHEMA_COLS
-                      " FROM schemas WHERE subject = ?1 AND (?2 OR deleted = 0) "
-                      "ORDER BY version",
-                      &st);
+    store_bind_text(st, 1, subject);
+    sqlite3_bind_int(st, 2, include_deleted != 0);
     void *rs = NULL;
     size_t n = 0;
-    if (e == EVB_OK) {
-        store_bind_text(st, 1, subject);
-        sqlite3_bind_int(st, 2, include_deleted != 0);
-        e = store_collect(st, sizeof(evb_schema_rec *), 8, rec_from_row, NULL, &rs, &n);
-        sqlite3_finalize(st);
-    }
-    store_reader_put(s, r);
+    e = store_collect(st, sizeof(evb_schema_rec *), 8, rec_from_row, NULL, &rs, &n);
+    store_read_end(s, r, st);
     if (e == EVB_OK && n == 0)
         e = EVB_ERR_NOT_FOUND;
     if (e != EVB_OK) {
@@ -450,18 +429,6 @@ static void strv_free(char **v, size_t n)
     free(v);
 }
 
-/* store_row_fn: a subject row into *(char **)slot (a NULL subject is a corrupt row). */
-static evb_err subject_from_row(sqlite3_stmt *st, void *slot, void *arg)
-{
-    (void)arg;
-    int ok = 1;
-    char *subject = store_col_text(st, 0, &ok);
-    if (!ok || subject == NULL)
-        return ok ? EVB_ERR_INTERNAL : EVB_ERR_NOMEM;
-    *(char **)slot = subject;
-    return EVB_OK;
-}
-
 evb_err evb_store_schema_subjects(evb_store *s, const char *prefix, int include_deleted,
                                   char ***out, size_t *n_out)
 {
@@ -469,28 +436,24 @@ evb_err evb_store_schema_subjects(evb_store *s, const char *prefix, int include_
         return EVB_ERR_INVALID;
     *out = NULL;
     *n_out = 0;
-    store_reader *r = NULL;
-    evb_err e = store_reader_get(s, &r);
-    if (e != EVB_OK)
-        return e;
     /* A byte-wise prefix test (no LIKE: no wildcards, no case folding); the range bound
      * lets the (subject, version) index skip the subjects sorting before the prefix. */
+    store_reader *r = NULL;
     sqlite3_stmt *st = NULL;
-    e = store_prepare(
-        r->db,
+    evb_err e = store_read_begin(
+        s,
         "SELECT DISTINCT subject FROM schemas WHERE subject >= ?1 "
         "AND substr(CAST(subject AS BLOB), 1, length(CAST(?1 AS BLOB))) = CAST(?1 AS BLOB) "
         "AND (?2 OR deleted = 0) ORDER BY subject",
-        &st);
+        &r, &st);
+    if (e != EVB_OK)
+        return e;
+    store_bind_text(st, 1, prefix != NULL ? prefix : "");
+    sqlite3_bind_int(st, 2, include_deleted != 0);
     void *v = NULL;
     size_t n = 0;
-    if (e == EVB_OK) {
-        store_bind_text(st, 1, prefix != NULL ? prefix : "");
-        sqlite3_bind_int(st, 2, include_deleted != 0);
-        e = store_collect(st, sizeof(char *), 16, subject_from_row, NULL, &v, &n);
-        sqlite3_finalize(st);
-    }
-    store_reader_put(s, r);
+    e = store_collect(st, sizeof(char *), 16, store_text_from_row, NULL, &v, &n);
+    store_read_end(s, r, st);
     if (e != EVB_OK) {
         strv_free(v, n);
         return e;

@@ -140,6 +140,17 @@ evb_err store_one_row(sqlite3_stmt *st, store_row_fn row, void *arg, void *slot)
     return rc == SQLITE_DONE ? EVB_ERR_NOT_FOUND : store_map_rc(rc);
 }
 
+evb_err store_text_from_row(sqlite3_stmt *st, void *slot, void *arg)
+{
+    (void)arg;
+    int ok = 1;
+    char *text = store_col_text(st, 0, &ok);
+    if (!ok || text == NULL)
+        return ok ? EVB_ERR_INTERNAL : EVB_ERR_NOMEM;
+    *(char **)slot = text;
+    return EVB_OK;
+}
+
 evb_err store_collect(sqlite3_stmt *st, size_t elem_size, size_t first_cap, store_row_fn row,
                       void *arg, void **arr, size_t *n)
 {

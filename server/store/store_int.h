@@ -132,6 +132,12 @@ evb_err store_reader_get(evb_store *s, store_reader **out);
 void store_reader_put(evb_store *s, store_reader *r);
 /* The reader's cached statement for slot (reset, bindings cleared). */
 sqlite3_stmt *store_rstmt(store_reader *r, int slot, const char *sql, evb_err *err);
+/* Borrows a reader and prepares sql on it (per call, not cached, for rare reads): on
+ * EVB_OK the caller binds and steps *st, then calls store_read_end; on failure nothing is
+ * held. */
+evb_err store_read_begin(evb_store *s, const char *sql, store_reader **r, sqlite3_stmt **st);
+/* Finalizes st and returns r to the pool. */
+void store_read_end(evb_store *s, store_reader *r, sqlite3_stmt *st);
 void store_readers_close(evb_store *s);
 
 /* ---- the store ---- */
@@ -208,6 +214,9 @@ typedef evb_err (*store_row_fn)(sqlite3_stmt *st, void *slot, void *arg);
 /* Steps st (parameters bound) once: row decodes the row into slot; EVB_ERR_NOT_FOUND when
  * there is none, else the step's error. Neither resets nor finalizes st. */
 evb_err store_one_row(sqlite3_stmt *st, store_row_fn row, void *arg, void *slot);
+/* store_row_fn: column 0 as malloc'd text into *(char **)slot; SQL NULL is a corrupt row
+ * (EVB_ERR_INTERNAL). */
+evb_err store_text_from_row(sqlite3_stmt *st, void *slot, void *arg);
 /* Steps st (parameters bound) to its end, decoding each row with row into a new element of
  * a malloc'd array of elem_size-byte elements (room for first_cap, then doubling). *arr and
  * *n get the array (NULL when there is no row) and its decoded elements, also on error:

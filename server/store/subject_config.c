@@ -75,26 +75,22 @@ evb_err evb_store_subject_config_get(evb_store *s, const char *subject, int *lev
     if (s == NULL || subject == NULL)
         return EVB_ERR_INVALID;
     store_reader *r = NULL;
-    evb_err e = store_reader_get(s, &r);
+    sqlite3_stmt *st = NULL;
+    evb_err e = store_read_begin(
+        s, "SELECT level, format_mode FROM subject_config WHERE subject = ?1", &r, &st);
     if (e != EVB_OK)
         return e;
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(
-        r->db, "SELECT level, format_mode FROM subject_config WHERE subject = ?1", -1, &st, NULL);
+    store_bind_text(st, 1, subject);
     int lv = 0, fm = 0;
-    if (rc == SQLITE_OK) {
-        store_bind_text(st, 1, subject);
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW) {
-            lv = sqlite3_column_int(st, 0);
-            fm = sqlite3_column_int(st, 1);
-            rc = SQLITE_OK;
-        } else if (rc == SQLITE_DONE) {
-            rc = SQLITE_OK;
-        }
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        lv = sqlite3_column_int(st, 0);
+        fm = sqlite3_column_int(st, 1);
+        rc = SQLITE_OK;
+    } else if (rc == SQLITE_DONE) {
+        rc = SQLITE_OK;
     }
-    sqlite3_finalize(st);
-    store_reader_put(s, r);
+    store_read_end(s, r, st);
     e = store_map_rc(rc);
     if (e != EVB_OK)
         return e;
