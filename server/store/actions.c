@@ -4,7 +4,7 @@
  * Writes are synchronous jobs on the writer queue (as connectors are), so each check and
  * its write are one step of the writer's transaction: "delete refuses while a connection
  * uses the action" cannot race a connection create. After a committed change the routing
- * generation is bumped (store_routing_changed), so routing snapshots notice. The target
+ * generation is bumped (store_routing_run_sync), so routing snapshots notice. The target
  * configuration is JSON text the store keeps as given (it holds secrets: never logged).
  * Actions are few and rarely written: statements are prepared per call.
  */
@@ -38,9 +38,13 @@ void evb_action_rec_array_free(evb_action_rec **as, size_t n)
     free(as);
 }
 
-void store_routing_changed(evb_store *s)
+evb_err store_routing_run_sync(evb_store *s, store_sync_job *sj, const store_job_ops *ops)
 {
-    atomic_fetch_add(&s->routing_gen, 1);
+    sj->job.ops = ops;
+    evb_err e = store_run_sync(s, sj);
+    if (e == EVB_OK)
+        atomic_fetch_add(&s->routing_gen, 1);
+    return e;
 }
 
 uint64_t evb_store_routing_generation(evb_store *s)
@@ -165,21 +169,12 @@ static evb_err action_run(evb_store *s, store_job *j)
 
 static const store_job_ops action_ops = {action_run, NULL, store_sync_complete};
 
-static evb_err action_submit(evb_store *s, action_job *x)
-{
-    x->sync.job.ops = &action_ops;
-    evb_err e = store_run_sync(s, &x->sync);
-    if (e == EVB_OK)
-        store_routing_changed(s);
-    return e;
-}
-
 evb_err evb_store_action_create(evb_store *s, const evb_action_rec *a)
 {
     if (s == NULL || a == NULL || a->name == NULL)
         return EVB_ERR_INVALID;
     action_job x = {.op = OP_CREATE, .a = a};
-    return action_submit(s, &x);
+    return store_routing_run_sync(s, &x.sync, &action_ops);
 }
 
 evb_err evb_store_action_update(evb_store *s, const evb_action_rec *a)
@@ -187,7 +182,7 @@ evb_err evb_store_action_update(evb_store *s, const evb_action_rec *a)
     if (s == NULL || a == NULL || a->name == NULL)
         return EVB_ERR_INVALID;
     action_job x = {.op = OP_UPDATE, .a = a};
-    return action_submit(s, &x);
+    return store_routing_run_sync(s, &x.sync, &action_ops);
 }
 
 evb_err evb_store_action_set_disabled(evb_store *s, const char *name, int disabled,
@@ -196,7 +191,7 @@ evb_err evb_store_action_set_disabled(evb_store *s, const char *name, int disabl
     if (s == NULL || name == NULL)
         return EVB_ERR_INVALID;
     action_job x = {.op = OP_DISABLE, .name = name, .disabled = disabled, .reason = reason};
-    return action_submit(s, &x);
+    return store_routing_run_sync(s, &x.sync, &action_ops);
 }
 
 evb_err evb_store_action_delete(evb_store *s, const char *name)
@@ -204,7 +199,7 @@ evb_err evb_store_action_delete(evb_store *s, const char *name)
     if (s == NULL || name == NULL)
         return EVB_ERR_INVALID;
     action_job x = {.op = OP_DELETE, .name = name};
-    return action_submit(s, &x);
+    return store_routing_run_sync(s, &x.sync, &action_ops);
 }
 
 /* ---- reads ---- */

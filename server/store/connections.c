@@ -200,15 +200,6 @@ static evb_err connection_run(evb_store *s, store_job *j)
 
 static const store_job_ops connection_ops = {connection_run, NULL, store_sync_complete};
 
-static evb_err connection_submit(evb_store *s, connection_job *x)
-{
-    x->sync.job.ops = &connection_ops;
-    evb_err e = store_run_sync(s, &x->sync);
-    if (e == EVB_OK)
-        store_routing_changed(s);
-    return e;
-}
-
 static int rec_ok(const evb_connection_rec *c)
 {
     return c != NULL && c->id != NULL && c->org != NULL && c->name != NULL &&
@@ -220,7 +211,7 @@ evb_err evb_store_connection_create(evb_store *s, const evb_connection_rec *c)
     if (s == NULL || !rec_ok(c))
         return EVB_ERR_INVALID;
     connection_job x = {.op = OP_CREATE, .c = c};
-    return connection_submit(s, &x);
+    return store_routing_run_sync(s, &x.sync, &connection_ops);
 }
 
 evb_err evb_store_connection_update(evb_store *s, const evb_connection_rec *c)
@@ -228,7 +219,7 @@ evb_err evb_store_connection_update(evb_store *s, const evb_connection_rec *c)
     if (s == NULL || !rec_ok(c))
         return EVB_ERR_INVALID;
     connection_job x = {.op = OP_UPDATE, .c = c};
-    return connection_submit(s, &x);
+    return store_routing_run_sync(s, &x.sync, &connection_ops);
 }
 
 evb_err evb_store_connection_set_state(evb_store *s, const char *id, int state, const char *reason)
@@ -236,7 +227,7 @@ evb_err evb_store_connection_set_state(evb_store *s, const char *id, int state, 
     if (s == NULL || id == NULL || !state_ok(state))
         return EVB_ERR_INVALID;
     connection_job x = {.op = OP_STATE, .id = id, .state = state, .reason = reason};
-    return connection_submit(s, &x);
+    return store_routing_run_sync(s, &x.sync, &connection_ops);
 }
 
 evb_err evb_store_connection_delete(evb_store *s, const char *id)
@@ -244,7 +235,7 @@ evb_err evb_store_connection_delete(evb_store *s, const char *id)
     if (s == NULL || id == NULL)
         return EVB_ERR_INVALID;
     connection_job x = {.op = OP_DELETE, .id = id};
-    return connection_submit(s, &x);
+    return store_routing_run_sync(s, &x.sync, &connection_ops);
 }
 
 /* ---- reads ---- */

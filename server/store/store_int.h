@@ -237,8 +237,9 @@ evb_err store_put_item_check(const evb_put_item *it);
 /* deliveries.c: inserts the deliveries and filter trace of a PUBLISHED item (ev->seq set),
  * inside the writer's transaction. now_ms is the creation time. */
 evb_err store_put_item_routing(evb_store *s, const evb_put_item *it, int64_t now_ms);
-/* actions.c/connections.c: a committed action/connection change (bumps routing_gen). */
-void store_routing_changed(evb_store *s);
+/* actions.c: runs an action/connection write job (store_run_sync with ops) and, once it
+ * has committed, bumps routing_gen. */
+evb_err store_routing_run_sync(evb_store *s, store_sync_job *sj, const store_job_ops *ops);
 
 /* Column lists of an event and a delivery row, and their decoders (events.c,
  * deliveries.c): the row's first columns must be these, in this order. */
