@@ -83,8 +83,7 @@ int main(int argc, char **argv)
     const char *org = argc > 2 ? argv[2] : env_or("EVB_ORG", NULL);
     const char *type = argc > 3 ? argv[3] : env_or("EVB_TYPE", "com.example.crm.customer.changed");
     if (connector == NULL || org == NULL) {
-        fprintf(stderr, "usage: %s <connector> <org> [type]  (EVB_ADDR, EVB_API_KEY)\n",
-                argv[0]);
+        fprintf(stderr, "usage: %s <connector> <org> [type]  (EVB_ADDR, EVB_API_KEY)\n", argv[0]);
         return 2;
     }
 
@@ -138,8 +137,8 @@ int main(int argc, char **argv)
         entries[i].n_extensions = 1;
     }
     static evb_client_result results[N_PUT]; /* ~2 KB each: keep them off small stacks */
-    if (evb_client_put_events(client, connector, entries, N_PUT, results, "example-put",
-                              &err) != EVB_CLIENT_OK) {
+    if (evb_client_put_events(client, connector, entries, N_PUT, results, "example-put", &err) !=
+        EVB_CLIENT_OK) {
         fprintf(stderr, "put: %s (%s)\n", err.message, evb_client_strerror(err.code));
         failed = 1;
     } else {
@@ -158,8 +157,8 @@ int main(int argc, char **argv)
         snprintf(id, sizeof id, "example-%s-s%d", tag, r);
         snprintf(rid, sizeof rid, "example-stream-%d", r);
         int n = snprintf(body, sizeof body, "{\"customerId\":\"s%d\"}", r);
-        evb_client_entry e = {.id = id, .org = org, .type = type, .data = body,
-                              .data_len = (size_t)n};
+        evb_client_entry e = {
+            .id = id, .org = org, .type = type, .data = body, .data_len = (size_t)n};
         if (evb_client_stream_send(stream, connector, &e, 1, rid, 10000, &err) != EVB_CLIENT_OK) {
             fprintf(stderr, "stream send: %s\n", err.message);
             failed = 1;

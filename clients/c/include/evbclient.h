@@ -212,8 +212,8 @@ evb_client_err evb_client_stream_send(evb_client_stream *s, const char *connecto
  * EVB_CLIENT_ERR_TIMEOUT when none came (call again; nothing is lost),
  * EVB_CLIENT_ERR_EOF when the server ended the stream with OK (after close_send),
  * EVB_CLIENT_ERR_RPC with err->grpc_status when it ended with an error. */
-evb_client_err evb_client_stream_recv(evb_client_stream *s, evb_client_reply *reply,
-                                      int timeout_ms, evb_client_error *err);
+evb_client_err evb_client_stream_recv(evb_client_stream *s, evb_client_reply *reply, int timeout_ms,
+                                      evb_client_error *err);
 
 /* Half-closes: tells the server no more requests follow (waits up to timeout_ms for the
  * last request to be written). Replies can still be received until EVB_CLIENT_ERR_EOF. */
@@ -235,10 +235,9 @@ evb_client_err evb_client_encoded_size(const char *connector, const evb_client_e
 
 /* Encodes a PutEventsRequest into buf[0..cap); *len is the encoded length.
  * EVB_CLIENT_ERR_NOSPACE when cap is too small. Never allocates. Reentrant. */
-evb_client_err evb_client_encode_put_events(const char *connector,
-                                            const evb_client_entry *entries, size_t n,
-                                            const char *request_id, uint8_t *buf, size_t cap,
-                                            size_t *len, evb_client_error *err);
+evb_client_err evb_client_encode_put_events(const char *connector, const evb_client_entry *entries,
+                                            size_t n, const char *request_id, uint8_t *buf,
+                                            size_t cap, size_t *len, evb_client_error *err);
 
 /* Decodes a PutEventsResponse from buf[0..len) into reply (see evb_client_reply).
  * Never allocates. Reentrant. */

@@ -48,8 +48,8 @@ evb_client_err evb_client_fail_status(evb_client_error *err, grpc_status_code st
 }
 
 evb_client_err evb_client_encode_buffer(const char *connector, const evb_client_entry *entries,
-                                        size_t n, const char *request_id,
-                                        grpc_byte_buffer **out, evb_client_error *err)
+                                        size_t n, const char *request_id, grpc_byte_buffer **out,
+                                        evb_client_error *err)
 {
     size_t size = 0, len = 0;
     *out = NULL;
@@ -60,9 +60,9 @@ evb_client_err evb_client_encode_buffer(const char *connector, const evb_client_
     rc = evb_client_encode_put_events(connector, entries, n, request_id,
                                       GRPC_SLICE_START_PTR(slice), size, &len, err);
     if (rc == EVB_CLIENT_OK && len != size)
-        rc = evb_client_fail(err, EVB_CLIENT_ERR_ENCODE, -1,
-                             "encoded %zu bytes, sized %zu (entries changed meanwhile?)", len,
-                             size);
+        rc =
+            evb_client_fail(err, EVB_CLIENT_ERR_ENCODE, -1,
+                            "encoded %zu bytes, sized %zu (entries changed meanwhile?)", len, size);
     if (rc == EVB_CLIENT_OK) {
         *out = grpc_raw_byte_buffer_create(&slice, 1);
         if (*out == NULL)
@@ -79,8 +79,8 @@ evb_client_err evb_client_decode_buffer(grpc_byte_buffer *bb, evb_client_reply *
     if (!grpc_byte_buffer_reader_init(&rd, bb))
         return evb_client_fail(err, EVB_CLIENT_ERR_DECODE, -1, "cannot read the reply");
     grpc_slice s = grpc_byte_buffer_reader_readall(&rd);
-    evb_client_err rc = evb_client_decode_put_events_response(
-        GRPC_SLICE_START_PTR(s), GRPC_SLICE_LENGTH(s), reply, err);
+    evb_client_err rc = evb_client_decode_put_events_response(GRPC_SLICE_START_PTR(s),
+                                                              GRPC_SLICE_LENGTH(s), reply, err);
     grpc_slice_unref(s);
     grpc_byte_buffer_reader_destroy(&rd);
     return rc;
@@ -137,8 +137,8 @@ evb_client_err evb_client_open(const evb_client_options *opt, evb_client **out,
     memset(args, 0, sizeof args);
     args[nargs].type = GRPC_ARG_INTEGER;
     args[nargs].key = (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
-    args[nargs++].value.integer = opt->max_receive_bytes > 0 ? opt->max_receive_bytes
-                                                             : DEFAULT_MAX_RECEIVE;
+    args[nargs++].value.integer =
+        opt->max_receive_bytes > 0 ? opt->max_receive_bytes : DEFAULT_MAX_RECEIVE;
     args[nargs].type = GRPC_ARG_STRING;
     args[nargs].key = (char *)GRPC_ARG_PRIMARY_USER_AGENT_STRING;
     args[nargs++].value.string = (char *)"evbclient/" EVB_CLIENT_VERSION;
@@ -194,10 +194,9 @@ evb_client_err evb_client_put_events(evb_client *c, const char *connector,
         return rc;
 
     grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
-    grpc_call *call = grpc_channel_create_call(
-        c->channel, NULL, GRPC_PROPAGATE_DEFAULTS, cq,
-        grpc_slice_from_static_string(EVB_CLIENT_METHOD_PUT), NULL,
-        evb_client_deadline(c->timeout_ms), NULL);
+    grpc_call *call = grpc_channel_create_call(c->channel, NULL, GRPC_PROPAGATE_DEFAULTS, cq,
+                                               grpc_slice_from_static_string(EVB_CLIENT_METHOD_PUT),
+                                               NULL, evb_client_deadline(c->timeout_ms), NULL);
     grpc_metadata md;
     grpc_metadata_array initial, trailing;
     grpc_metadata_array_init(&initial);
@@ -229,8 +228,8 @@ evb_client_err evb_client_put_events(evb_client *c, const char *connector,
                              (int)ce);
     } else {
         /* The call's deadline bounds this wait. */
-        grpc_event ev = grpc_completion_queue_pluck(cq, tag, gpr_inf_future(GPR_CLOCK_MONOTONIC),
-                                                    NULL);
+        grpc_event ev =
+            grpc_completion_queue_pluck(cq, tag, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
         if (ev.type != GRPC_OP_COMPLETE)
             rc = evb_client_fail(err, EVB_CLIENT_ERR_TRANSPORT, -1, "completion queue: %d",
                                  (int)ev.type);
@@ -245,8 +244,8 @@ evb_client_err evb_client_put_events(evb_client *c, const char *connector,
             reply.results_cap = n;
             rc = evb_client_decode_buffer(resp, &reply, err);
             if (rc == EVB_CLIENT_OK && reply.n_received != n)
-                rc = evb_client_fail(err, EVB_CLIENT_ERR_DECODE, -1,
-                                     "%zu results for %zu entries", reply.n_received, n);
+                rc = evb_client_fail(err, EVB_CLIENT_ERR_DECODE, -1, "%zu results for %zu entries",
+                                     reply.n_received, n);
         }
     }
     if (resp != NULL)

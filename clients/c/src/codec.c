@@ -54,14 +54,14 @@ void evb_client_error_clear(evb_client_error *err)
 evb_client_err evb_client_fail(evb_client_error *err, evb_client_err code, int grpc_status,
                                const char *fmt, ...)
 {
-    if (err != NULL) {
-        va_list ap;
-        err->code = code;
-        err->grpc_status = grpc_status;
-        va_start(ap, fmt);
-        vsnprintf(err->message, sizeof err->message, fmt, ap);
-        va_end(ap);
-    }
+    if (err == NULL)
+        return code;
+    err->code = code;
+    err->grpc_status = grpc_status;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    va_end(ap);
     return code;
 }
 
@@ -199,10 +199,9 @@ evb_client_err evb_client_encoded_size(const char *connector, const evb_client_e
     return EVB_CLIENT_OK;
 }
 
-evb_client_err evb_client_encode_put_events(const char *connector,
-                                            const evb_client_entry *entries, size_t n,
-                                            const char *request_id, uint8_t *buf, size_t cap,
-                                            size_t *len, evb_client_error *err)
+evb_client_err evb_client_encode_put_events(const char *connector, const evb_client_entry *entries,
+                                            size_t n, const char *request_id, uint8_t *buf,
+                                            size_t cap, size_t *len, evb_client_error *err)
 {
     evbridge_v1_PutEventsRequest m;
     batch b = {entries, n};
@@ -293,8 +292,7 @@ static bool dec_violation(pb_istream_t *st, const pb_field_t *f, void **arg)
     evbridge_v1_Violation m = evbridge_v1_Violation_init_zero;
     sink s1, s2, s3;
     set_sink(&m.instance_path, &s1, v->instance_path, sizeof v->instance_path, &r->flags);
-    set_sink(&m.keyword_location, &s2, v->keyword_location, sizeof v->keyword_location,
-             &r->flags);
+    set_sink(&m.keyword_location, &s2, v->keyword_location, sizeof v->keyword_location, &r->flags);
     set_sink(&m.message, &s3, v->message, sizeof v->message, &r->flags);
     return pb_decode(st, evbridge_v1_Violation_fields, &m);
 }
@@ -323,8 +321,7 @@ static bool dec_result(pb_istream_t *st, const pb_field_t *f, void **arg)
 }
 
 evb_client_err evb_client_decode_put_events_response(const uint8_t *buf, size_t len,
-                                                     evb_client_reply *reply,
-                                                     evb_client_error *err)
+                                                     evb_client_reply *reply, evb_client_error *err)
 {
     evb_client_error_clear(err);
     if (reply == NULL || (buf == NULL && len > 0) ||

@@ -35,8 +35,8 @@ evb_client_err evb_client_check_request(const char *connector, const evb_client_
 /* Encodes a request into a new byte buffer (*out, to grpc_byte_buffer_destroy). The bytes
  * are written by nanopb straight into the slice gRPC sends. */
 evb_client_err evb_client_encode_buffer(const char *connector, const evb_client_entry *entries,
-                                        size_t n, const char *request_id,
-                                        grpc_byte_buffer **out, evb_client_error *err);
+                                        size_t n, const char *request_id, grpc_byte_buffer **out,
+                                        evb_client_error *err);
 
 /* Decodes a received byte buffer (borrowed) into reply. */
 evb_client_err evb_client_decode_buffer(grpc_byte_buffer *bb, evb_client_reply *reply,

@@ -98,8 +98,7 @@ static evb_client_err ended(evb_client_stream *s, evb_client_error *err)
     return evb_client_fail_status(err, s->status, s->details);
 }
 
-evb_client_err evb_client_stream_open(evb_client *c, evb_client_stream **out,
-                                      evb_client_error *err)
+evb_client_err evb_client_stream_open(evb_client *c, evb_client_stream **out, evb_client_error *err)
 {
     evb_client_error_clear(err);
     if (out == NULL)
@@ -151,8 +150,7 @@ evb_client_err evb_client_stream_open(evb_client *c, evb_client_stream **out,
 
 evb_client_err evb_client_stream_send(evb_client_stream *s, const char *connector,
                                       const evb_client_entry *entries, size_t n,
-                                      const char *request_id, int timeout_ms,
-                                      evb_client_error *err)
+                                      const char *request_id, int timeout_ms, evb_client_error *err)
 {
     evb_client_error_clear(err);
     if (s == NULL)
@@ -188,8 +186,8 @@ evb_client_err evb_client_stream_send(evb_client_stream *s, const char *connecto
     return rc;
 }
 
-evb_client_err evb_client_stream_recv(evb_client_stream *s, evb_client_reply *reply,
-                                      int timeout_ms, evb_client_error *err)
+evb_client_err evb_client_stream_recv(evb_client_stream *s, evb_client_reply *reply, int timeout_ms,
+                                      evb_client_error *err)
 {
     evb_client_error_clear(err);
     if (s == NULL || reply == NULL || (reply->results == NULL && reply->results_cap > 0))

@@ -59,8 +59,13 @@ static void put_100(evb_client *c)
     for (size_t i = 0; i < EVB_CLIENT_MAX_ENTRIES; i++) {
         snprintf(ids[i], sizeof ids[i], "live-%s-%zu", tag, i);
         int n = snprintf(data[i], sizeof data[i], "{\"n\":%zu}", i);
-        e[i] = (evb_client_entry){.id = ids[i], .org = org, .type = type, .data = data[i],
-                                  .data_len = (size_t)n, .extensions = ext, .n_extensions = 1};
+        e[i] = (evb_client_entry){.id = ids[i],
+                                  .org = org,
+                                  .type = type,
+                                  .data = data[i],
+                                  .data_len = (size_t)n,
+                                  .extensions = ext,
+                                  .n_extensions = 1};
     }
     evb_client_error err;
     evb_client_err rc =
@@ -142,8 +147,8 @@ static void *work(void *arg)
     for (int r = 0; r < 25; r++) {
         for (int i = 0; i < 4; i++) {
             snprintf(ids[i], sizeof ids[i], "live-%s-t%d-%d-%d", tag, w->n, r, i);
-            e[i] = (evb_client_entry){.id = ids[i], .org = org, .type = type, .data = "{}",
-                                      .data_len = 2};
+            e[i] = (evb_client_entry){
+                .id = ids[i], .org = org, .type = type, .data = "{}", .data_len = 2};
         }
         evb_client_error err;
         if (evb_client_put_events(w->c, connector, e, 4, res, NULL, &err) != EVB_CLIENT_OK) {
@@ -218,9 +223,9 @@ static void stream_pipelined(evb_client *c)
         snprintf(want, sizeof want, "r%d", got);
         in_order &= strcmp(reply.request_id, want) == 0;
         size_t n = got % 10 == 3 ? 2 : 1;
-        statuses &= reply.n_results == n && res[0].status == EVB_CLIENT_PUBLISHED &&
-                    (n == 1 || (res[1].status == EVB_CLIENT_REJECTED &&
-                                reply.failed_entry_count == 1));
+        statuses &=
+            reply.n_results == n && res[0].status == EVB_CLIENT_PUBLISHED &&
+            (n == 1 || (res[1].status == EVB_CLIENT_REJECTED && reply.failed_entry_count == 1));
         got++;
     }
     check(got == N_STREAM, "stream: %d replies to %d requests", got, N_STREAM);
@@ -232,8 +237,7 @@ static void stream_pipelined(evb_client *c)
           "stream send after close_send: STATE");
     check(evb_client_stream_recv(s, &reply, 10000, &err) == EVB_CLIENT_ERR_EOF,
           "stream: EOF after close_send (%s)", err.message);
-    check(evb_client_stream_recv(s, &reply, 1000, &err) == EVB_CLIENT_ERR_EOF,
-          "stream: EOF again");
+    check(evb_client_stream_recv(s, &reply, 1000, &err) == EVB_CLIENT_ERR_EOF, "stream: EOF again");
     evb_client_stream_close(s);
 }
 
@@ -248,10 +252,10 @@ static void stream_errors(evb_client *c)
     if (evb_client_stream_open(c, &s, &err) == EVB_CLIENT_OK) {
         evb_client_stream_send(s, "no-such-connector-x", &e, 1, "x", 5000, &err);
         evb_client_err rc = evb_client_stream_recv(s, &reply, 10000, &err);
-        check(rc == EVB_CLIENT_OK && strcmp(reply.request_id, "x") == 0 &&
-                  res[0].status == EVB_CLIENT_REJECTED &&
-                  strcmp(res[0].error_code, "NOT_FOUND") == 0,
-              "stream unknown connector: REJECTED NOT_FOUND (rc %d %s)", (int)rc, res[0].error_code);
+        check(
+            rc == EVB_CLIENT_OK && strcmp(reply.request_id, "x") == 0 &&
+                res[0].status == EVB_CLIENT_REJECTED && strcmp(res[0].error_code, "NOT_FOUND") == 0,
+            "stream unknown connector: REJECTED NOT_FOUND (rc %d %s)", (int)rc, res[0].error_code);
         rc = evb_client_stream_send(s, connector, &e, 1, "y", 5000, &err);
         if (rc == EVB_CLIENT_OK)
             rc = evb_client_stream_recv(s, &reply, 10000, &err);
@@ -261,8 +265,8 @@ static void stream_errors(evb_client *c)
     }
     /* a stream closed with a reply unread is cancelled cleanly */
     s = NULL;
+    char id[64];
     if (evb_client_stream_open(c, &s, &err) == EVB_CLIENT_OK) {
-        char id[64];
         snprintf(id, sizeof id, "live-%s-cancel", tag);
         e.id = id;
         check(evb_client_stream_send(s, connector, &e, 1, "c", 5000, &err) == EVB_CLIENT_OK,
@@ -283,7 +287,7 @@ static void stream_errors(evb_client *c)
               "stream send after the end: the status again (%d)", err.grpc_status);
         rc = evb_client_stream_recv(s, &reply, 1000, &err);
         check(rc == EVB_CLIENT_ERR_RPC && err.grpc_status == 16, "stream recv after the end: "
-              "the status again");
+                                                                 "the status again");
         evb_client_stream_close(s);
     }
     evb_client_close(bad);

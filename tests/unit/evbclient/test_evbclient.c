@@ -20,20 +20,29 @@ static void test_encode_round_trip(void)
     evb_client_extension ext[] = {{"region", "cn"}, {"seq", "1"}, {"empty", ""}};
     evb_client_entry e[3];
     memset(e, 0, sizeof e);
-    e[0] = (evb_client_entry){.id = "evt-1", .org = "org-a", .type = "t.changed",
-                              .subject = "customer/c1", .time = "2024-05-01T10:20:30Z",
-                              .datacontenttype = "application/json", .data = "{\"k\":1}",
-                              .data_len = 7, .extensions = ext, .n_extensions = 3};
-    e[1] = (evb_client_entry){.org = "org-b", .type = "t.bin", .datacontenttype =
-                              "application/octet-stream", .data = bin, .data_len = sizeof bin};
+    e[0] = (evb_client_entry){.id = "evt-1",
+                              .org = "org-a",
+                              .type = "t.changed",
+                              .subject = "customer/c1",
+                              .time = "2024-05-01T10:20:30Z",
+                              .datacontenttype = "application/json",
+                              .data = "{\"k\":1}",
+                              .data_len = 7,
+                              .extensions = ext,
+                              .n_extensions = 3};
+    e[1] = (evb_client_entry){.org = "org-b",
+                              .type = "t.bin",
+                              .datacontenttype = "application/octet-stream",
+                              .data = bin,
+                              .data_len = sizeof bin};
     e[2] = (evb_client_entry){.id = "\xe4\xb8\xad\xe6\x96\x87", .org = "org-c"}; /* no data */
 
     uint8_t buf[1024];
     size_t len = 0, size = 0;
     evb_client_error err;
-    CU_ASSERT_EQUAL_FATAL(evb_client_encode_put_events("crm", e, 3, "req-1", buf, sizeof buf,
-                                                       &len, &err),
-                          EVB_CLIENT_OK);
+    CU_ASSERT_EQUAL_FATAL(
+        evb_client_encode_put_events("crm", e, 3, "req-1", buf, sizeof buf, &len, &err),
+        EVB_CLIENT_OK);
     CU_ASSERT_EQUAL(evb_client_encoded_size("crm", e, 3, "req-1", &size, &err), EVB_CLIENT_OK);
     CU_ASSERT_EQUAL(size, len);
     CU_ASSERT_EQUAL(err.code, EVB_CLIENT_OK);
@@ -73,9 +82,8 @@ static void test_encode_no_request_id(void)
     evb_client_entry e = {.org = "o", .type = "t"};
     uint8_t buf[64];
     size_t len = 0;
-    CU_ASSERT_EQUAL_FATAL(evb_client_encode_put_events("c", &e, 1, NULL, buf, sizeof buf, &len,
-                                                       NULL),
-                          EVB_CLIENT_OK);
+    CU_ASSERT_EQUAL_FATAL(
+        evb_client_encode_put_events("c", &e, 1, NULL, buf, sizeof buf, &len, NULL), EVB_CLIENT_OK);
     Evbridge__V1__PutEventsRequest *r = evbridge__v1__put_events_request__unpack(NULL, len, buf);
     CU_ASSERT_PTR_NOT_NULL_FATAL(r);
     CU_ASSERT_STRING_EQUAL(r->request_id, "");
@@ -86,7 +94,7 @@ static void test_encode_no_request_id(void)
 /* 100 entries of 256 KiB each (the server's per-entry data limit): 25 MiB encoded exactly. */
 static void test_encode_max_batch(void)
 {
-    size_t dlen = 256 * 1024;
+    size_t dlen = (size_t)256 * 1024;
     uint8_t *data = malloc(dlen);
     evb_client_entry *e = calloc(EVB_CLIENT_MAX_ENTRIES, sizeof *e);
     CU_ASSERT_PTR_NOT_NULL_FATAL(data);
@@ -96,15 +104,14 @@ static void test_encode_max_batch(void)
     for (size_t i = 0; i < EVB_CLIENT_MAX_ENTRIES; i++)
         e[i] = (evb_client_entry){.org = "org", .type = "t", .data = data, .data_len = dlen};
     size_t size = 0, len = 0;
-    CU_ASSERT_EQUAL_FATAL(evb_client_encoded_size("c", e, EVB_CLIENT_MAX_ENTRIES, "r", &size,
-                                                  NULL),
+    CU_ASSERT_EQUAL_FATAL(evb_client_encoded_size("c", e, EVB_CLIENT_MAX_ENTRIES, "r", &size, NULL),
                           EVB_CLIENT_OK);
     CU_ASSERT(size > EVB_CLIENT_MAX_ENTRIES * dlen);
     uint8_t *buf = malloc(size);
     CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
-    CU_ASSERT_EQUAL(evb_client_encode_put_events("c", e, EVB_CLIENT_MAX_ENTRIES, "r", buf, size,
-                                                 &len, NULL),
-                    EVB_CLIENT_OK);
+    CU_ASSERT_EQUAL(
+        evb_client_encode_put_events("c", e, EVB_CLIENT_MAX_ENTRIES, "r", buf, size, &len, NULL),
+        EVB_CLIENT_OK);
     CU_ASSERT_EQUAL(len, size);
     Evbridge__V1__PutEventsRequest *r = evbridge__v1__put_events_request__unpack(NULL, len, buf);
     CU_ASSERT_PTR_NOT_NULL_FATAL(r);
@@ -123,8 +130,7 @@ static void test_encode_nospace(void)
     uint8_t buf[256];
     size_t need = 0, len = 7;
     evb_client_error err;
-    CU_ASSERT_EQUAL_FATAL(evb_client_encoded_size("c", &e, 1, "rid", &need, NULL),
-                          EVB_CLIENT_OK);
+    CU_ASSERT_EQUAL_FATAL(evb_client_encoded_size("c", &e, 1, "rid", &need, NULL), EVB_CLIENT_OK);
     CU_ASSERT_EQUAL(evb_client_encode_put_events("c", &e, 1, "rid", buf, need - 1, &len, &err),
                     EVB_CLIENT_ERR_NOSPACE);
     CU_ASSERT_EQUAL(len, 0);
@@ -172,9 +178,9 @@ static void test_encode_argument_checks(void)
         if (strstr(err.message, cases[i].word) == NULL)
             fprintf(stderr, "case %zu: %s\n", i, err.message);
         CU_ASSERT_PTR_NOT_NULL(strstr(err.message, cases[i].word));
-        CU_ASSERT_EQUAL(evb_client_encoded_size(cases[i].connector, cases[i].e, cases[i].n,
-                                                NULL, &size, NULL),
-                        EVB_CLIENT_ERR_INVALID);
+        CU_ASSERT_EQUAL(
+            evb_client_encoded_size(cases[i].connector, cases[i].e, cases[i].n, NULL, &size, NULL),
+            EVB_CLIENT_ERR_INVALID);
     }
     /* exactly the maximum is fine */
     for (size_t i = 0; i < EVB_CLIENT_MAX_ENTRIES; i++)
@@ -308,11 +314,11 @@ static void test_decode_malformed(void)
         const char *bytes;
         size_t len;
     } cases[] = {
-        {"\x12\x05\x0a\x01", 4},   /* results: length beyond the end */
+        {"\x12\x05\x0a\x01", 4},         /* results: length beyond the end */
         {"\x1a\xff\xff\xff\xff\x0f", 6}, /* request_id: huge length */
-        {"\x08", 1},               /* failed_entry_count: varint missing */
-        {"\x12\x02\x12\x7f", 4},   /* result.event_id: length beyond the submessage */
-        {"\x0f", 1},               /* invalid wire type 7 */
+        {"\x08", 1},                     /* failed_entry_count: varint missing */
+        {"\x12\x02\x12\x7f", 4},         /* result.event_id: length beyond the submessage */
+        {"\x0f", 1},                     /* invalid wire type 7 */
     };
     static evb_client_result res[2];
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -355,8 +361,7 @@ static void test_open_options(void)
     static evb_client_result res[1];
     CU_ASSERT_EQUAL(evb_client_put_events(c, "c", &e, 1, res, NULL, &err), EVB_CLIENT_ERR_RPC);
     CU_ASSERT(err.grpc_status == 14 || err.grpc_status == 4); /* UNAVAILABLE or DEADLINE */
-    CU_ASSERT_EQUAL(evb_client_put_events(c, "c", &e, 0, res, NULL, &err),
-                    EVB_CLIENT_ERR_INVALID);
+    CU_ASSERT_EQUAL(evb_client_put_events(c, "c", &e, 0, res, NULL, &err), EVB_CLIENT_ERR_INVALID);
     evb_client_close(c);
     evb_client_close(NULL);
     evb_client_stream_close(NULL);
