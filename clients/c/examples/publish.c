@@ -5,7 +5,8 @@
  *
  * Environment: EVB_ADDR (default 127.0.0.1:7000), EVB_API_KEY (an isv key of the
  * connector's ISV), EVB_CONNECTOR / EVB_ORG / EVB_TYPE (instead of the arguments),
- * EVB_CA_FILE (PEM roots; enables TLS). Output, one line per entry:
+ * EVB_CA_FILE (PEM roots; enables TLS), EVB_CERT_FILE + EVB_KEY_FILE (client certificate
+ * for mutual TLS). Output, one line per entry:
  *   put <i> <PUBLISHED|DEDUPLICATED|REJECTED> <event id or error code> [message]
  *   stream <request id> <i> <status> <event id or error code> [message]
  * Exit status: 0 when every call succeeded and no entry was rejected, 1 when an entry was
@@ -92,23 +93,29 @@ int main(int argc, char **argv)
     opt.target = env_or("EVB_ADDR", "127.0.0.1:7000");
     opt.api_key = env_or("EVB_API_KEY", NULL);
     opt.timeout_ms = 10000;
-    char *ca = NULL;
-    const char *ca_file = env_or("EVB_CA_FILE", NULL);
-    if (ca_file != NULL) {
-        ca = read_file(ca_file);
-        if (ca == NULL) {
-            fprintf(stderr, "cannot read %s\n", ca_file);
+    /* TLS: PEM files named by the environment, read into memory (the API takes contents) */
+    static const char *const pem_env[3] = {"EVB_CA_FILE", "EVB_CERT_FILE", "EVB_KEY_FILE"};
+    char *pem[3] = {NULL, NULL, NULL};
+    for (int i = 0; i < 3; i++) {
+        const char *path = env_or(pem_env[i], NULL);
+        if (path != NULL && (pem[i] = read_file(path)) == NULL) {
+            fprintf(stderr, "cannot read %s (%s)\n", path, pem_env[i]);
+            for (int k = 0; k < i; k++)
+                free(pem[k]);
             return 2;
         }
-        opt.use_tls = 1;
-        opt.root_ca_pem = ca;
     }
+    opt.use_tls = pem[0] != NULL || pem[1] != NULL;
+    opt.root_ca_pem = pem[0];
+    opt.client_cert_pem = pem[1];
+    opt.client_key_pem = pem[2];
 
     evb_client *client = NULL;
     evb_client_error err;
     if (evb_client_open(&opt, &client, &err) != EVB_CLIENT_OK) {
         fprintf(stderr, "open: %s\n", err.message);
-        free(ca);
+        for (int i = 0; i < 3; i++)
+            free(pem[i]);
         return 2;
     }
 
@@ -188,6 +195,7 @@ int main(int argc, char **argv)
     }
     evb_client_stream_close(stream);
     evb_client_close(client);
-    free(ca);
+    for (int i = 0; i < 3; i++)
+        free(pem[i]);
     return failed ? 2 : rejected ? 1 : 0;
 }

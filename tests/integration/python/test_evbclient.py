@@ -2,7 +2,8 @@
 """libevbclient (clients/c) against a real server: the example program publishes with
 PutEvents and PublishStream and the events are stored (GetEvent); the C library's live
 checks (evbclient_live: errors, threads, a pipelined stream); and the installed library
-(cmake --install --component evbclient) builds the example through pkg-config."""
+(cmake --install --component evbclient) builds the example through pkg-config; the example
+over TLS and mutual TLS."""
 
 import os
 import re
@@ -10,12 +11,15 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import unittest
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from evbharness import (  # noqa: E402
-    BIN_DIR, REPO, TYPE_CUSTOMER, ServerTestCase, events_pb2, main, unique)
+    BIN_DIR, REPO, TYPE_CUSTOMER, ServerTestCase, create_connector, create_key, events_pb2, main,
+    unique)
+from test_tls import TlsServer, make_pki  # noqa: E402  (the TLS suite's openssl PKI)
 
 EXAMPLE = BIN_DIR / "evbclient-publish"
 LIVE = BIN_DIR / "evbclient_live"
@@ -138,6 +142,70 @@ class EvbClientTest(ServerTestCase):
         r = run([exe, self.conn.name, self.org], env=self.example_env())
         self.assertEqual(r.returncode, 0, "stdout:\n%s\nstderr:\n%s" % (r.stdout, r.stderr))
         self.check_example_output(r.stdout)
+
+
+class EvbClientTlsTest(unittest.TestCase):
+    """The example over TLS and mutual TLS (PEM files from EVB_CA_FILE, EVB_CERT_FILE,
+    EVB_KEY_FILE; the library takes their contents)."""
+
+    @classmethod
+    def setUpClass(cls):
+        if shutil.which("openssl") is None:
+            raise AssertionError("openssl not found (Debian package openssl)")
+        cls.pki = Path(tempfile.mkdtemp(prefix="evbclient-pki-"))
+        make_pki(cls.pki)
+        cls.servers = []
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            for s in cls.servers:
+                rc = s.stop()
+                if rc != 0:
+                    raise AssertionError("evbridged exit %r\n%s" % (rc, s.log_text()))
+        finally:
+            for s in cls.servers:
+                s.cleanup()
+            shutil.rmtree(cls.pki, ignore_errors=True)
+
+    def start(self, mutual, name):
+        srv = TlsServer(self.pki, mutual, name)
+        srv.extra_args += ["--admin-listen", "off"]
+        self.servers.append(srv)
+        srv.start()
+        adm = srv.tls_client(srv.admin_key())
+        self.addCleanup(adm.close)
+        isv = unique("isv")
+        _kid, key = create_key(adm, "isv", isv)
+        cli = srv.tls_client(key)
+        self.addCleanup(cli.close)
+        conn = create_connector(cli, isv)
+        return srv, key, conn.name
+
+    def example(self, srv, key, conn, **files):
+        env = dict(os.environ, EVB_ADDR=srv.target, EVB_API_KEY=key)
+        for var, name in files.items():
+            env[var] = str(self.pki / name)
+        return run([EXAMPLE, conn, unique("org")], env=env)
+
+    def test_tls_and_mutual_tls(self):
+        srv, key, conn = self.start(False, "ctls")
+        r = self.example(srv, key, conn, EVB_CA_FILE="ca.crt")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(r.stdout.count(" PUBLISHED "), 6, r.stdout)
+        # an untrusted server certificate fails the call
+        r = self.example(srv, key, conn, EVB_CA_FILE="rogue-ca.crt")
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn("gRPC status 14", r.stderr)
+
+        srv, key, conn = self.start(True, "cmtls")
+        r = self.example(srv, key, conn, EVB_CA_FILE="ca.crt", EVB_CERT_FILE="client.crt",
+                         EVB_KEY_FILE="client.key")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(r.stdout.count(" PUBLISHED "), 6, r.stdout)
+        # no client certificate: refused
+        r = self.example(srv, key, conn, EVB_CA_FILE="ca.crt")
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
 
 
 if __name__ == "__main__":
