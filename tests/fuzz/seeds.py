@@ -201,3 +201,30 @@ PUT = [
 ]
 for name, data in PUT:
     write("put_events", name, data)
+
+# ---- evbctl: <selector><file text>; selector % 5: Connection, Action, Connector, Schema,
+# PutEventsRequest -------------------------------------------------------------------------
+EVBCTL = [
+    ("connection-yaml", 0, "org: org1\nname: vip-customers\nconnector: crm\n"
+     "event_types: [com.acme.crm.customer.changed]\n"
+     "pattern: '{\"data\": {\"level\": [\"vip\"]}}'\naction: billing-hook\n"
+     "transform: {mode: DATA}\nretry: {strategy: EXPONENTIAL_DECAY_RETRY, max_attempts: 10}\n"
+     "dead_letter: true\n"),
+    ("connection-json", 0, '{"org":"org1","name":"c","connector":"crm","transform":{"mode":"TEMPLATE","value":"${a}","vars":{"a":"$.data"}},"retry":{"max_attempts":"3"}}'),
+    ("action-yaml", 1, "name: billing-hook\norg: org1\nkind: HTTP\nhttp:\n  url: https://billing.example.com/hook\n"
+     "  method: POST\n  headers:\n    x-team: \"42\"\n  timeout_ms: 5000\n"),
+    ("connector-kind-spec", 2, "---\nkind: Connector\nspec:\n  name: crm\n  isv: acme\n  event_types:\n"
+     "    - type: com.acme.customer.changed\n      subject: std.customer\n      version: 2\n"
+     "---\nkind: Connector\nspec: {name: b}\n...\n"),
+    ("schema-yaml", 3, "subject: std.customer\nschema: |\n  {\"type\": \"object\"}\nschema_type: JSON\n"),
+    ("put-events-yaml", 4, "connector: crm\nentries:\n  - org: acme\n    type: t\n"
+     "    data: !!binary aGVsbG8=\n    extensions: {traceparent: '00-1-2-01'}\n"),
+    ("yaml-scalars", 0, "a: ~\nb: Null\nc: TRUE\nd: 0x1F\ne: 0o17\nf: -.inf\ng: .NaN\nh: 1e3\n"
+     "i: '007'\nj: \"tab\\there\"\nk: !!str 12\nl: 9223372036854775808\nm: \n"),
+    ("yaml-anchors", 0, "base: &b {org: o1, name: n}\nother: *b\nlist: [&x 1, *x, [*x]]\n"),
+    ("yaml-dup-key", 0, "a: 1\na: 2\n"),
+    ("yaml-complex-key", 0, "? [a, b]\n: 1\n"),
+    ("yaml-block-scalars", 1, "name: |+\n  keep\n\nhttp: {url: >-\n    folded\n    text}\n"),
+]
+for name, sel, text in EVBCTL:
+    write("evbctl", name, bytes([sel]) + text.encode())

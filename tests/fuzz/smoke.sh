@@ -35,6 +35,8 @@ fi
 cmake --build "$build" --target evb_fuzz_all -j "$(nproc 2>/dev/null || echo 2)" \
     >"$build/.smoke-build.log" 2>&1 || { tail -50 "$build/.smoke-build.log"; exit 1; }
 echo "fuzz-smoke: build took $(( $(date +%s) - start )) s"
+# fuzz_evbctl is built only while clients/evbctl/ has its loaders (tests/fuzz/CMakeLists.txt).
+[ -x "$build/bin/fuzz_evbctl" ] && targets="$targets evbctl"
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
