@@ -2,10 +2,9 @@
  * listing and paging, group commit, draining close, back-pressure, connectors, API keys,
  * data-directory errors and commit failures (via the store's test hooks in store_int.h).
  * Each test works in its own mkdtemp directory, removed afterwards. */
-#define _XOPEN_SOURCE 700 /* nftw */
+#define _XOPEN_SOURCE 700 /* strdup, nanosleep */
 #include <CUnit/Basic.h>
 #include <errno.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
@@ -18,48 +17,14 @@
 
 #include "server/store/store.h"
 #include "server/store/store_int.h"
+#include "tests/unit/store/store_test_util.h"
 
 /* ---- helpers ---- */
-
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
-
-static char *tmpdir_new(void)
-{
-    char tmpl[] = "/tmp/evb-store-XXXXXX";
-    char *d = mkdtemp(tmpl);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-    return strdup(d);
-}
-
-static void tmpdir_free(char *d)
-{
-    chmod(d, 0700);
-    nftw(d, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-    free(d);
-}
 
 static void sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
-}
-
-static evb_store *open_store(const char *dir, int64_t window_ms, size_t queue_cap)
-{
-    evb_store_options o = {.data_dir = dir, .dedup_window_ms = window_ms, .queue_cap = queue_cap};
-    evb_store *s = NULL;
-    evb_error err;
-    evb_err e = evb_store_open(&o, &s, &err);
-    if (e != EVB_OK)
-        fprintf(stderr, "open: %s\n", err.message);
-    CU_ASSERT_EQUAL_FATAL(e, EVB_OK);
-    return s;
 }
 
 static evb_event *make_event(const char *id, const char *org, const char *connector,
@@ -82,134 +47,11 @@ static evb_event *make_event(const char *id, const char *org, const char *connec
     return ev;
 }
 
-/* Waits for one completion. */
-typedef struct waiter {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int done;
-    evb_err err;
-} waiter;
-
-static void waiter_init(waiter *w)
-{
-    pthread_mutex_init(&w->mu, NULL);
-    pthread_cond_init(&w->cv, NULL);
-    w->done = 0;
-    w->err = EVB_ERR_INTERNAL;
-}
-
-static void waiter_cb(void *arg, evb_err err)
-{
-    waiter *w = arg;
-    pthread_mutex_lock(&w->mu);
-    w->err = err;
-    w->done = 1;
-    pthread_cond_broadcast(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-}
-
-static evb_err waiter_wait(waiter *w)
-{
-    pthread_mutex_lock(&w->mu);
-    while (!w->done)
-        pthread_cond_wait(&w->cv, &w->mu);
-    pthread_mutex_unlock(&w->mu);
-    evb_err e = w->err;
-    pthread_mutex_destroy(&w->mu);
-    pthread_cond_destroy(&w->cv);
-    return e;
-}
-
-/* Submits items and waits for their completion; returns the completion's err (or the
- * submission error). */
-static evb_err put_wait(evb_store *s, evb_put_item *items, size_t n)
-{
-    waiter w;
-    waiter_init(&w);
-    evb_err e = evb_store_put_events(s, items, n, waiter_cb, &w);
-    if (e != EVB_OK) {
-        pthread_mutex_destroy(&w.mu);
-        pthread_cond_destroy(&w.cv);
-        return e;
-    }
-    return waiter_wait(&w);
-}
-
 static evb_put_status put_one(evb_store *s, evb_event *ev)
 {
     evb_put_item it = {.ev = ev};
     CU_ASSERT_EQUAL(put_wait(s, &it, 1), EVB_OK);
     return it.status;
-}
-
-/* A gate that holds the writer inside a completion, so later jobs pile up in the queue. */
-typedef struct gate {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int entered, open;
-    evb_event *ev;
-    evb_put_item item;
-} gate;
-
-static void gate_cb(void *arg, evb_err err)
-{
-    (void)err;
-    gate *g = arg;
-    pthread_mutex_lock(&g->mu);
-    g->entered = 1;
-    pthread_cond_broadcast(&g->cv);
-    while (!g->open)
-        pthread_cond_wait(&g->cv, &g->mu);
-    pthread_mutex_unlock(&g->mu);
-}
-
-/* Blocks the writer: returns once it sits in the gate's completion. */
-static void gate_close(evb_store *s, gate *g, const char *id)
-{
-    pthread_mutex_init(&g->mu, NULL);
-    pthread_cond_init(&g->cv, NULL);
-    g->entered = g->open = 0;
-    g->ev = make_event(id, "gate", "gate", "gate", 0);
-    g->item = (evb_put_item){.ev = g->ev};
-    CU_ASSERT_EQUAL_FATAL(evb_store_put_events(s, &g->item, 1, gate_cb, g), EVB_OK);
-    pthread_mutex_lock(&g->mu);
-    while (!g->entered)
-        pthread_cond_wait(&g->cv, &g->mu);
-    pthread_mutex_unlock(&g->mu);
-}
-
-static void gate_open(gate *g)
-{
-    pthread_mutex_lock(&g->mu);
-    g->open = 1;
-    pthread_cond_broadcast(&g->cv);
-    pthread_mutex_unlock(&g->mu);
-}
-
-/* After the writer has left the gate (i.e. after a later job completed). */
-static void gate_fini(gate *g)
-{
-    evb_event_free(g->ev);
-    pthread_mutex_destroy(&g->mu);
-    pthread_cond_destroy(&g->cv);
-}
-
-/* Runs an integer query directly on the database file (read-only). */
-static int64_t db_int(const char *dir, const char *sql)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/evbridge.db", dir);
-    sqlite3 *db = NULL;
-    int64_t v = -1;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
-        sqlite3_stmt *st = NULL;
-        if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
-            sqlite3_step(st) == SQLITE_ROW)
-            v = sqlite3_column_int64(st, 0);
-        sqlite3_finalize(st);
-    }
-    sqlite3_close(db);
-    return v;
 }
 
 static int64_t count_events(evb_store *s)
@@ -223,10 +65,10 @@ static int64_t count_events(evb_store *s)
 
 static void test_open_migrate_reopen(void)
 {
-    char *base = tmpdir_new();
+    char *base = tmpdir_new("store");
     char dir[512];
     snprintf(dir, sizeof dir, "%s/a/b/data/", base); /* missing parents, trailing slash */
-    evb_store *s = open_store(dir, 0, 0);
+    evb_store *s = open_store(dir);
     CU_ASSERT_EQUAL(evb_store_ready(s), 1);
     struct stat st;
     snprintf(dir, sizeof dir, "%s/a/b/data", base);
@@ -254,7 +96,7 @@ static void test_open_migrate_reopen(void)
 
     /* Reopen: migrations are not applied twice. */
     sleep_ms(5);
-    s = open_store(dir, 0, 0);
+    s = open_store(dir);
     evb_event *ev = make_event("e1", "o", "c", "t", 1);
     CU_ASSERT_EQUAL(put_one(s, ev), EVB_PUT_PUBLISHED);
     evb_event_free(ev);
@@ -263,7 +105,7 @@ static void test_open_migrate_reopen(void)
     CU_ASSERT_EQUAL(n_steps, db_int(dir, "SELECT max(version) FROM schema_version"));
     CU_ASSERT_EQUAL(db_int(dir, "SELECT applied_ms FROM schema_version WHERE version = 1"),
                     applied);
-    s = open_store(dir, 0, 0);
+    s = open_store(dir);
     CU_ASSERT_EQUAL(count_events(s), 1);
     evb_store_close(s);
 
@@ -290,7 +132,7 @@ static void test_open_migrate_reopen(void)
 
 static void test_bad_data_dir(void)
 {
-    char *base = tmpdir_new();
+    char *base = tmpdir_new("store");
     evb_store *s = NULL;
     evb_error err;
     char path[512];
@@ -336,7 +178,7 @@ static void test_bad_data_dir(void)
     /* read-only database file */
     if (geteuid() != 0) {
         snprintf(path, sizeof path, "%s/rodb", base);
-        s = open_store(path, 0, 0);
+        s = open_store(path);
         evb_store_close(s);
         s = NULL;
         snprintf(db, sizeof db, "%s/evbridge.db", path);
@@ -354,8 +196,8 @@ static void test_bad_data_dir(void)
 
 static void test_round_trip(void)
 {
-    char *dir = tmpdir_new();
-    evb_store *s = open_store(dir, 0, 0);
+    char *dir = tmpdir_new("store");
+    evb_store *s = open_store(dir);
 
     evb_event *ev = calloc(1, sizeof *ev);
     ev->id = strdup("id-1");
@@ -470,8 +312,8 @@ static void test_round_trip(void)
 
 static void test_dedup(void)
 {
-    char *dir = tmpdir_new();
-    evb_store *s = open_store(dir, 300, 0); /* a 300 ms window */
+    char *dir = tmpdir_new("store");
+    evb_store *s = open_store_opts(dir, 300, 0); /* a 300 ms window */
 
     /* within one submission */
     evb_event *a = make_event("d1", "o1", "c1", "t", 1);
@@ -491,7 +333,7 @@ static void test_dedup(void)
     /* across submissions, including two in the same batch (writer held at a gate) */
     CU_ASSERT_EQUAL(put_one(s, b), EVB_PUT_DEDUPLICATED);
     gate g;
-    gate_close(s, &g, "gate-1");
+    gate_close(s, &g, make_event("gate-1", "gate", "gate", "gate", 0));
     evb_event *e1 = make_event("d2", "o1", "c1", "t", 5);
     evb_event *e2 = make_event("d2", "o1", "c1", "t", 6);
     evb_put_item i1 = {.ev = e1}, i2 = {.ev = e2};
@@ -535,8 +377,8 @@ static void test_dedup(void)
 
 static void test_list_and_paging(void)
 {
-    char *dir = tmpdir_new();
-    evb_store *s = open_store(dir, 0, 0);
+    char *dir = tmpdir_new("store");
+    evb_store *s = open_store(dir);
     static const char *orgs[] = {"oa", "ob"}, *conns[] = {"c1", "c2"}, *types[] = {"t1", "t2"};
     enum { N = 40 };
     evb_event *evs[N];
@@ -673,8 +515,8 @@ static void *gc_thread(void *arg)
 
 static void test_group_commit(void)
 {
-    char *dir = tmpdir_new();
-    evb_store *s = open_store(dir, 0, 0);
+    char *dir = tmpdir_new("store");
+    evb_store *s = open_store(dir);
     atomic_store(&gc_done, 0);
     atomic_store(&gc_ok, 0);
     atomic_store(&gc_published, 0);
@@ -740,13 +582,13 @@ static void *open_gate_later(void *arg)
 
 static void test_close_drains(void)
 {
-    char *dir = tmpdir_new();
-    evb_store *s = open_store(dir, 0, 0);
+    char *dir = tmpdir_new("store");
+    evb_store *s = open_store(dir);
     static drain_item d[DRAIN_N];
     drain_store = s;
     drain_resubmit = -1;
     gate g;
-    gate_close(s, &g, "gate-drain");
+    gate_close(s, &g, make_event("gate-drain", "gate", "gate", "gate", 0));
     int accepted = 0;
     for (int i = 0; i < DRAIN_N; i++) {
         char id[32];
@@ -776,7 +618,7 @@ static void test_close_drains(void)
     }
     CU_ASSERT_EQUAL(ok, DRAIN_N);
     CU_ASSERT_EQUAL(drain_resubmit, EVB_ERR_UNAVAILABLE);
-    s = open_store(dir, 0, 0);
+    s = open_store(dir);
     CU_ASSERT_EQUAL(count_events(s), ok + 1); /* + the gate's event */
     evb_event *got = NULL;
     CU_ASSERT_EQUAL(evb_store_get_event(s, "dr2999", NULL, NULL, &got), EVB_OK);
@@ -791,10 +633,10 @@ static void test_close_drains(void)
 
 static void test_queue_full(void)
 {
-    char *dir = tmpdir_new();
-    evb_store *s = open_store(dir, 0, 4);
+    char *dir = tmpdir_new("store");
+    evb_store *s = open_store_opts(dir, 0, 4);
     gate g;
-    gate_close(s, &g, "gate-full");
+    gate_close(s, &g, make_event("gate-full", "gate", "gate", "gate", 0));
     evb_event *evs[5];
     evb_put_item items[5];
     waiter w[5];
@@ -827,12 +669,12 @@ static void test_queue_full(void)
 /* max_batch caps a group commit; synchronous_normal opens fine */
 static void test_batch_cap(void)
 {
-    char *dir = tmpdir_new();
+    char *dir = tmpdir_new("store");
     evb_store_options o = {.data_dir = dir, .max_batch = 3, .synchronous_normal = 1};
     evb_store *s = NULL;
     CU_ASSERT_EQUAL_FATAL(evb_store_open(&o, &s, NULL), EVB_OK);
     gate g;
-    gate_close(s, &g, "gate-cap");
+    gate_close(s, &g, make_event("gate-cap", "gate", "gate", "gate", 0));
     enum { N = 9 };
     evb_event *evs[N];
     evb_put_item items[N];
@@ -862,8 +704,8 @@ static void test_batch_cap(void)
 
 static void test_commit_failure(void)
 {
-    char *dir = tmpdir_new();
-    evb_store *s = open_store(dir, 0, 0);
+    char *dir = tmpdir_new("store");
+    evb_store *s = open_store(dir);
     evb_event *ev = make_event("f1", "o", "c", "t", 1);
     evb_event *ev2 = make_event("f2", "o", "c", "t", 2);
     evb_put_item it = {.ev = ev}, it2 = {.ev = ev2};
@@ -879,7 +721,7 @@ static void test_commit_failure(void)
 
     /* the same in a group commit: every job of the batch fails */
     gate g;
-    gate_close(s, &g, "gate-fail");
+    gate_close(s, &g, make_event("gate-fail", "gate", "gate", "gate", 0));
     waiter w1, w2;
     waiter_init(&w1);
     waiter_init(&w2);
@@ -945,13 +787,13 @@ static void *create_dup(void *arg)
 
 static void test_bad_job_in_batch(void)
 {
-    char *dir = tmpdir_new();
-    evb_store *s = open_store(dir, 0, 0);
+    char *dir = tmpdir_new("store");
+    evb_store *s = open_store(dir);
     evb_connector c = {.name = "dup", .isv = "i", .source = "/s"};
     CU_ASSERT_EQUAL(evb_store_connector_create(s, &c), EVB_OK);
 
     gate g;
-    gate_close(s, &g, "gate-bad");
+    gate_close(s, &g, make_event("gate-bad", "gate", "gate", "gate", 0));
     evb_event *a = make_event("ba", "o", "c", "t", 1);
     evb_event *b = make_event("bb", "o", "c", "t", 2);
     evb_put_item ia = {.ev = a}, ib = {.ev = b};
@@ -993,8 +835,8 @@ static void test_bad_job_in_batch(void)
 
 static void test_connectors(void)
 {
-    char *dir = tmpdir_new();
-    evb_store *s = open_store(dir, 0, 0);
+    char *dir = tmpdir_new("store");
+    evb_store *s = open_store(dir);
     evb_event_type_def types[2] = {
         {.type = "customer.changed",
          .subject = "std.customer",
@@ -1086,7 +928,7 @@ static void test_connectors(void)
 
     /* survives reopen */
     evb_store_close(s);
-    s = open_store(dir, 0, 0);
+    s = open_store(dir);
     CU_ASSERT_EQUAL(evb_store_connector_list(s, NULL, &cs, &n), EVB_OK);
     CU_ASSERT_EQUAL(n, 2);
     evb_connector_array_free(cs, n);
@@ -1100,8 +942,8 @@ static void test_connectors(void)
 
 static void test_keys(void)
 {
-    char *dir = tmpdir_new();
-    evb_store *s = open_store(dir, 0, 0);
+    char *dir = tmpdir_new("store");
+    evb_store *s = open_store(dir);
     int64_t n_admin = -1;
     CU_ASSERT_EQUAL(evb_store_key_count_admin(s, &n_admin), EVB_OK);
     CU_ASSERT_EQUAL(n_admin, 0);
@@ -1197,8 +1039,8 @@ static void *reader_thread(void *arg)
 
 static void test_concurrent_reads(void)
 {
-    char *dir = tmpdir_new();
-    evb_store *s = open_store(dir, 0, 0);
+    char *dir = tmpdir_new("store");
+    evb_store *s = open_store(dir);
     atomic_int stop;
     atomic_init(&stop, 0);
     enum { R = 20 }; /* more threads than the pool's cap */
@@ -1228,28 +1070,25 @@ static void test_concurrent_reads(void)
     tmpdir_free(dir);
 }
 
+static const store_test tests[] = {
+    {"open, migrate, reopen", test_open_migrate_reopen},
+    {"bad data directory", test_bad_data_dir},
+    {"event round trip", test_round_trip},
+    {"dedup", test_dedup},
+    {"list and paging", test_list_and_paging},
+    {"group commit", test_group_commit},
+    {"close drains the queue", test_close_drains},
+    {"queue full", test_queue_full},
+    {"batch cap", test_batch_cap},
+    {"commit failure", test_commit_failure},
+    {"bad job in a batch", test_bad_job_in_batch},
+    {"connectors", test_connectors},
+    {"api keys", test_keys},
+    {"concurrent reads", test_concurrent_reads},
+    {NULL, NULL},
+};
+
 int main(void)
 {
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 2;
-    CU_pSuite suite = CU_add_suite("store", NULL, NULL);
-    CU_add_test(suite, "open, migrate, reopen", test_open_migrate_reopen);
-    CU_add_test(suite, "bad data directory", test_bad_data_dir);
-    CU_add_test(suite, "event round trip", test_round_trip);
-    CU_add_test(suite, "dedup", test_dedup);
-    CU_add_test(suite, "list and paging", test_list_and_paging);
-    CU_add_test(suite, "group commit", test_group_commit);
-    CU_add_test(suite, "close drains the queue", test_close_drains);
-    CU_add_test(suite, "queue full", test_queue_full);
-    CU_add_test(suite, "batch cap", test_batch_cap);
-    CU_add_test(suite, "commit failure", test_commit_failure);
-    CU_add_test(suite, "bad job in a batch", test_bad_job_in_batch);
-    CU_add_test(suite, "connectors", test_connectors);
-    CU_add_test(suite, "api keys", test_keys);
-    CU_add_test(suite, "concurrent reads", test_concurrent_reads);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failures = CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return failures > 0 ? 1 : 0;
+    return run_suite("store", tests);
 }

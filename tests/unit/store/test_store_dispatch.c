@@ -6,76 +6,23 @@
  * connection, ids, time range; other orgs untouched), and migration step 4. Time is
  * simulated: deliveries are due at their event's recv_ms and claims pass their own now.
  * Each test works in its own mkdtemp directory, removed afterwards. */
-#define _XOPEN_SOURCE 700 /* nftw */
+#define _XOPEN_SOURCE 700 /* strdup */
 #include <CUnit/Basic.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "server/store/store.h"
 #include "server/store/store_dispatch.h"
 #include "server/store/store_int.h"
 #include "server/store/store_routing.h"
+#include "tests/unit/store/store_test_util.h"
 
 #define LEASE 30000
 
 /* ---- helpers ---- */
-
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
-
-static char *tmpdir_new(void)
-{
-    char tmpl[] = "/tmp/evb-dispatch-XXXXXX";
-    char *d = mkdtemp(tmpl);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-    return strdup(d);
-}
-
-static void tmpdir_free(char *d)
-{
-    nftw(d, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-    free(d);
-}
-
-static evb_store *open_store(const char *dir)
-{
-    evb_store_options o = {.data_dir = dir};
-    evb_store *s = NULL;
-    evb_error err;
-    evb_err e = evb_store_open(&o, &s, &err);
-    if (e != EVB_OK)
-        fprintf(stderr, "open: %s\n", err.message);
-    CU_ASSERT_EQUAL_FATAL(e, EVB_OK);
-    return s;
-}
-
-/* Runs an integer query directly on the database file (-1 when it fails). */
-static int64_t db_int(const char *dir, const char *sql)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/evbridge.db", dir);
-    sqlite3 *db = NULL;
-    int64_t v = -1;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
-        sqlite3_stmt *st = NULL;
-        if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
-            sqlite3_step(st) == SQLITE_ROW)
-            v = sqlite3_column_int64(st, 0);
-        sqlite3_finalize(st);
-    }
-    sqlite3_close(db);
-    return v;
-}
 
 /* A column of one delivery (-1 when absent). */
 static int64_t dcol(const char *dir, const char *id, const char *col)
@@ -83,41 +30,6 @@ static int64_t dcol(const char *dir, const char *id, const char *col)
     char sql[256];
     snprintf(sql, sizeof sql, "SELECT %s FROM deliveries WHERE id = '%s'", col, id);
     return db_int(dir, sql);
-}
-
-typedef struct waiter {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int done;
-    evb_err err;
-} waiter;
-
-static void waiter_cb(void *arg, evb_err err)
-{
-    waiter *w = arg;
-    pthread_mutex_lock(&w->mu);
-    w->err = err;
-    w->done = 1;
-    pthread_cond_broadcast(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-}
-
-static evb_err put_wait(evb_store *s, evb_put_item *items, size_t n)
-{
-    waiter w = {.err = EVB_ERR_INTERNAL};
-    pthread_mutex_init(&w.mu, NULL);
-    pthread_cond_init(&w.cv, NULL);
-    evb_err e = evb_store_put_events(s, items, n, waiter_cb, &w);
-    if (e == EVB_OK) {
-        pthread_mutex_lock(&w.mu);
-        while (!w.done)
-            pthread_cond_wait(&w.cv, &w.mu);
-        pthread_mutex_unlock(&w.mu);
-        e = w.err;
-    }
-    pthread_mutex_destroy(&w.mu);
-    pthread_cond_destroy(&w.cv);
-    return e;
 }
 
 /* One delivery to create with an event. */
@@ -216,7 +128,7 @@ static int64_t next_due(evb_store *s)
 
 static void test_claim_lease(void)
 {
-    char *dir = tmpdir_new();
+    char *dir = tmpdir_new("dispatch");
     evb_store *s = open_store(dir);
     char buf[512];
     CU_ASSERT_EQUAL(next_due(s), INT64_MAX);
@@ -275,7 +187,7 @@ static void test_claim_lease(void)
 
 static void test_skip_connections(void)
 {
-    char *dir = tmpdir_new();
+    char *dir = tmpdir_new("dispatch");
     evb_store *s = open_store(dir);
     char buf[512];
     for (int i = 0; i < 6; i++) { /* c1's backlog comes first */
@@ -311,7 +223,7 @@ static void test_skip_connections(void)
 
 static void test_ordering(void)
 {
-    char *dir = tmpdir_new();
+    char *dir = tmpdir_new("dispatch");
     evb_store *s = open_store(dir);
     char buf[512];
     put1(s, "k1", "o1", "c1", "k", 0, 1000);
@@ -368,7 +280,7 @@ static void test_ordering(void)
 
 static void test_strict(void)
 {
-    char *dir = tmpdir_new();
+    char *dir = tmpdir_new("dispatch");
     evb_store *s = open_store(dir);
     char buf[512];
     put1(s, "s1", "o1", "c1", "k", 1, 1000);
@@ -420,7 +332,7 @@ static void test_strict(void)
 
 static void test_complete_attempts(void)
 {
-    char *dir = tmpdir_new();
+    char *dir = tmpdir_new("dispatch");
     evb_store *s = open_store(dir);
     char buf[512];
     put1(s, "r1", "o1", "c1", NULL, 0, 1000);
@@ -468,7 +380,7 @@ static void test_complete_attempts(void)
 
 static void test_held(void)
 {
-    char *dir = tmpdir_new();
+    char *dir = tmpdir_new("dispatch");
     evb_store *s = open_store(dir);
     char buf[512];
     evb_connection_rec c = {
@@ -543,7 +455,7 @@ static int dead_pages(evb_store *s, const char *org, const char *conn, int page,
 
 static void test_dead_letters(void)
 {
-    char *dir = tmpdir_new();
+    char *dir = tmpdir_new("dispatch");
     evb_store *s = open_store(dir);
     char buf[512];
     /* Org A: a1, a2 die at 10005; a3 (c2) at 20005; a4 at 30005. Org B: b1 at 20005. */
@@ -591,7 +503,7 @@ static void test_dead_letters(void)
 
 static void test_redrive(void)
 {
-    char *dir = tmpdir_new();
+    char *dir = tmpdir_new("dispatch");
     evb_store *s = open_store(dir);
     char buf[512];
     put1(s, "a1", "A", "c1", NULL, 0, 1000);
@@ -658,7 +570,7 @@ static void test_redrive(void)
 
 static void test_backlog(void)
 {
-    char *dir = tmpdir_new();
+    char *dir = tmpdir_new("dispatch");
     evb_store *s = open_store(dir);
     char buf[4096];
     /* 40 deliveries of one key come first, then 5 without a key. */
@@ -698,7 +610,7 @@ static void test_backlog(void)
 
 static void test_migration(void)
 {
-    char *dir = tmpdir_new();
+    char *dir = tmpdir_new("dispatch");
     evb_store *s = open_store(dir);
     put1(s, "m1", "o1", "c1", "k", 1, 1000);
     evb_store_close(s);
@@ -716,24 +628,21 @@ static void test_migration(void)
     tmpdir_free(dir);
 }
 
+static const store_test tests[] = {
+    {"claim, lease expiry, complete", test_claim_lease},
+    {"skip connections", test_skip_connections},
+    {"ordering keys", test_ordering},
+    {"strict ordering and redrive", test_strict},
+    {"complete and attempts", test_complete_attempts},
+    {"held, paused, resumed", test_held},
+    {"dead letters", test_dead_letters},
+    {"redrive", test_redrive},
+    {"backlog behind one key", test_backlog},
+    {"migration", test_migration},
+    {NULL, NULL},
+};
+
 int main(void)
 {
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 2;
-    CU_pSuite suite = CU_add_suite("store_dispatch", NULL, NULL);
-    CU_add_test(suite, "claim, lease expiry, complete", test_claim_lease);
-    CU_add_test(suite, "skip connections", test_skip_connections);
-    CU_add_test(suite, "ordering keys", test_ordering);
-    CU_add_test(suite, "strict ordering and redrive", test_strict);
-    CU_add_test(suite, "complete and attempts", test_complete_attempts);
-    CU_add_test(suite, "held, paused, resumed", test_held);
-    CU_add_test(suite, "dead letters", test_dead_letters);
-    CU_add_test(suite, "redrive", test_redrive);
-    CU_add_test(suite, "backlog behind one key", test_backlog);
-    CU_add_test(suite, "migration", test_migration);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failures = CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return failures > 0 ? 1 : 0;
+    return run_suite("store_dispatch", tests);
 }

@@ -4,87 +4,20 @@
  * event), pause/resume, connection delete, group commit with many deliveries, and
  * migration step 3 on new and pre-existing databases. Each test works in its own mkdtemp
  * directory, removed afterwards. */
-#define _XOPEN_SOURCE 700 /* nftw */
+#define _XOPEN_SOURCE 700 /* strdup */
 #include <CUnit/Basic.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "server/store/store.h"
 #include "server/store/store_int.h"
 #include "server/store/store_routing.h"
+#include "tests/unit/store/store_test_util.h"
 
 /* ---- helpers ---- */
-
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
-
-static char *tmpdir_new(void)
-{
-    char tmpl[] = "/tmp/evb-routing-XXXXXX";
-    char *d = mkdtemp(tmpl);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-    if (d == NULL) /* for the analyzer: the FATAL assertion does not return */
-        abort();
-    return strdup(d);
-}
-
-static void tmpdir_free(char *d)
-{
-    nftw(d, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-    free(d);
-}
-
-static evb_store *open_store(const char *dir)
-{
-    evb_store_options o = {.data_dir = dir};
-    evb_store *s = NULL;
-    evb_error err;
-    evb_err e = evb_store_open(&o, &s, &err);
-    if (e != EVB_OK)
-        fprintf(stderr, "open: %s\n", err.message);
-    CU_ASSERT_EQUAL_FATAL(e, EVB_OK);
-    return s;
-}
-
-/* Runs an integer query directly on the database file (-1 when it fails). */
-static int64_t db_int(const char *dir, const char *sql)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/evbridge.db", dir);
-    sqlite3 *db = NULL;
-    int64_t v = -1;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
-        sqlite3_stmt *st = NULL;
-        if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
-            sqlite3_step(st) == SQLITE_ROW)
-            v = sqlite3_column_int64(st, 0);
-        sqlite3_finalize(st);
-    }
-    sqlite3_close(db);
-    return v;
-}
-
-static int db_exec(const char *dir, const char *sql)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/evbridge.db", dir);
-    sqlite3 *db = NULL;
-    int rc = sqlite3_open(path, &db);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
-    sqlite3_close(db);
-    return rc;
-}
 
 static evb_event *make_event(const char *id, const char *org, int64_t recv_ms)
 {
@@ -101,106 +34,6 @@ static evb_event *make_event(const char *id, const char *org, int64_t recv_ms)
     ev->data = (uint8_t *)strdup("{}");
     ev->data_len = 2;
     return ev;
-}
-
-/* Waits for one completion. */
-typedef struct waiter {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int done;
-    evb_err err;
-} waiter;
-
-static void waiter_init(waiter *w)
-{
-    pthread_mutex_init(&w->mu, NULL);
-    pthread_cond_init(&w->cv, NULL);
-    w->done = 0;
-    w->err = EVB_ERR_INTERNAL;
-}
-
-static void waiter_cb(void *arg, evb_err err)
-{
-    waiter *w = arg;
-    pthread_mutex_lock(&w->mu);
-    w->err = err;
-    w->done = 1;
-    pthread_cond_broadcast(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-}
-
-static evb_err waiter_wait(waiter *w)
-{
-    pthread_mutex_lock(&w->mu);
-    while (!w->done)
-        pthread_cond_wait(&w->cv, &w->mu);
-    pthread_mutex_unlock(&w->mu);
-    pthread_mutex_destroy(&w->mu);
-    pthread_cond_destroy(&w->cv);
-    return w->err;
-}
-
-static evb_err put_wait(evb_store *s, evb_put_item *items, size_t n)
-{
-    waiter w;
-    waiter_init(&w);
-    evb_err e = evb_store_put_events(s, items, n, waiter_cb, &w);
-    if (e != EVB_OK) {
-        pthread_mutex_destroy(&w.mu);
-        pthread_cond_destroy(&w.cv);
-        return e;
-    }
-    return waiter_wait(&w);
-}
-
-/* Holds the writer inside a completion, so later jobs pile up into one batch. */
-typedef struct gate {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int entered, open;
-    evb_event *ev;
-    evb_put_item item;
-} gate;
-
-static void gate_cb(void *arg, evb_err err)
-{
-    (void)err;
-    gate *g = arg;
-    pthread_mutex_lock(&g->mu);
-    g->entered = 1;
-    pthread_cond_broadcast(&g->cv);
-    while (!g->open)
-        pthread_cond_wait(&g->cv, &g->mu);
-    pthread_mutex_unlock(&g->mu);
-}
-
-static void gate_close(evb_store *s, gate *g, const char *id)
-{
-    pthread_mutex_init(&g->mu, NULL);
-    pthread_cond_init(&g->cv, NULL);
-    g->entered = g->open = 0;
-    g->ev = make_event(id, "gate", 1);
-    g->item = (evb_put_item){.ev = g->ev};
-    CU_ASSERT_EQUAL_FATAL(evb_store_put_events(s, &g->item, 1, gate_cb, g), EVB_OK);
-    pthread_mutex_lock(&g->mu);
-    while (!g->entered)
-        pthread_cond_wait(&g->cv, &g->mu);
-    pthread_mutex_unlock(&g->mu);
-}
-
-static void gate_open(gate *g)
-{
-    pthread_mutex_lock(&g->mu);
-    g->open = 1;
-    pthread_cond_broadcast(&g->cv);
-    pthread_mutex_unlock(&g->mu);
-}
-
-static void gate_fini(gate *g)
-{
-    evb_event_free(g->ev);
-    pthread_mutex_destroy(&g->mu);
-    pthread_cond_destroy(&g->cv);
 }
 
 static evb_err action_add(evb_store *s, const char *name, const char *isv, const char *org)
@@ -268,7 +101,7 @@ static int delivery_state(const char *dir, const char *id)
 
 static void test_actions(void)
 {
-    char *dir = tmpdir_new();
+    char *dir = tmpdir_new("routing");
     evb_store *s = open_store(dir);
 
     CU_ASSERT_EQUAL(action_add(s, "crm-hook", "xbb", NULL), EVB_OK);
@@ -371,7 +204,7 @@ static void test_actions(void)
 
 static void test_connections(void)
 {
-    char *dir = tmpdir_new();
+    char *dir = tmpdir_new("routing");
     evb_store *s = open_store(dir);
     CU_ASSERT_EQUAL(action_add(s, "hook", "xbb", NULL), EVB_OK);
 
@@ -487,7 +320,7 @@ static void test_connections(void)
 
 static void test_generation(void)
 {
-    char *dir = tmpdir_new();
+    char *dir = tmpdir_new("routing");
     evb_store *s = open_store(dir);
     CU_ASSERT_EQUAL(evb_store_routing_generation(NULL), 0);
     uint64_t g = evb_store_routing_generation(s);
@@ -542,7 +375,7 @@ static void test_generation(void)
 
 static void test_put_with_deliveries(void)
 {
-    char *dir = tmpdir_new();
+    char *dir = tmpdir_new("routing");
     evb_store *s = open_store(dir);
     CU_ASSERT_EQUAL(action_add(s, "hook", "xbb", NULL), EVB_OK);
     CU_ASSERT_EQUAL(conn_add(s, "c-on", "acme", "on", "crm", "hook", 1), EVB_OK);
@@ -658,7 +491,7 @@ static void test_put_with_deliveries(void)
 /* The stored connection state wins over the caller's (possibly stale) held flag. */
 static void test_held_follows_store(void)
 {
-    char *dir = tmpdir_new();
+    char *dir = tmpdir_new("routing");
     evb_store *s = open_store(dir);
     CU_ASSERT_EQUAL(conn_add(s, "on", "o", "on", "crm", "a", 1), EVB_OK);
     CU_ASSERT_EQUAL(conn_add(s, "paused", "o", "paused", "crm", "a", 2), EVB_OK);
@@ -710,7 +543,7 @@ static size_t list_n(evb_store *s, const char *conn, int state, int limit, char 
 
 static void test_pause_resume_delete(void)
 {
-    char *dir = tmpdir_new();
+    char *dir = tmpdir_new("routing");
     evb_store *s = open_store(dir);
     CU_ASSERT_EQUAL(conn_add(s, "c", "o", "c", "crm", "a", 1), EVB_OK);
     CU_ASSERT_EQUAL(conn_add(s, "k", "o", "k", "crm", "a", 1), EVB_OK);
@@ -792,7 +625,7 @@ static void test_pause_resume_delete(void)
 
 static void test_commit_failure(void)
 {
-    char *dir = tmpdir_new();
+    char *dir = tmpdir_new("routing");
     evb_store *s = open_store(dir);
     CU_ASSERT_EQUAL(conn_add(s, "c", "o", "c", "crm", "a", 1), EVB_OK);
     evb_event *ev = make_event("f1", "o", 10);
@@ -830,7 +663,7 @@ enum { MANY_CONNS = 200, MANY_PUTS = 5 };
 
 static void test_many_deliveries(void)
 {
-    char *dir = tmpdir_new();
+    char *dir = tmpdir_new("routing");
     evb_store *s = open_store(dir);
     static char ids[MANY_PUTS][MANY_CONNS][40];
     static char conns[MANY_CONNS][16];
@@ -842,7 +675,7 @@ static void test_many_deliveries(void)
     waiter w[MANY_PUTS];
 
     gate g;
-    gate_close(s, &g, "gate");
+    gate_close(s, &g, make_event("gate", "gate", 1));
     uint64_t c0 = store_test_commits(s);
     for (int p = 0; p < MANY_PUTS; p++) {
         char id[16];
@@ -894,7 +727,7 @@ static void test_many_deliveries(void)
 
 static void test_migration(void)
 {
-    char *dir = tmpdir_new();
+    char *dir = tmpdir_new("routing");
     evb_store *s = open_store(dir);
     CU_ASSERT_EQUAL(action_add(s, "kept", "i", NULL), EVB_OK);
     evb_store_close(s);
@@ -935,23 +768,20 @@ static void test_migration(void)
     tmpdir_free(dir);
 }
 
+static const store_test tests[] = {
+    {"actions", test_actions},
+    {"connections", test_connections},
+    {"routing generation", test_generation},
+    {"put with deliveries", test_put_with_deliveries},
+    {"held follows the stored state", test_held_follows_store},
+    {"pause, resume, delete", test_pause_resume_delete},
+    {"commit failure", test_commit_failure},
+    {"many deliveries in one group commit", test_many_deliveries},
+    {"migration", test_migration},
+    {NULL, NULL},
+};
+
 int main(void)
 {
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 2;
-    CU_pSuite suite = CU_add_suite("store_routing", NULL, NULL);
-    CU_add_test(suite, "actions", test_actions);
-    CU_add_test(suite, "connections", test_connections);
-    CU_add_test(suite, "routing generation", test_generation);
-    CU_add_test(suite, "put with deliveries", test_put_with_deliveries);
-    CU_add_test(suite, "held follows the stored state", test_held_follows_store);
-    CU_add_test(suite, "pause, resume, delete", test_pause_resume_delete);
-    CU_add_test(suite, "commit failure", test_commit_failure);
-    CU_add_test(suite, "many deliveries in one group commit", test_many_deliveries);
-    CU_add_test(suite, "migration", test_migration);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failures = CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return failures > 0 ? 1 : 0;
+    return run_suite("store_routing", tests);
 }

@@ -3,85 +3,19 @@
  * permanent deletes, subject listing, subject configuration, migration step 2 on new and
  * pre-existing databases, and a failed commit. Each test works in its own mkdtemp
  * directory, removed afterwards. */
-#define _XOPEN_SOURCE 700 /* nftw */
 #include <CUnit/Basic.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "server/store/store.h"
 #include "server/store/store_int.h"
 #include "server/store/store_schemas.h"
+#include "tests/unit/store/store_test_util.h"
 
 /* ---- helpers ---- */
-
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
-
-static char *tmpdir_new(void)
-{
-    char tmpl[] = "/tmp/evb-schemas-XXXXXX";
-    char *d = mkdtemp(tmpl);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-    return strdup(d);
-}
-
-static void tmpdir_free(char *d)
-{
-    nftw(d, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-    free(d);
-}
-
-static evb_store *open_store(const char *dir)
-{
-    evb_store_options o = {.data_dir = dir};
-    evb_store *s = NULL;
-    evb_error err;
-    evb_err e = evb_store_open(&o, &s, &err);
-    if (e != EVB_OK)
-        fprintf(stderr, "open: %s\n", err.message);
-    CU_ASSERT_EQUAL_FATAL(e, EVB_OK);
-    return s;
-}
-
-/* Runs an integer query directly on the database file (-1 when it fails). */
-static int64_t db_int(const char *dir, const char *sql)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/evbridge.db", dir);
-    sqlite3 *db = NULL;
-    int64_t v = -1;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
-        sqlite3_stmt *st = NULL;
-        if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
-            sqlite3_step(st) == SQLITE_ROW)
-            v = sqlite3_column_int64(st, 0);
-        sqlite3_finalize(st);
-    }
-    sqlite3_close(db);
-    return v;
-}
-
-static int db_exec(const char *dir, const char *sql)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/evbridge.db", dir);
-    sqlite3 *db = NULL;
-    int rc = sqlite3_open(path, &db);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
-    sqlite3_close(db);
-    return rc;
-}
 
 /* Registers and returns the record (NULL on error); *e gets the outcome. */
 static evb_schema_rec *reg(evb_store *s, const char *subject, const char *schema, const char *hash,
@@ -166,7 +100,7 @@ static evb_err del(evb_store *s, const char *subject, int32_t version, int perma
 
 static void test_register(void)
 {
-    char *dir = tmpdir_new();
+    char *dir = tmpdir_new("schemas");
     evb_store *s = open_store(dir);
     evb_err e;
     int created = -1;
@@ -286,7 +220,7 @@ static void *free_main(void *arg)
 
 static void test_concurrent_register(void)
 {
-    char *dir = tmpdir_new();
+    char *dir = tmpdir_new("schemas");
     evb_store *s = open_store(dir);
     pthread_t th[RACERS];
     racer rs[RACERS];
@@ -334,7 +268,7 @@ static void test_concurrent_register(void)
 
 static void test_get_list_subjects(void)
 {
-    char *dir = tmpdir_new();
+    char *dir = tmpdir_new("schemas");
     evb_store *s = open_store(dir);
     int64_t id1 = 0, id2 = 0;
     reg_ok(s, "std.customer", "c1", &id1);
@@ -403,7 +337,7 @@ static void test_get_list_subjects(void)
 
 static void test_delete(void)
 {
-    char *dir = tmpdir_new();
+    char *dir = tmpdir_new("schemas");
     evb_store *s = open_store(dir);
     int64_t id1 = 0, id2 = 0, id3 = 0;
     reg_ok(s, "sub", "a", &id1);
@@ -524,7 +458,7 @@ static void cfg_expect(evb_store *s, const char *subject, int level, int format_
 
 static void test_subject_config(void)
 {
-    char *dir = tmpdir_new();
+    char *dir = tmpdir_new("schemas");
     evb_store *s = open_store(dir);
 
     cfg_expect(s, "", 0, 0); /* nothing set: 0, not NOT_FOUND */
@@ -583,7 +517,7 @@ static void test_subject_config(void)
 
 static void test_migration(void)
 {
-    char *dir = tmpdir_new();
+    char *dir = tmpdir_new("schemas");
     evb_store *s = open_store(dir);
     evb_store_close(s);
     CU_ASSERT_EQUAL(db_int(dir, "SELECT count(*) FROM schema_version WHERE version = 2"), 1);
@@ -622,7 +556,7 @@ static void test_migration(void)
 
 static void test_commit_failure(void)
 {
-    char *dir = tmpdir_new();
+    char *dir = tmpdir_new("schemas");
     evb_store *s = open_store(dir);
     reg_ok(s, "sub", "a", NULL);
 
@@ -645,21 +579,18 @@ static void test_commit_failure(void)
     tmpdir_free(dir);
 }
 
+static const store_test tests[] = {
+    {"register", test_register},
+    {"concurrent register", test_concurrent_register},
+    {"get, list, subjects", test_get_list_subjects},
+    {"delete", test_delete},
+    {"subject config", test_subject_config},
+    {"migration", test_migration},
+    {"commit failure", test_commit_failure},
+    {NULL, NULL},
+};
+
 int main(void)
 {
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 2;
-    CU_pSuite suite = CU_add_suite("store_schemas", NULL, NULL);
-    CU_add_test(suite, "register", test_register);
-    CU_add_test(suite, "concurrent register", test_concurrent_register);
-    CU_add_test(suite, "get, list, subjects", test_get_list_subjects);
-    CU_add_test(suite, "delete", test_delete);
-    CU_add_test(suite, "subject config", test_subject_config);
-    CU_add_test(suite, "migration", test_migration);
-    CU_add_test(suite, "commit failure", test_commit_failure);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failures = CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return failures > 0 ? 1 : 0;
+    return run_suite("store_schemas", tests);
 }
