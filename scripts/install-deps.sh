@@ -3,7 +3,7 @@
 # Safe to run repeatedly; does nothing (and needs no network) when all are present.
 set -eu
 # prometheus: only for its promtool, which checks the /metrics exposition in tests
-PKGS="build-essential cmake pkg-config clang \
+PKGS="build-essential cmake pkg-config clang libclang-rt-dev \
 libgrpc-dev protobuf-compiler libprotobuf-dev protobuf-c-compiler libprotobuf-c-dev nanopb libnanopb-dev \
 libsqlite3-dev libjansson-dev libpcre2-dev libcurl4-openssl-dev libssl-dev libmicrohttpd-dev \
 libcunit1-dev python3-grpcio python3-protobuf openssl \
