@@ -222,16 +222,13 @@ evb_err evb_store_connector_get(evb_store *s, const char *name, evb_connector **
     if (s == NULL || name == NULL || out == NULL)
         return EVB_ERR_INVALID;
     store_reader *r = NULL;
-    evb_err e = store_reader_get(s, &r);
+    sqlite3_stmt *st = NULL;
+    evb_err e = store_read_cached(s, RS_CONN_GET,
+                                  "SELECT " CONN_COLS " FROM connectors WHERE name = ?1", &r, &st);
     if (e != EVB_OK)
         return e;
-    sqlite3_stmt *st =
-        store_rstmt(r, RS_CONN_GET, "SELECT " CONN_COLS " FROM connectors WHERE name = ?1", &e);
-    if (st != NULL) {
-        store_bind_text(st, 1, name);
-        e = store_one_row(st, conn_from_row, NULL, out);
-        sqlite3_reset(st);
-    }
+    store_bind_text(st, 1, name);
+    e = store_one_row(st, conn_from_row, NULL, out);
     store_reader_put(s, r);
     return e;
 }
@@ -243,23 +240,21 @@ evb_err evb_store_connector_list(evb_store *s, const char *isv, evb_connector **
     *out = NULL;
     *n_out = 0;
     store_reader *r = NULL;
-    evb_err e = store_reader_get(s, &r);
+    sqlite3_stmt *st = NULL;
+    evb_err e =
+        isv == NULL
+            ? store_read_cached(s, RS_CONN_LIST_ALL,
+                                "SELECT " CONN_COLS " FROM connectors ORDER BY name", &r, &st)
+            : store_read_cached(s, RS_CONN_LIST_ISV,
+                                "SELECT " CONN_COLS " FROM connectors WHERE isv = ?1 ORDER BY name",
+                                &r, &st);
     if (e != EVB_OK)
         return e;
-    sqlite3_stmt *st =
-        isv == NULL
-            ? store_rstmt(r, RS_CONN_LIST_ALL, "SELECT " CONN_COLS " FROM connectors ORDER BY name",
-                          &e)
-            : store_rstmt(r, RS_CONN_LIST_ISV,
-                          "SELECT " CONN_COLS " FROM connectors WHERE isv = ?1 ORDER BY name", &e);
+    if (isv != NULL)
+        store_bind_text(st, 1, isv);
     void *cs = NULL;
     size_t n = 0;
-    if (st != NULL) {
-        if (isv != NULL)
-            store_bind_text(st, 1, isv);
-        e = store_collect(st, sizeof(evb_connector *), 16, conn_from_row, NULL, &cs, &n);
-        sqlite3_reset(st);
-    }
+    e = store_collect(st, sizeof(evb_connector *), 16, conn_from_row, NULL, &cs, &n);
     store_reader_put(s, r);
     if (e != EVB_OK) {
         evb_connector_array_free(cs, n);

@@ -351,26 +351,23 @@ evb_err evb_store_get_event(evb_store *s, const char *id, const char *org, const
     if (s == NULL || id == NULL || out == NULL)
         return EVB_ERR_INVALID;
     store_reader *r = NULL;
-    evb_err e = store_reader_get(s, &r);
+    sqlite3_stmt *st = NULL;
+    evb_err e = store_read_cached(s, RS_EVENT_GET,
+                                  "SELECT " EVENT_COLS " FROM events WHERE id = ?1 "
+                                  "AND (?2 IS NULL OR org = ?2) "
+                                  "AND (?3 IS NULL OR connector = ?3) "
+                                  "ORDER BY seq DESC LIMIT 1",
+                                  &r, &st);
     if (e != EVB_OK)
         return e;
-    sqlite3_stmt *st = store_rstmt(r, RS_EVENT_GET,
-                                   "SELECT " EVENT_COLS " FROM events WHERE id = ?1 "
-                                   "AND (?2 IS NULL OR org = ?2) "
-                                   "AND (?3 IS NULL OR connector = ?3) "
-                                   "ORDER BY seq DESC LIMIT 1",
-                                   &e);
-    if (st != NULL) {
-        store_bind_text(st, 1, id);
-        store_bind_text(st, 2, org);
-        store_bind_text(st, 3, connector);
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW)
-            e = store_event_from_row(st, out);
-        else
-            e = rc == SQLITE_DONE ? EVB_ERR_NOT_FOUND : store_map_rc(rc);
-        sqlite3_reset(st);
-    }
+    store_bind_text(st, 1, id);
+    store_bind_text(st, 2, org);
+    store_bind_text(st, 3, connector);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        e = store_event_from_row(st, out);
+    else
+        e = rc == SQLITE_DONE ? EVB_ERR_NOT_FOUND : store_map_rc(rc);
     store_reader_put(s, r);
     return e;
 }
@@ -408,36 +405,33 @@ evb_err evb_store_list_events(evb_store *s, const evb_event_query *q, evb_event 
     if (evs == NULL)
         return EVB_ERR_NOMEM;
     store_reader *r = NULL;
-    evb_err e = store_reader_get(s, &r);
+    sqlite3_stmt *st = NULL;
+    evb_err e = store_read_cached(s, RS_EVENT_LIST0 + mask, sql, &r, &st);
     if (e != EVB_OK) {
         free(evs);
         return e;
     }
+    sqlite3_bind_int64(st, 1, q->after_seq);
+    store_bind_text(st, 2, q->org);
+    store_bind_text(st, 3, q->connector);
+    store_bind_text(st, 4, q->type);
+    sqlite3_bind_int64(st, 5, q->start_ms);
+    sqlite3_bind_int64(st, 6, q->end_ms);
+    sqlite3_bind_int(st, 7, q->limit + 1);
     size_t n = 0;
     int more = 0;
-    sqlite3_stmt *st = store_rstmt(r, RS_EVENT_LIST0 + mask, sql, &e);
-    if (st != NULL) {
-        sqlite3_bind_int64(st, 1, q->after_seq);
-        store_bind_text(st, 2, q->org);
-        store_bind_text(st, 3, q->connector);
-        store_bind_text(st, 4, q->type);
-        sqlite3_bind_int64(st, 5, q->start_ms);
-        sqlite3_bind_int64(st, 6, q->end_ms);
-        sqlite3_bind_int(st, 7, q->limit + 1);
-        int rc = SQLITE_DONE;
-        while (e == EVB_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-            if (n == (size_t)q->limit) {
-                more = 1;
-                break;
-            }
-            e = store_event_from_row(st, &evs[n]);
-            if (e == EVB_OK)
-                n++;
+    int rc = SQLITE_DONE;
+    while (e == EVB_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == (size_t)q->limit) {
+            more = 1;
+            break;
         }
-        if (e == EVB_OK && !more && rc != SQLITE_DONE)
-            e = store_map_rc(rc);
-        sqlite3_reset(st);
+        e = store_event_from_row(st, &evs[n]);
+        if (e == EVB_OK)
+            n++;
     }
+    if (e == EVB_OK && !more && rc != SQLITE_DONE)
+        e = store_map_rc(rc);
     store_reader_put(s, r);
     if (e != EVB_OK) {
         evb_event_array_free(evs, n);
@@ -457,19 +451,5 @@ evb_err evb_store_count_events(evb_store *s, int64_t *out)
 {
     if (s == NULL || out == NULL)
         return EVB_ERR_INVALID;
-    store_reader *r = NULL;
-    evb_err e = store_reader_get(s, &r);
-    if (e != EVB_OK)
-        return e;
-    sqlite3_stmt *st = store_rstmt(r, RS_EVENT_COUNT, "SELECT count(*) FROM events", &e);
-    if (st != NULL) {
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW)
-            *out = sqlite3_column_int64(st, 0);
-        else
-            e = store_map_rc(rc == SQLITE_DONE ? SQLITE_INTERNAL : rc);
-        sqlite3_reset(st);
-    }
-    store_reader_put(s, r);
-    return e;
+    return store_read_int64(s, RS_EVENT_COUNT, "SELECT count(*) FROM events", out);
 }

@@ -123,16 +123,13 @@ evb_err evb_store_key_get(evb_store *s, const char *key_id, evb_api_key **out)
     if (s == NULL || key_id == NULL || out == NULL)
         return EVB_ERR_INVALID;
     store_reader *r = NULL;
-    evb_err e = store_reader_get(s, &r);
+    sqlite3_stmt *st = NULL;
+    evb_err e = store_read_cached(s, RS_KEY_GET,
+                                  "SELECT " KEY_COLS " FROM api_keys WHERE key_id = ?1", &r, &st);
     if (e != EVB_OK)
         return e;
-    sqlite3_stmt *st =
-        store_rstmt(r, RS_KEY_GET, "SELECT " KEY_COLS " FROM api_keys WHERE key_id = ?1", &e);
-    if (st != NULL) {
-        store_bind_text(st, 1, key_id);
-        e = store_one_row(st, key_from_row, NULL, out);
-        sqlite3_reset(st);
-    }
+    store_bind_text(st, 1, key_id);
+    e = store_one_row(st, key_from_row, NULL, out);
     store_reader_put(s, r);
     return e;
 }
@@ -144,23 +141,20 @@ evb_err evb_store_key_list(evb_store *s, int include_revoked, evb_api_key ***out
     *out = NULL;
     *n_out = 0;
     store_reader *r = NULL;
-    evb_err e = store_reader_get(s, &r);
+    sqlite3_stmt *st = NULL;
+    evb_err e = include_revoked
+                    ? store_read_cached(
+                          s, RS_KEY_LIST_ALL,
+                          "SELECT " KEY_COLS " FROM api_keys ORDER BY create_ms, key_id", &r, &st)
+                    : store_read_cached(s, RS_KEY_LIST_ACTIVE,
+                                        "SELECT " KEY_COLS " FROM api_keys WHERE revoke_ms = 0 "
+                                        "ORDER BY create_ms, key_id",
+                                        &r, &st);
     if (e != EVB_OK)
         return e;
-    sqlite3_stmt *st =
-        include_revoked
-            ? store_rstmt(r, RS_KEY_LIST_ALL,
-                          "SELECT " KEY_COLS " FROM api_keys ORDER BY create_ms, key_id", &e)
-            : store_rstmt(r, RS_KEY_LIST_ACTIVE,
-                          "SELECT " KEY_COLS " FROM api_keys WHERE revoke_ms = 0 "
-                          "ORDER BY create_ms, key_id",
-                          &e);
     void *ks = NULL;
     size_t n = 0;
-    if (st != NULL) {
-        e = store_collect(st, sizeof(evb_api_key *), 16, key_from_row, NULL, &ks, &n);
-        sqlite3_reset(st);
-    }
+    e = store_collect(st, sizeof(evb_api_key *), 16, key_from_row, NULL, &ks, &n);
     store_reader_put(s, r);
     if (e != EVB_OK) {
         evb_api_key_array_free(ks, n);
@@ -175,21 +169,7 @@ evb_err evb_store_key_count_admin(evb_store *s, int64_t *out)
 {
     if (s == NULL || out == NULL)
         return EVB_ERR_INVALID;
-    store_reader *r = NULL;
-    evb_err e = store_reader_get(s, &r);
-    if (e != EVB_OK)
-        return e;
-    sqlite3_stmt *st =
-        store_rstmt(r, RS_KEY_COUNT_ADMIN,
-                    "SELECT count(*) FROM api_keys WHERE role = 'admin' AND revoke_ms = 0", &e);
-    if (st != NULL) {
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW)
-            *out = sqlite3_column_int64(st, 0);
-        else
-            e = store_map_rc(rc == SQLITE_DONE ? SQLITE_INTERNAL : rc);
-        sqlite3_reset(st);
-    }
-    store_reader_put(s, r);
-    return e;
+    return store_read_int64(s, RS_KEY_COUNT_ADMIN,
+                            "SELECT count(*) FROM api_keys WHERE role = 'admin' AND revoke_ms = 0",
+                            out);
 }

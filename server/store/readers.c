@@ -5,8 +5,8 @@
  * at a time (SQLITE_OPEN_NOMUTEX), so the pool is a mutex-protected free list; connections
  * are opened lazily, one per concurrently reading thread, up to STORE_READERS_MAX, beyond
  * which readers wait for one to come back. Each connection caches its prepared statements
- * by slot (store_int.h), so a hot read costs a reset and a few binds. Rare reads prepare
- * their statement per call instead (store_read_begin/_end).
+ * by slot (store_int.h), so a hot read costs a reset and a few binds (store_read_cached).
+ * Rare reads prepare their statement per call instead (store_read_begin/_end).
  */
 #include "server/store/store_int.h"
 
@@ -112,6 +112,36 @@ void store_read_end(evb_store *s, store_reader *r, sqlite3_stmt *st)
 {
     sqlite3_finalize(st);
     store_reader_put(s, r);
+}
+
+evb_err store_read_cached(evb_store *s, int slot, const char *sql, store_reader **r,
+                          sqlite3_stmt **st)
+{
+    evb_err e = store_reader_get(s, r);
+    if (e != EVB_OK)
+        return e;
+    *st = store_rstmt(*r, slot, sql, &e);
+    if (*st == NULL) {
+        store_reader_put(s, *r);
+        *r = NULL;
+    }
+    return e;
+}
+
+evb_err store_read_int64(evb_store *s, int slot, const char *sql, int64_t *out)
+{
+    store_reader *r = NULL;
+    sqlite3_stmt *st = NULL;
+    evb_err e = store_read_cached(s, slot, sql, &r, &st);
+    if (e != EVB_OK)
+        return e;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int64(st, 0);
+    else
+        e = store_map_rc(rc == SQLITE_DONE ? SQLITE_INTERNAL : rc);
+    store_reader_put(s, r);
+    return e;
 }
 
 void store_readers_close(evb_store *s)

@@ -138,6 +138,14 @@ sqlite3_stmt *store_rstmt(store_reader *r, int slot, const char *sql, evb_err *e
 evb_err store_read_begin(evb_store *s, const char *sql, store_reader **r, sqlite3_stmt **st);
 /* Finalizes st and returns r to the pool. */
 void store_read_end(evb_store *s, store_reader *r, sqlite3_stmt *st);
+/* Borrows a reader and takes its cached statement for slot (store_rstmt): on EVB_OK the
+ * caller binds and steps *st, then calls store_reader_put (which resets it); on failure
+ * nothing is held. */
+evb_err store_read_cached(evb_store *s, int slot, const char *sql, store_reader **r,
+                          sqlite3_stmt **st);
+/* Runs the cached one-row integer query sql (no parameters): *out = its first column; no
+ * row is EVB_ERR_INTERNAL. */
+evb_err store_read_int64(evb_store *s, int slot, const char *sql, int64_t *out);
 void store_readers_close(evb_store *s);
 
 /* ---- the store ---- */
