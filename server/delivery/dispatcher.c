@@ -121,9 +121,8 @@ static size_t build_skip_list(evb_dispatcher *d, int64_t now, const char ***out)
 }
 
 /* Starts one claimed delivery: build the request, hand it to curl. */
-static void start_claim(evb_dispatcher *d, evb_claim *c, int64_t now)
+static void start_claim(evb_dispatcher *d, evb_claim *c, conn_entry *ce, int64_t now)
 {
-    conn_entry *ce = evb_targets_conn(&d->cache, c->delivery->connection_id);
     action_entry *a = ce ? ce->act : NULL;
     char why[768];
     if (ce == NULL || a == NULL) {
@@ -167,7 +166,37 @@ static void start_claim(evb_dispatcher *d, evb_claim *c, int64_t now)
     (void)now;
 }
 
-/* Claims and starts as much as the limits allow. Returns the number started. */
+/* Whether one more delivery of the connection may start now (the claim takes up to a batch
+ * at once, so each is checked again against the connection's and action's limits). When
+ * not, *wait_ms says how long until it could (0 = when something finishes). */
+static int may_start(const evb_dispatcher *d, conn_entry *ce, int64_t now, int64_t *wait_ms)
+{
+    action_entry *a = ce->act;
+    int limit = ce->max_concurrency > 0 ? ce->max_concurrency : d->opt.connection_concurrency;
+    *wait_ms = 0;
+    if (a == NULL || a->disabled || ce->state == 3)
+        return 1; /* dead-lettered at once by start_claim */
+    if (ce->in_flight >= limit)
+        return 0;
+    if (!evb_bucket_ready(&ce->rate, now)) {
+        *wait_ms = (int64_t)((1.0 - ce->rate.tokens) * 1000.0 / ce->rate.rate) + 1;
+        return 0;
+    }
+    if (a->open_until_ms > now) {
+        *wait_ms = a->open_until_ms - now;
+        return 0;
+    }
+    if (a->consecutive_failures >= d->opt.breaker_failures && a->half_open_in_flight > 0)
+        return 0; /* half open: one probe at a time */
+    if (a->kind == ACTION_ROBOT && !evb_bucket_ready(&a->robot_limit, now)) {
+        *wait_ms = (int64_t)((1.0 - a->robot_limit.tokens) * 1000.0 / a->robot_limit.rate) + 1;
+        return 0;
+    }
+    return 1;
+}
+
+/* Claims and starts as much as the limits allow; what a limit holds back is given back to
+ * the store, due when the limit allows. Returns the number started. */
 static int fill(evb_dispatcher *d)
 {
     int room = d->opt.max_in_flight - d->in_flight;
@@ -189,19 +218,49 @@ static int fill(evb_dispatcher *d)
             evb_log_warn(COMP, "cannot claim deliveries: %s", evb_strerror(rc));
         return 0;
     }
+    const char **back_ids = calloc(n + 1, sizeof *back_ids);
+    int *back_attempts = calloc(n + 1, sizeof *back_attempts);
+    size_t n_back = 0;
+    int64_t back_wait = INT64_MAX, started = 0;
     for (size_t i = 0; i < n; i++) {
-        /* move each claim into its own allocation so transfers own them separately */
+        conn_entry *ce = evb_targets_conn(&d->cache, cs[i].delivery->connection_id);
+        if (ce == NULL && evb_targets_refresh(&d->cache, d->store) == EVB_OK)
+            ce = evb_targets_conn(&d->cache, cs[i].delivery->connection_id); /* created just now */
+        int64_t wait = 0;
+        if (ce != NULL && back_ids != NULL && back_attempts != NULL &&
+            !may_start(d, ce, now, &wait)) {
+            back_ids[n_back] = cs[i].delivery->id; /* freed after the give-back below */
+            back_attempts[n_back++] = cs[i].delivery->attempts;
+            back_wait = wait < back_wait ? wait : back_wait;
+            continue;
+        }
+        /* move the claim into its own allocation so its transfer owns it */
         evb_claim *one = malloc(sizeof *one);
         if (one == NULL) { /* its lease expires: retried later */
             evb_delivery_rec_free(cs[i].delivery);
             evb_event_free(cs[i].event);
+            cs[i].delivery = NULL;
             continue;
         }
         *one = cs[i];
-        start_claim(d, one, now);
+        cs[i].delivery = NULL;
+        cs[i].event = NULL;
+        start_claim(d, one, ce, now);
+        started++;
     }
-    free(cs); /* the elements moved out */
-    return (int)n;
+    if (n_back > 0) {
+        int64_t due = evb_now_ms() + (back_wait == INT64_MAX ? 0 : back_wait);
+        if (evb_store_delivery_give_back(d->store, back_ids, back_attempts, n_back, due) != EVB_OK)
+            evb_log_warn(COMP, "cannot give back %zu claims; their leases will expire", n_back);
+    }
+    for (size_t i = 0; i < n; i++) { /* what was given back (or failed to move) */
+        evb_delivery_rec_free(cs[i].delivery);
+        evb_event_free(cs[i].event);
+    }
+    free(back_ids);
+    free(back_attempts);
+    free(cs);
+    return (int)started;
 }
 
 /* Decides and records the outcome of a finished transfer. */

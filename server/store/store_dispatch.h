@@ -109,6 +109,13 @@ evb_err evb_store_delivery_attempts(evb_store *s, const char *delivery_id, evb_a
  * Never call this while a dispatcher of this store runs. */
 evb_err evb_store_delivery_release_leases(evb_store *s, int64_t now_ms, int64_t *count_out);
 
+/* Gives claims back unsent: each delivery (id, with the attempts value it was claimed with)
+ * that is still LEASED under that claim becomes PENDING again, due at next_ms, with the
+ * attempt the claim counted taken back. For a dispatcher that claimed more than a
+ * per-connection limit (concurrency, rate, breaker probe) lets it start now. */
+evb_err evb_store_delivery_give_back(evb_store *s, const char *const *ids, const int *attempts,
+                                     size_t n, int64_t next_ms);
+
 /* ---- dead letters ---- */
 
 /* DEAD deliveries of an org (required; and optionally one connection: NULL = all), newest
