@@ -166,7 +166,8 @@ if [ "$do_perf" = 1 ] && command -v perf >/dev/null; then
         "${common[@]}" --batch 10 --concurrency 32
     wait "$perf_pid" || true
     perf report -i "$res/perf-unary.data" --no-children --percent-limit 1.5 --stdio \
-        --sort symbol 2>/dev/null | grep -E '^ +[0-9]' | head -25 >"$res/perf-unary.txt" || true
+        --sort dso,symbol 2>/dev/null | grep -E '^ +[0-9]' | head -25 | sed 's/ *$//' \
+        >"$res/perf-unary.txt" || true
 fi
 run pub-stream "$bin/evb-bench" --addr "$addr" --admin-key-file "$keyfile" "${common[@]}" \
     --batch 10 --stream --concurrency 4 --window 16
@@ -210,7 +211,7 @@ def sh(cmd):
     except Exception:
         return "?"
 cpu = sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2").strip()
-rev = sh(f"git -C {root} rev-parse --short HEAD")
+rev = os.environ.get("BENCH_REV") or sh(f"git -C {root} rev-parse --short HEAD")
 grpc = sh("pkg-config --modversion grpc")
 sqlite = sh("pkg-config --modversion sqlite3")
 cc = sh(f"grep -m1 CMAKE_C_COMPILER: {build}/CMakeCache.txt | cut -d= -f2")
@@ -273,7 +274,9 @@ for what, r in (("as fast as it goes", dm), (f"offered {n(dh.get('rate'))}/s (ha
       f"{'yes' if r.get('delivered_all') else 'no'} (after {n(r.get('drain_s'), 1)} s) |")
 p()
 if pat:
-    p(f"Matching (pattern_bench, same run): {pat}")
+    rs = ", ".join(f"{r['connections']:,} connections {n(r['events_per_sec'])} events/s"
+                   for r in pat.get("results", []))
+    p(f"Matching (pattern_bench, same run): {rs}; ratio 10,000 / 10 = {pat.get('ratio_10000_10')}.")
     p()
 p("Ratios and goals (issue 7):")
 p()
@@ -294,9 +297,14 @@ try:
     goal("delivery ≥ 10,000 events/s", n(dm.get("delivered_per_sec")), dm.get("delivered_per_sec", 0) >= 10000)
     goal("e2e p99 < 50 ms at half the delivery rate", f"{n(dh.get('e2e_p99_ms'), 1)} ms",
          dh.get("e2e_p99_ms", 1e9) < 50)
-    goal("(context) PutEvents vs SQLite group commit alone", f"{ratio(ev(pu), ev(s10))}", True)
+    p(f"| (context) PutEvents / SQLite group commit alone | {ratio(ev(pu), ev(s10))} | – |")
+    p(f"| (context) PublishStream / SQLite group commit alone | {ratio(ev(ps), ev(s10))} | – |")
+    p(f"| (context) delivered / published (publish + deliver, full speed) | "
+      f"{ratio(dm.get('delivered_per_sec'), ev(dm))} | – |")
 except Exception as e:
     p(f"| (incomplete run: {e}) | | |")
+p()
+p("The section *Findings* below reads these figures (written by hand, not by the script).")
 perf = os.path.join(res, "perf-unary.txt")
 if os.path.exists(perf) and os.path.getsize(perf) > 0:
     p()
