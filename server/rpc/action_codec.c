@@ -37,6 +37,10 @@ static int url_ok(const char *u)
         rest = u + 7;
     if (rest == NULL || *rest == '\0' || *rest == '/')
         return 0;
+    /* no credentials in the URL (they would come back in Get/List): use auth instead */
+    size_t authority = strcspn(rest, "/?#");
+    if (memchr(rest, '@', authority) != NULL)
+        return 0;
     for (const char *p = u; *p; p++)
         if ((unsigned char)*p <= 0x20 || *p == 0x7f)
             return 0;
@@ -87,7 +91,7 @@ static evb_err http_to_json(const Evbridge__V1__HttpTarget *h, json_t *old, json
                              "action.http is required for kind HTTP");
     if (!url_ok(h->url))
         return evb_error_set(err, EVB_ERR_INVALID, "action.http.url",
-                             "action.http.url must be an http:// or https:// URL");
+                             "action.http.url must be an http:// or https:// URL without user:password@ (use auth)");
     const char *method = h->method[0] ? h->method : "POST";
     if (strcmp(method, "POST") != 0 && strcmp(method, "PUT") != 0)
         return evb_error_set(err, EVB_ERR_INVALID, "action.http.method",

@@ -87,6 +87,12 @@ static void write_connection(evb_rpc_call *call, const uint8_t *req, size_t len,
         goto out;
     }
     saved_org = c->org;
+    if (p.role != EVB_ROLE_ADMIN && p.role != EVB_ROLE_ORG_ADMIN) {
+        rc = evb_error_set(&e, EVB_ERR_DENIED, "connection",
+                           "permission denied: connections are managed with an org-admin or "
+                           "admin key");
+        goto out;
+    }
     if (!create) {
         rc = evb_store_connection_get(svc->store, c->id, &old);
         if (rc == EVB_OK && !evb_svc_allowed(&p, EVB_ROLE_ORG_ADMIN, old->org))
