@@ -92,9 +92,13 @@ static void complete_now(evb_dispatcher *d, evb_claim *c, const action_entry *ac
         evb_log_warn(COMP, "cannot record delivery %s: %s", c->delivery->id, evb_strerror(rc));
 }
 
-/* Connections the next claim must skip. *out is malloc'd. */
-static size_t build_skip_list(evb_dispatcher *d, int64_t now, const char ***out)
+/* Connections the next claim must skip. *out is malloc'd. *capacity_out receives how many
+ * deliveries the other connections could start now (their free concurrency slots), so a
+ * claim does not take more than can start and give the rest back. */
+static size_t build_skip_list(evb_dispatcher *d, int64_t now, const char ***out,
+                              long *capacity_out)
 {
+    long capacity = 0;
     const char **skip = calloc(d->cache.n_conns + 1, sizeof *skip);
     size_t n = 0;
     int def = d->opt.connection_concurrency;
@@ -115,8 +119,11 @@ static size_t build_skip_list(evb_dispatcher *d, int64_t now, const char ***out)
         }
         if (skip_it)
             skip[n++] = c->id;
+        else
+            capacity += limit - c->in_flight;
     }
     *out = skip;
+    *capacity_out = capacity;
     return n;
 }
 
@@ -206,12 +213,15 @@ static int fill(evb_dispatcher *d)
         evb_log_warn(COMP, "cannot refresh connections and actions; using the previous set");
     int64_t now = evb_mono_ms();
     const char **skip = NULL;
-    size_t n_skip = build_skip_list(d, now, &skip);
+    long capacity = 0;
+    size_t n_skip = build_skip_list(d, now, &skip, &capacity);
     evb_claim *cs = NULL;
     size_t n = 0;
-    evb_err rc = evb_store_delivery_claim(d->store, evb_now_ms(), d->opt.lease_ms,
-                                          room < CLAIM_BATCH ? room : CLAIM_BATCH, skip, n_skip,
-                                          &cs, &n);
+    long limit = room < CLAIM_BATCH ? room : CLAIM_BATCH;
+    if (capacity < limit)
+        limit = capacity > 0 ? capacity : 1; /* 1: a connection created since the refresh */
+    evb_err rc = evb_store_delivery_claim(d->store, evb_now_ms(), d->opt.lease_ms, (int)limit,
+                                          skip, n_skip, &cs, &n);
     free(skip);
     if (rc != EVB_OK) {
         if (rc != EVB_ERR_NOT_FOUND)
@@ -263,6 +273,26 @@ static int fill(evb_dispatcher *d)
     return (int)started;
 }
 
+/* What an asynchronous completion needs when its commit is done. */
+typedef struct recorded {
+    const char *kind, *outcome; /* static strings */
+    int final;
+    int64_t recv_ms, latency_ms;
+    char id[64];
+} recorded;
+
+/* Runs on the store's writer thread after the completion's commit (or its failure). */
+static void on_recorded(void *arg, evb_err err)
+{
+    recorded *r = arg;
+    if (err == EVB_OK)
+        evb_mx_delivery(r->kind, r->outcome, r->final, 1, r->recv_ms, r->latency_ms);
+    else if (err != EVB_ERR_PRECONDITION)
+        evb_log_warn(COMP, "cannot record delivery %s: %s (it is sent again after its lease)",
+                     r->id, evb_strerror(err));
+    free(r);
+}
+
 /* Decides and records the outcome of a finished transfer. */
 static void finish(evb_dispatcher *d, xfer *x, CURLcode cc)
 {
@@ -296,13 +326,26 @@ static void finish(evb_dispatcher *d, xfer *x, CURLcode cc)
     evb_attempt at = {.attempt = dl->attempts, .time_ms = x->start_ms, .outcome = name,
                       .http_status = res.http_status, .errcode = res.errcode,
                       .latency_ms = evb_now_ms() - x->start_ms, .error = res.error};
-    evb_err rc = evb_store_delivery_complete(d->store, dl->id, &at, state, next_ms);
-    if (rc == EVB_OK)
-        evb_mx_delivery(x->is_robot ? "robot" : "http", name,
-                        state == EVB_DELIVERY_DELIVERED ? 1 : state == EVB_DELIVERY_DEAD ? 2 : 0,
-                        1, x->claim.event->recv_ms, at.latency_ms);
-    if (rc != EVB_OK && rc != EVB_ERR_PRECONDITION)
-        evb_log_warn(COMP, "cannot record delivery %s: %s", dl->id, evb_strerror(rc));
+    /* recorded without waiting: completions share the writer's group commits */
+    recorded *r = malloc(sizeof *r);
+    evb_err rc = EVB_ERR_NOMEM;
+    if (r != NULL) {
+        *r = (recorded){.kind = x->is_robot ? "robot" : "http", .outcome = name,
+                        .final = state == EVB_DELIVERY_DELIVERED ? 1
+                                 : state == EVB_DELIVERY_DEAD    ? 2
+                                                                 : 0,
+                        .recv_ms = x->claim.event->recv_ms, .latency_ms = at.latency_ms};
+        snprintf(r->id, sizeof r->id, "%s", dl->id);
+        rc = evb_store_delivery_complete_async(d->store, dl->id, &at, state, next_ms,
+                                               on_recorded, r);
+        if (rc != EVB_OK)
+            free(r);
+    }
+    if (rc != EVB_OK) { /* queue full or no memory: wait for the commit instead */
+        rc = evb_store_delivery_complete(d->store, dl->id, &at, state, next_ms);
+        if (rc != EVB_OK && rc != EVB_ERR_PRECONDITION)
+            evb_log_warn(COMP, "cannot record delivery %s: %s", dl->id, evb_strerror(rc));
+    }
     if (res.outcome == EVB_OUTCOME_GONE && ce != NULL) {
         evb_store_connection_set_state(d->store, ce->id, 3, res.error);
         evb_log_warn(COMP, "connection %s disabled: %s", ce->id, res.error);

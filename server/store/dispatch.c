@@ -424,6 +424,66 @@ evb_err evb_store_delivery_complete(evb_store *s, const char *delivery_id, const
     return store_run_sync(s, &x.sync);
 }
 
+/* The asynchronous form: the job owns copies of everything it records, rides the writer's
+ * group commit with other jobs, and reports through cb on the writer thread. */
+typedef struct complete_async_job {
+    complete_job inner; /* first: the writer sees a store_job */
+    evb_attempt attempt;
+    char *id, *outcome, *error;
+    evb_store_complete_cb cb;
+    void *arg;
+} complete_async_job;
+
+static void complete_async_done(evb_store *s, store_job *j, evb_err err)
+{
+    (void)s;
+    complete_async_job *x = (complete_async_job *)j;
+    if (x->cb != NULL)
+        x->cb(x->arg, err);
+    free(x->id);
+    free(x->outcome);
+    free(x->error);
+    free(x);
+}
+
+static const store_job_ops complete_async_ops = {complete_run, NULL, complete_async_done};
+
+evb_err evb_store_delivery_complete_async(evb_store *s, const char *delivery_id,
+                                          const evb_attempt *a, int new_state, int64_t next_ms,
+                                          evb_store_complete_cb cb, void *arg)
+{
+    if (s == NULL || delivery_id == NULL || a == NULL || a->outcome == NULL ||
+        (new_state != EVB_DELIVERY_DELIVERED && new_state != EVB_DELIVERY_PENDING &&
+         new_state != EVB_DELIVERY_DEAD))
+        return EVB_ERR_INVALID;
+    complete_async_job *x = calloc(1, sizeof *x);
+    if (x == NULL)
+        return EVB_ERR_NOMEM;
+    x->id = strdup(delivery_id);
+    x->outcome = strdup(a->outcome);
+    x->error = strdup(a->error != NULL ? a->error : "");
+    if (x->id == NULL || x->outcome == NULL || x->error == NULL) {
+        complete_async_done(s, &x->inner.sync.job, EVB_ERR_NOMEM);
+        return EVB_ERR_NOMEM;
+    }
+    x->attempt = *a;
+    x->attempt.outcome = x->outcome;
+    x->attempt.error = x->error;
+    x->inner.sync.job.ops = &complete_async_ops;
+    x->inner.id = x->id;
+    x->inner.a = &x->attempt;
+    x->inner.state = new_state;
+    x->inner.next_ms = next_ms;
+    x->cb = cb;
+    x->arg = arg;
+    evb_err e = store_submit(s, &x->inner.sync.job);
+    if (e != EVB_OK) {
+        x->cb = NULL;
+        complete_async_done(s, &x->inner.sync.job, e);
+    }
+    return e;
+}
+
 /* ---- reads ---- */
 
 evb_err evb_store_delivery_next_due(evb_store *s, int64_t *next_ms_out)

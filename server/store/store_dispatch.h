@@ -89,6 +89,17 @@ typedef struct evb_attempt {
 evb_err evb_store_delivery_complete(evb_store *s, const char *delivery_id, const evb_attempt *a,
                                     int new_state, int64_t next_ms);
 
+/* As evb_store_delivery_complete without waiting: the completion rides the writer's next
+ * group commit together with other writes (the attempt's strings are copied). cb (may be
+ * NULL) runs once on the writer thread with the outcome; it must not block. On an error
+ * return (EVB_ERR_LIMIT when the write queue is full, EVB_ERR_UNAVAILABLE when closing,
+ * EVB_ERR_INVALID, EVB_ERR_NOMEM) nothing is queued and cb does not run: the delivery stays
+ * LEASED and is due again when its lease expires. */
+typedef void (*evb_store_complete_cb)(void *arg, evb_err err);
+evb_err evb_store_delivery_complete_async(evb_store *s, const char *delivery_id,
+                                          const evb_attempt *a, int new_state, int64_t next_ms,
+                                          evb_store_complete_cb cb, void *arg);
+
 /* Attempts of a delivery, oldest first (traces; a redriven delivery's attempts of every
  * round). Unknown delivery: EVB_OK with none. */
 typedef struct evb_attempt_rec {
