@@ -346,12 +346,21 @@ static void finish(evb_dispatcher *d, xfer *x, CURLcode cc)
         if (rc != EVB_OK && rc != EVB_ERR_PRECONDITION)
             evb_log_warn(COMP, "cannot record delivery %s: %s", dl->id, evb_strerror(rc));
     }
+    const char *ctx[] = {"delivery_id", dl->id,          "connection_id", dl->connection_id,
+                         "event_id",    dl->event_id,    "org",           dl->org,
+                         "action",      a ? a->name : NULL, NULL};
+    if (evb_log_enabled(EVB_LOG_DEBUG))
+        evb_log(EVB_LOG_DEBUG, COMP, ctx, "attempt %d: %s (HTTP %d)%s%s", dl->attempts, name,
+                res.http_status, res.error[0] ? ": " : "", res.error);
     if (res.outcome == EVB_OUTCOME_GONE && ce != NULL) {
         evb_store_connection_set_state(d->store, ce->id, 3, res.error);
-        evb_log_warn(COMP, "connection %s disabled: %s", ce->id, res.error);
+        evb_log(EVB_LOG_WARN, COMP, ctx, "connection disabled: %s", res.error);
     } else if (res.outcome == EVB_OUTCOME_DISABLE_ACTION && a != NULL) {
         evb_store_action_set_disabled(d->store, a->name, 1, res.error);
-        evb_log_warn(COMP, "action %s disabled: %s", a->name, res.error);
+        evb_log(EVB_LOG_WARN, COMP, ctx, "action disabled: %s", res.error);
+    } else if (state == EVB_DELIVERY_DEAD) {
+        evb_log(EVB_LOG_INFO, COMP, ctx, "dead-lettered after %d attempts: %s", dl->attempts,
+                res.error);
     }
     if (ce != NULL && ce->in_flight > 0)
         ce->in_flight--;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "common/text.h"
 #include "common/timeutil.h"
 #include "common/tracectx.h"
@@ -391,6 +392,12 @@ static void build_entries(put_job *j, const evb_connector *conn)
             er->code = code;
             er->message = evb_utf8_sanitize(evb_strdup(e.message[0] ? e.message
                                                                    : evb_strerror(rc)));
+            if (evb_log_enabled(EVB_LOG_DEBUG)) {
+                const char *ctx[] = {"connector", conn->name, "org", pe->org,
+                                     "request_id", j->req->request_id, NULL};
+                evb_log(EVB_LOG_DEBUG, "ingest", ctx, "entry %zu rejected: %s: %s", i, code,
+                        er->message ? er->message : "");
+            }
             continue;
         }
         evb_route *rt = &j->routes[j->n_items];
