@@ -202,6 +202,8 @@ evb_err evb_ingest_build_event(const evb_connector *conn, const evb_ingest_entry
     const char *ct = nz(e->datacontenttype)[0] != '\0' ? e->datacontenttype : "application/json";
     char ptr[48];
     snprintf(ptr, sizeof ptr, "entries[%zu].datacontenttype", index);
+    if ((rc = check_text(ct, "datacontenttype", index, 256, err)) != EVB_OK)
+        goto fail;
     if (!evb_ce_media_type_valid(ct)) {
         rc = evb_error_set(err, EVB_ERR_INVALID, ptr, "%s \"%.64s\" is not a media type", ptr,
                            ct);
@@ -218,6 +220,15 @@ evb_err evb_ingest_build_event(const evb_connector *conn, const evb_ingest_entry
         goto fail;
     if ((rc = build_data(e, index, limits, td, out, reject_code, err)) != EVB_OK)
         goto fail;
+    /* last guard: whatever is accepted is a valid CloudEvent (fuzzing found a media type
+     * whose quoted parameter carried a control character) */
+    evb_error ce_err;
+    evb_error_clear(&ce_err);
+    if (evb_ce_event_check(out, &ce_err) != EVB_OK) {
+        rc = evb_error_set(err, EVB_ERR_INVALID, "entries", "entries[%zu].%s: %.200s", index,
+                           ce_err.pointer[0] ? ce_err.pointer : "event", ce_err.message);
+        goto fail;
+    }
     return EVB_OK;
 fail:
     if (rc == EVB_ERR_NOMEM || rc == EVB_ERR_INTERNAL)

@@ -93,6 +93,9 @@ static void m_long_subject(evb_ingest_entry *e) { e->subject = long_subject; }
 static void m_bad_time(evb_ingest_entry *e) { e->time = "yesterday"; }
 static void m_bad_date(evb_ingest_entry *e) { e->time = "2023-02-29T00:00:00Z"; }
 static void m_bad_ct(evb_ingest_entry *e) { e->datacontenttype = "not a type"; }
+/* found by fuzz_put_events: a control character inside a quoted media-type parameter */
+static void m_ct_ctrl(evb_ingest_entry *e) { e->datacontenttype = "text/plain; a=\"b\x01c\""; }
+static void m_ct_c1(evb_ingest_entry *e) { e->datacontenttype = "text/plain; a=\"\xc2\x85\""; }
 static void m_bad_json(evb_ingest_entry *e) { e->data = (const uint8_t *)"{\"a\":"; e->data_len = 5; }
 static void m_dup_json(evb_ingest_entry *e)
 {
@@ -136,6 +139,8 @@ static const bad_case bad[] = {
     {"time not RFC 3339", m_bad_time, "INVALID_ARGUMENT", "entries[3].time"},
     {"time impossible date", m_bad_date, "INVALID_ARGUMENT", "entries[3].time"},
     {"content type", m_bad_ct, "INVALID_ARGUMENT", "entries[3].datacontenttype"},
+    {"content type control char", m_ct_ctrl, "INVALID_ARGUMENT", "entries[3].datacontenttype"},
+    {"content type C1 char", m_ct_c1, "INVALID_ARGUMENT", "entries[3].datacontenttype"},
     {"bad JSON", m_bad_json, "INVALID_ARGUMENT", "entries[3].data"},
     {"duplicate JSON keys", m_dup_json, "INVALID_ARGUMENT", "entries[3].data"},
     {"data too large", m_too_large, "TOO_LARGE", "entries[3].data"},
