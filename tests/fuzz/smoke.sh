@@ -1,13 +1,18 @@
 #!/bin/sh
 # evbridge — the short fuzz run of `make test` / `make fuzz-smoke` (docs/fuzzing.md).
 # Configures and builds the fuzz build ($FUZZ_BUILD, default build-fuzz; incremental), then
-# runs every target for $FUZZ_SMOKE_SECONDS (default 5) seconds over its checked-in corpus.
+# runs every target over its checked-in corpus plus $FUZZ_SMOKE_RUNS (default 20000) inputs
+# mutated from seed $FUZZ_SMOKE_SEED (default 1), at most $FUZZ_SMOKE_SECONDS (default 5) s.
 # New inputs go to a scratch directory that is removed afterwards; the corpus is only read.
 # Exits 77 (ctest: skipped) when clang cannot build a libFuzzer binary, 1 on a finding.
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${FUZZ_BUILD:-$root/build-fuzz}
 secs=${FUZZ_SMOKE_SECONDS:-5}
+# A fixed seed and run count keep the smoke run deterministic (the same inputs on every
+# machine, so CI cannot fail on a new finding by chance); long runs are `make fuzz`.
+runs=${FUZZ_SMOKE_RUNS:-20000}
+seed=${FUZZ_SMOKE_SEED:-1}
 targets="schema pattern transform cloudevents put_events"
 cc=${FUZZ_CC:-clang}
 
@@ -45,7 +50,8 @@ for t in $targets; do
     scratch="$probe/work-$t"
     mkdir -p "$scratch"
     log="$probe/$t.log"
-    if "$build/bin/fuzz_$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+    if "$build/bin/fuzz_$t" -seed="$seed" -runs="$runs" -max_total_time="$secs" -timeout=10 \
+        -rss_limit_mb=2048 \
         -artifact_prefix="$probe/" "$scratch" "$root/tests/fuzz/corpus/$t" >"$log" 2>&1; then
         echo "fuzz-smoke: $t: $(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -1)"
     else
