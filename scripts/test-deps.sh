@@ -1,10 +1,15 @@
 #!/bin/sh
-# Installs the npm packages the integration tests use (from the checked-in lock file),
-# only when they are missing. Needs the npm registry the first time.
+# Installs the npm packages the integration tests use (from the checked-in lock files),
+# only when they are missing or older than the lock file: tests/integration/node (the Node
+# test clients and receivers) and clients/examples/node (the Node client examples that
+# tests/integration/python/test_examples.py runs). Needs the npm registry the first time.
 set -eu
-dir=$(dirname "$0")/../tests/integration/node
-[ -f "$dir/package.json" ] || exit 0
-if [ ! -d "$dir/node_modules/@grpc/grpc-js" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
-    echo "test-deps: npm ci in tests/integration/node"
-    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
-fi
+root=$(dirname "$0")/..
+for rel in tests/integration/node clients/examples/node; do
+    dir=$root/$rel
+    [ -f "$dir/package.json" ] || continue
+    if [ ! -d "$dir/node_modules/@grpc/grpc-js" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+        echo "test-deps: npm ci in $rel"
+        (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    fi
+done
