@@ -204,6 +204,16 @@ evb_err evb_ingest_build_event(const evb_connector *conn, const evb_ingest_entry
     snprintf(ptr, sizeof ptr, "entries[%zu].datacontenttype", index);
     if ((rc = check_text(ct, "datacontenttype", index, 256, err)) != EVB_OK)
         goto fail;
+    /* Sent verbatim as the Content-Type header in binary mode, which takes U+0020-U+007E
+     * only (ce_http.h); a quoted parameter may hold other bytes as a media type (found by
+     * fuzz_put_events: text/plain; a="\u00e9" was accepted, then undeliverable). */
+    for (const char *c = ct; *c != '\0'; c++) {
+        if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e) {
+            rc = evb_error_set(err, EVB_ERR_INVALID, ptr,
+                               "%s must be printable ASCII (it is sent as Content-Type)", ptr);
+            goto fail;
+        }
+    }
     if (!evb_ce_media_type_valid(ct)) {
         rc = evb_error_set(err, EVB_ERR_INVALID, ptr, "%s \"%.64s\" is not a media type", ptr,
                            ct);

@@ -96,6 +96,8 @@ static void m_bad_ct(evb_ingest_entry *e) { e->datacontenttype = "not a type"; }
 /* found by fuzz_put_events: a control character inside a quoted media-type parameter */
 static void m_ct_ctrl(evb_ingest_entry *e) { e->datacontenttype = "text/plain; a=\"b\x01c\""; }
 static void m_ct_c1(evb_ingest_entry *e) { e->datacontenttype = "text/plain; a=\"\xc2\x85\""; }
+/* found by fuzz_put_events: non-ASCII in a quoted parameter cannot go out as Content-Type */
+static void m_ct_non_ascii(evb_ingest_entry *e) { e->datacontenttype = "text/plain; a=\"\xc3\xa9\""; }
 static void m_bad_json(evb_ingest_entry *e) { e->data = (const uint8_t *)"{\"a\":"; e->data_len = 5; }
 static void m_dup_json(evb_ingest_entry *e)
 {
@@ -141,6 +143,7 @@ static const bad_case bad[] = {
     {"content type", m_bad_ct, "INVALID_ARGUMENT", "entries[3].datacontenttype"},
     {"content type control char", m_ct_ctrl, "INVALID_ARGUMENT", "entries[3].datacontenttype"},
     {"content type C1 char", m_ct_c1, "INVALID_ARGUMENT", "entries[3].datacontenttype"},
+    {"content type non-ASCII", m_ct_non_ascii, "INVALID_ARGUMENT", "entries[3].datacontenttype"},
     {"bad JSON", m_bad_json, "INVALID_ARGUMENT", "entries[3].data"},
     {"duplicate JSON keys", m_dup_json, "INVALID_ARGUMENT", "entries[3].data"},
     {"data too large", m_too_large, "TOO_LARGE", "entries[3].data"},
