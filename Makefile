@@ -45,7 +45,7 @@ clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
 
 # Fuzzing (docs/fuzzing.md; clang with libFuzzer, a separate ASan+UBSan build in build-fuzz/).
-#   make fuzz-smoke     every target for 5 s over its seed corpus (also a ctest test, fuzz_smoke)
+#   make fuzz-smoke     every target over its corpus + 20,000 fixed-seed mutations (ctest fuzz_smoke)
 #   make fuzz           every target for FUZZ_SECONDS (600) seconds, one after another;
 #                       FUZZ_TARGETS=pattern to pick
 FUZZ_BUILD   ?= build-fuzz

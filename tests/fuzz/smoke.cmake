@@ -1,6 +1,7 @@
 # Included from tests/CMakeLists.txt in the normal (non-fuzz) builds: registers the short fuzz
-# run (tests/fuzz/smoke.sh: builds a separate clang fuzz build under this build dir and runs
-# every target for 5 s over its corpus) as the ctest test fuzz_smoke, label fuzz-smoke.
+# run (tests/fuzz/smoke.sh: builds a separate clang fuzz build under this build dir, replays
+# every target's corpus and runs 20,000 fixed-seed mutations) as the ctest test fuzz_smoke,
+# label fuzz-smoke.
 # smoke.sh exits 77 when clang has no libFuzzer: the test then counts as skipped.
 # Leave it out with -DEVB_FUZZ_SMOKE=OFF (or ctest -LE fuzz-smoke).
 option(EVB_FUZZ_SMOKE "Run the short libFuzzer smoke test in ctest when clang is available" ON)
