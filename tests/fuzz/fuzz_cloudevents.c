@@ -132,9 +132,8 @@ static void same_event(const evb_event *a, const evb_event *b, const char *json)
 {
     if (!str_eq(a->id, b->id) || !str_eq(a->source, b->source) || !str_eq(a->type, b->type) ||
         !str_eq(a->subject, b->subject) || !str_eq(a->time, b->time) ||
-        !str_eq(a->datacontenttype, b->datacontenttype) ||
-        !str_eq(a->dataschema, b->dataschema) || !str_eq(a->org, b->org) ||
-        !str_eq(a->connector, b->connector) || a->time_ms != b->time_ms)
+        !str_eq(a->datacontenttype, b->datacontenttype) || !str_eq(a->dataschema, b->dataschema) ||
+        !str_eq(a->org, b->org) || !str_eq(a->connector, b->connector) || a->time_ms != b->time_ms)
         fail("attributes changed in encode -> decode", json);
     if (a->n_ext != b->n_ext)
         fail("extension count changed in encode -> decode", json);
@@ -191,8 +190,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 one_event(evs[i]);
             char *json = NULL;
             size_t len = 0;
-            if (evb_ce_json_encode_batch((const evb_event *const *)evs, n, &json, &len) !=
-                EVB_OK)
+            if (evb_ce_json_encode_batch((const evb_event *const *)evs, n, &json, &len) != EVB_OK)
                 fail("a decoded batch does not encode", text);
             free(json);
             evb_event_array_free(evs, n);

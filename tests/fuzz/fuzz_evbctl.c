@@ -24,8 +24,8 @@
 #include "tests/fuzz/fuzz_util.h"
 
 static const ProtobufCMessageDescriptor *const descs[] = {
-    &evbridge__v1__connection__descriptor, &evbridge__v1__action__descriptor,
-    &evbridge__v1__connector__descriptor,  &evbridge__v1__schema__descriptor,
+    &evbridge__v1__connection__descriptor,         &evbridge__v1__action__descriptor,
+    &evbridge__v1__connector__descriptor,          &evbridge__v1__schema__descriptor,
     &evbridge__v1__put_events_request__descriptor,
 };
 

@@ -63,9 +63,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     evb_pattern *a = compile(&p[0]);
     evb_pattern *b = compile(&p[2]);
     json_error_t jerr;
-    json_t *ev = json_loadb(p[1].s, p[1].n,
-                            JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL | JSON_DECODE_ANY,
-                            &jerr);
+    json_t *ev = json_loadb(
+        p[1].s, p[1].n, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL | JSON_DECODE_ANY, &jerr);
     int ma = a != NULL ? match_one(a, &p[1], ev) : 0;
     int mb = b != NULL ? match_one(b, &p[1], ev) : 0;
 

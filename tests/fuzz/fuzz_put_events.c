@@ -68,8 +68,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size > limits.max_request_bytes)
         return 0; /* put_job.c refuses it before looking at the entries */
-    Evbridge__V1__PutEventsRequest *req = evbridge__v1__put_events_request__unpack(NULL, size,
-                                                                                  data);
+    Evbridge__V1__PutEventsRequest *req =
+        evbridge__v1__put_events_request__unpack(NULL, size, data);
     if (req == NULL)
         return 0;
     for (size_t i = 0; i < req->n_entries && i < (size_t)limits.max_entries; i++) {
@@ -83,17 +83,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             values[k] = pe->extensions[k]->value;
         }
         evb_ingest_entry ie = {
-            .id = pe->id, .org = pe->org, .type = pe->type, .subject = pe->subject,
-            .time = pe->time, .datacontenttype = pe->datacontenttype,
-            .data = pe->data.data, .data_len = pe->data.len,
-            .ext_names = names, .ext_values = values, .n_ext = pe->n_extensions,
+            .id = pe->id,
+            .org = pe->org,
+            .type = pe->type,
+            .subject = pe->subject,
+            .time = pe->time,
+            .datacontenttype = pe->datacontenttype,
+            .data = pe->data.data,
+            .data_len = pe->data.len,
+            .ext_names = names,
+            .ext_values = values,
+            .n_ext = pe->n_extensions,
         };
         evb_event ev;
         const evb_event_type_def *td = NULL;
         const char *code = NULL;
         evb_error err;
-        evb_err rc = evb_ingest_build_event(&connector, &ie, i, &limits, 1700000000000, &ev,
-                                            &td, &code, &err);
+        evb_err rc = evb_ingest_build_event(&connector, &ie, i, &limits, 1700000000000, &ev, &td,
+                                            &code, &err);
         if (rc == EVB_OK) {
             if (td == NULL)
                 abort(); /* put_job.c dereferences it */
