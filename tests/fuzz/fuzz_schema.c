@@ -75,9 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         (void)evb_schema_dialect_of(s);
         const fuzz_part *inst = np >= 2 ? &p[1] : &p[0];
-        evb_schema_result res;
-        memset(&res, 0, sizeof res);
-        res.limit = (size_t)(sel >> 5);
+        evb_schema_result res = {.limit = (size_t)(sel >> 5)};
         rc = evb_schema_validate(s, inst->s, inst->n, &res, &err);
         check_result(&res, rc);
         evb_schema_free(s);
