@@ -30,6 +30,7 @@
 #define CONN_CAP (1u << 20)
 
 typedef struct conn {
+    struct conn *prev, *next; /* the sink's open connections, closed at stop */
     int fd;
     char *buf;
     size_t len, cap;
@@ -45,7 +46,18 @@ struct bench_sink {
     uint64_t delivered, no_ts;
     bench_hist e2e;
     int64_t opened_at, closed_at;
+    conn *conns; /* sink thread only */
 };
+
+static void conn_unlink(bench_sink *s, conn *c)
+{
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+}
 
 static void conn_close(conn *c)
 {
@@ -234,13 +246,20 @@ static void *sink_main(void *arg)
                     }
                     c->fd = fd;
                     struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
-                    if (epoll_ctl(s->efd, EPOLL_CTL_ADD, fd, &ev) != 0)
+                    if (epoll_ctl(s->efd, EPOLL_CTL_ADD, fd, &ev) != 0) {
                         conn_close(c);
+                        continue;
+                    }
+                    c->next = s->conns;
+                    if (s->conns != NULL)
+                        s->conns->prev = c;
+                    s->conns = c;
                 }
             } else {
                 conn *c = evs[i].data.ptr;
                 if (conn_read(s, c) != 0 || (evs[i].events & (EPOLLHUP | EPOLLERR))) {
                     epoll_ctl(s->efd, EPOLL_CTL_DEL, c->fd, NULL);
+                    conn_unlink(s, c);
                     conn_close(c);
                 }
             }
@@ -330,6 +349,11 @@ void bench_sink_stop(bench_sink *s)
         /* the thread is still woken by the close below at worst */
     }
     pthread_join(s->tid, NULL);
+    while (s->conns != NULL) { /* keep-alive connections still open */
+        conn *c = s->conns;
+        conn_unlink(s, c);
+        conn_close(c);
+    }
     close(s->lfd);
     close(s->efd);
     close(s->wake);

@@ -163,8 +163,10 @@ static size_t auth_md(const char *api_key, grpc_metadata *md, char **bearer)
     if (*bearer == NULL)
         return 0;
     snprintf(*bearer, n, "Bearer %s", api_key);
+    /* copied, not static: gRPC's header compression may keep a reference to the value
+     * after this call, and the bearer text is freed when the call ends */
     md->key = grpc_slice_from_static_string("authorization");
-    md->value = grpc_slice_from_static_string(*bearer);
+    md->value = grpc_slice_from_copied_string(*bearer);
     return 1;
 }
 
@@ -173,9 +175,12 @@ void evb_rpc_client_unary(evb_rpc_client *c, const char *method, const char *api
 {
     memset(out, 0, sizeof(*out));
     grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
-    grpc_slice msl = grpc_slice_from_static_string(method);
+    /* copied: the method often lives in the caller's stack buffer, and gRPC may keep a
+     * reference to the slice (header compression) beyond this call */
+    grpc_slice msl = grpc_slice_from_copied_string(method);
     grpc_call *call = grpc_channel_create_call(c->channel, NULL, GRPC_PROPAGATE_DEFAULTS, cq, msl,
                                                NULL, deadline_after(timeout_ms), NULL);
+    grpc_slice_unref(msl);
     grpc_metadata md;
     char *bearer;
     size_t nmd = auth_md(api_key, &md, &bearer);
@@ -224,6 +229,8 @@ void evb_rpc_client_unary(evb_rpc_client *c, const char *method, const char *api
     grpc_metadata_array_destroy(&trailing);
     grpc_call_unref(call);
     cq_drain_destroy(cq, 1);
+    if (nmd)
+        grpc_slice_unref(md.value);
     free(bearer);
 }
 
@@ -275,9 +282,10 @@ evb_rpc_bidi *evb_rpc_bidi_open(evb_rpc_client *c, const char *method, const cha
     if (b == NULL)
         return NULL;
     b->cq = grpc_completion_queue_create_for_next(NULL);
-    b->call = grpc_channel_create_call(c->channel, NULL, GRPC_PROPAGATE_DEFAULTS, b->cq,
-                                       grpc_slice_from_static_string(method), NULL,
-                                       deadline_after(timeout_ms), NULL);
+    grpc_slice msl = grpc_slice_from_copied_string(method);
+    b->call = grpc_channel_create_call(c->channel, NULL, GRPC_PROPAGATE_DEFAULTS, b->cq, msl,
+                                       NULL, deadline_after(timeout_ms), NULL);
+    grpc_slice_unref(msl);
     grpc_metadata_array_init(&b->init_md);
     grpc_metadata_array_init(&b->trailing);
     b->details = grpc_empty_slice();
@@ -417,6 +425,8 @@ void evb_rpc_bidi_free(evb_rpc_bidi *b)
     grpc_metadata_array_destroy(&b->init_md);
     grpc_metadata_array_destroy(&b->trailing);
     grpc_slice_unref(b->details);
+    if (b->bearer != NULL)
+        grpc_slice_unref(b->md.value);
     free(b->details_str);
     free(b->bearer);
     free(b);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/crypto.h"
 #include "common/log.h"
@@ -34,6 +35,7 @@ struct evb_dispatcher {
     target_cache cache;
     uint64_t rnd_state;
     xfer *xfers; /* in flight */
+    atomic_int pending_records; /* asynchronous completions not yet committed */
 };
 
 static void list_add(evb_dispatcher *d, xfer *x)
@@ -275,6 +277,7 @@ static int fill(evb_dispatcher *d)
 
 /* What an asynchronous completion needs when its commit is done. */
 typedef struct recorded {
+    evb_dispatcher *d; /* outlives the callback: stop waits for pending_records */
     const char *kind, *outcome; /* static strings */
     int final;
     int64_t recv_ms, latency_ms;
@@ -290,7 +293,12 @@ static void on_recorded(void *arg, evb_err err)
     else if (err != EVB_ERR_PRECONDITION)
         evb_log_warn(COMP, "cannot record delivery %s: %s (it is sent again after its lease)",
                      r->id, evb_strerror(err));
+    evb_dispatcher *d = r->d;
+    int retry = r->final == 0;
     free(r);
+    if (retry) /* a retry is due soon: recompute the wait now that it is committed */
+        curl_multi_wakeup(d->multi);
+    atomic_fetch_sub(&d->pending_records, 1);
 }
 
 /* Decides and records the outcome of a finished transfer. */
@@ -330,16 +338,19 @@ static void finish(evb_dispatcher *d, xfer *x, CURLcode cc)
     recorded *r = malloc(sizeof *r);
     evb_err rc = EVB_ERR_NOMEM;
     if (r != NULL) {
-        *r = (recorded){.kind = x->is_robot ? "robot" : "http", .outcome = name,
+        *r = (recorded){.d = d, .kind = x->is_robot ? "robot" : "http", .outcome = name,
                         .final = state == EVB_DELIVERY_DELIVERED ? 1
                                  : state == EVB_DELIVERY_DEAD    ? 2
                                                                  : 0,
                         .recv_ms = x->claim.event->recv_ms, .latency_ms = at.latency_ms};
         snprintf(r->id, sizeof r->id, "%s", dl->id);
+        atomic_fetch_add(&d->pending_records, 1);
         rc = evb_store_delivery_complete_async(d->store, dl->id, &at, state, next_ms,
                                                on_recorded, r);
-        if (rc != EVB_OK)
+        if (rc != EVB_OK) {
+            atomic_fetch_sub(&d->pending_records, 1);
             free(r);
+        }
     }
     if (rc != EVB_OK) { /* queue full or no memory: wait for the commit instead */
         rc = evb_store_delivery_complete(d->store, dl->id, &at, state, next_ms);
@@ -452,6 +463,7 @@ evb_err evb_dispatcher_start(evb_store *store, const evb_dispatcher_options *opt
     if (evb_random_bytes(&d->rnd_state, sizeof d->rnd_state) != EVB_OK || d->rnd_state == 0)
         d->rnd_state = 0x9E3779B97F4A7C15ULL;
     atomic_init(&d->stopping, 0);
+    atomic_init(&d->pending_records, 0);
     int64_t released = 0;
     if (evb_store_delivery_release_leases(store, evb_now_ms(), &released) == EVB_OK &&
         released > 0)
@@ -481,6 +493,9 @@ void evb_dispatcher_stop(evb_dispatcher *d, int grace_ms)
     atomic_store(&d->stopping, 1);
     curl_multi_wakeup(d->multi);
     pthread_join(d->thread, NULL);
+    /* completions queued in the store call back into d: wait until they have run */
+    for (int i = 0; i < 10000 && atomic_load(&d->pending_records) > 0; i++)
+        nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
     /* transfers still running are abandoned: their leases expire, they are sent again */
     while (d->xfers != NULL) {
         xfer *x = d->xfers;
