@@ -302,10 +302,40 @@ static int needs_quotes(const char *s)
         unsigned char c = (unsigned char)*p;
         if (c < 0x20 || c == 0x7f)
             return 1;
+        if (c == 0xc2 && (unsigned char)p[1] >= 0x80 && (unsigned char)p[1] <= 0x9f)
+            return 1; /* C1 controls: YAML does not allow them raw */
+        if (c == 0xef && (unsigned char)p[1] == 0xbf && (unsigned char)p[2] >= 0xbe)
+            return 1; /* U+FFFE, U+FFFF: not YAML-printable */
         if ((c == ':' && (p[1] == ' ' || p[1] == 0)) || (c == '#' && p > s && p[-1] == ' '))
             return 1;
     }
     return 0;
+}
+
+/* A YAML double-quoted scalar: every character YAML does not allow raw (C0 and C1
+ * controls, DEL, U+FFFE/U+FFFF) is written as a \uXXXX escape (found by fuzz_evbctl, E1). */
+static void emit_quoted(const char *s, size_t len, FILE *f)
+{
+    fputc('"', f);
+    const unsigned char *end = (const unsigned char *)s + len;
+    for (const unsigned char *p = (const unsigned char *)s; p < end; p++) {
+        unsigned c = *p;
+        if (c == '"' || c == '\\') {
+            fputc('\\', f);
+            fputc((int)c, f);
+        } else if (c < 0x20 || c == 0x7f) {
+            fprintf(f, "\\u%04X", c);
+        } else if (c == 0xc2 && p + 1 < end && p[1] >= 0x80 && p[1] <= 0x9f) {
+            fprintf(f, "\\u%04X", (unsigned)p[1]);
+            p++;
+        } else if (c == 0xef && p + 2 < end && p[1] == 0xbf && p[2] >= 0xbe) {
+            fprintf(f, "\\u%04X", 0xffc0u + (p[2] & 0x3fu));
+            p += 2;
+        } else {
+            fputc((int)c, f);
+        }
+    }
+    fputc('"', f);
 }
 
 static void emit_scalar(const json_t *v, FILE *f)
@@ -313,10 +343,8 @@ static void emit_scalar(const json_t *v, FILE *f)
     switch (json_typeof(v)) {
     case JSON_STRING: {
         const char *s = json_string_value(v);
-        if (needs_quotes(s)) {
-            char *q = json_dumps(v, JSON_ENCODE_ANY);
-            fputs(q ? q : "\"\"", f);
-            free(q);
+        if (needs_quotes(s) || strlen(s) != json_string_length(v)) {
+            emit_quoted(s, json_string_length(v), f);
         } else {
             fputs(s, f);
         }

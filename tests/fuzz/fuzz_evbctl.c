@@ -47,40 +47,8 @@ static int has_real(const json_t *v)
     return 0;
 }
 
-/* KNOWN ISSUE (docs/fuzzing.md, finding E1; reproducer tests/fuzz/known/): evb_yaml_dump
- * quotes a string holding U+007F or a C1 control (U+0080-U+009F) with json_dumps, which
- * leaves those characters raw, and YAML does not allow them unescaped: the output does not
- * load back. Until clients/evbctl/yamljson.c escapes them, values containing them skip the
- * round trip. Remove this once fixed. */
-static int has_unprintable(const json_t *v)
-{
-    size_t i;
-    const char *k;
-    json_t *x;
-    if (json_is_string(v)) {
-        const unsigned char *s = (const unsigned char *)json_string_value(v);
-        for (size_t j = 0; j < json_string_length(v); j++)
-            if (s[j] == 0x7f || (s[j] == 0xc2 && s[j + 1] >= 0x80 && s[j + 1] <= 0x9f))
-                return 1;
-    } else if (json_is_array(v)) {
-        json_array_foreach(v, i, x) if (has_unprintable(x)) return 1;
-    } else if (json_is_object(v)) {
-        json_object_foreach((json_t *)v, k, x)
-        {
-            json_t *key = json_string(k);
-            int bad = has_unprintable(key) || has_unprintable(x);
-            json_decref(key);
-            if (bad)
-                return 1;
-        }
-    }
-    return 0;
-}
-
 static void yaml_round_trip(const json_t *v)
 {
-    if (has_unprintable(v))
-        return;
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
