@@ -18,7 +18,18 @@ import json
 import os
 import sys
 import time
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+# one line per request, whole: handler threads must not interleave their output
+_out_lock = threading.Lock()
+
+
+def emit(record):
+    line = json.dumps(record, ensure_ascii=False) + "\n"
+    with _out_lock:
+        sys.stdout.write(line)
+        sys.stdout.flush()
 from urllib.parse import unquote
 
 
@@ -48,10 +59,10 @@ class Handler(BaseHTTPRequestHandler):
             data = json.loads(body)
         except ValueError:
             data = body.decode("utf-8", "replace")
-        print(json.dumps({"path": self.path, "signature_ok": ok,
+        emit({"path": self.path, "signature_ok": ok,
                           "webhook_id": self.headers.get("webhook-id"),
                           "content_type": self.headers.get("content-type"),
-                          "ce": ce, "data": data}, ensure_ascii=False), flush=True)
+                          "ce": ce, "data": data})
         if self.path != "/boss/events":
             status = 404
         elif not ok:

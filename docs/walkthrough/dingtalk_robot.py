@@ -20,7 +20,18 @@ import json
 import os
 import sys
 import time
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+# one line per request, whole: handler threads must not interleave their output
+_out_lock = threading.Lock()
+
+
+def emit(record):
+    line = json.dumps(record, ensure_ascii=False) + "\n"
+    with _out_lock:
+        sys.stdout.write(line)
+        sys.stdout.flush()
 from urllib.parse import parse_qs, urlsplit
 
 
@@ -46,8 +57,8 @@ class Handler(BaseHTTPRequestHandler):
         else:
             errcode, errmsg = 0, "ok"
         msgtype = body.get("msgtype")
-        print(json.dumps({"errcode": errcode, "msgtype": msgtype,
-                          "message": body.get(msgtype)}, ensure_ascii=False), flush=True)
+        emit({"errcode": errcode, "msgtype": msgtype,
+                          "message": body.get(msgtype)})
         reply = json.dumps({"errcode": errcode, "errmsg": errmsg}).encode()
         self.send_response(200)
         self.send_header("content-type", "application/json")
