@@ -60,6 +60,16 @@ int evb_svc_action_visible(const evb_principal *p, const struct evb_action_rec *
 
 /* ---- helpers shared by the service files (svc_util.c) ---- */
 
+/* A unary method of a service and its handler. */
+typedef struct evb_svc_method {
+    const char *name; /* full method name, "/evbridge.v1.Service/Method" */
+    evb_rpc_unary_fn fn;
+} evb_svc_method;
+
+/* Registers n unary methods with svc as their argument; stops at the first error. */
+evb_err evb_svc_add_methods(evb_rpc_server *server, evb_services *svc, const evb_svc_method *m,
+                            size_t n);
+
 /* Authenticates a unary call and takes a token from the key's rate-limit bucket. On
  * failure replies UNAUTHENTICATED (or RESOURCE_EXHAUSTED, "retry after N ms") and returns 0. */
 int evb_svc_auth(evb_services *svc, evb_rpc_call *call, evb_principal *p);

@@ -256,20 +256,12 @@ static void list_actions(evb_rpc_call *call, const uint8_t *req, size_t len, voi
 
 evb_err evb_svc_actions_register(evb_rpc_server *server, evb_services *svc)
 {
-    static const struct {
-        const char *name;
-        evb_rpc_unary_fn fn;
-    } m[] = {
+    static const evb_svc_method m[] = {
         {"/evbridge.v1.ConnectorService/CreateAction", create_action},
         {"/evbridge.v1.ConnectorService/GetAction", get_action},
         {"/evbridge.v1.ConnectorService/ListActions", list_actions},
         {"/evbridge.v1.ConnectorService/UpdateAction", update_action},
         {"/evbridge.v1.ConnectorService/DeleteAction", delete_action},
     };
-    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++) {
-        evb_err rc = evb_rpc_server_add_unary(server, m[i].name, m[i].fn, svc);
-        if (rc != EVB_OK)
-            return rc;
-    }
-    return EVB_OK;
+    return evb_svc_add_methods(server, svc, m, sizeof m / sizeof m[0]);
 }

@@ -156,19 +156,11 @@ static void server_info(evb_rpc_call *call, const uint8_t *req, size_t len, void
 
 evb_err evb_svc_admin_register(evb_rpc_server *server, evb_services *svc)
 {
-    static const struct {
-        const char *name;
-        evb_rpc_unary_fn fn;
-    } m[] = {
+    static const evb_svc_method m[] = {
         {"/evbridge.v1.AdminService/CreateApiKey", create_key},
         {"/evbridge.v1.AdminService/ListApiKeys", list_keys},
         {"/evbridge.v1.AdminService/RevokeApiKey", revoke_key},
         {"/evbridge.v1.AdminService/GetServerInfo", server_info},
     };
-    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++) {
-        evb_err rc = evb_rpc_server_add_unary(server, m[i].name, m[i].fn, svc);
-        if (rc != EVB_OK)
-            return rc;
-    }
-    return EVB_OK;
+    return evb_svc_add_methods(server, svc, m, sizeof m / sizeof m[0]);
 }

@@ -385,10 +385,7 @@ static void test_transform(evb_rpc_call *call, const uint8_t *req, size_t len, v
 
 evb_err evb_svc_connections_register(evb_rpc_server *server, evb_services *svc)
 {
-    static const struct {
-        const char *name;
-        evb_rpc_unary_fn fn;
-    } m[] = {
+    static const evb_svc_method m[] = {
         {"/evbridge.v1.ConnectorService/CreateConnection", create_connection},
         {"/evbridge.v1.ConnectorService/GetConnection", get_connection},
         {"/evbridge.v1.ConnectorService/ListConnections", list_connections},
@@ -399,10 +396,5 @@ evb_err evb_svc_connections_register(evb_rpc_server *server, evb_services *svc)
         {"/evbridge.v1.ConnectorService/TestEventPattern", test_pattern},
         {"/evbridge.v1.ConnectorService/TestTransform", test_transform},
     };
-    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++) {
-        evb_err rc = evb_rpc_server_add_unary(server, m[i].name, m[i].fn, svc);
-        if (rc != EVB_OK)
-            return rc;
-    }
-    return EVB_OK;
+    return evb_svc_add_methods(server, svc, m, sizeof m / sizeof m[0]);
 }

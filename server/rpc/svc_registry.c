@@ -476,10 +476,7 @@ static void validate_payload(evb_rpc_call *call, const uint8_t *req, size_t len,
 
 evb_err evb_svc_registry_register(evb_rpc_server *server, evb_services *svc)
 {
-    static const struct {
-        const char *name;
-        evb_rpc_unary_fn fn;
-    } m[] = {
+    static const evb_svc_method m[] = {
         {"/evbridge.v1.SchemaRegistry/RegisterSchema", register_schema},
         {"/evbridge.v1.SchemaRegistry/GetSchema", get_schema},
         {"/evbridge.v1.SchemaRegistry/GetSchemaById", get_schema_by_id},
@@ -491,10 +488,5 @@ evb_err evb_svc_registry_register(evb_rpc_server *server, evb_services *svc)
         {"/evbridge.v1.SchemaRegistry/SetCompatibility", set_compat},
         {"/evbridge.v1.SchemaRegistry/ValidatePayload", validate_payload},
     };
-    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++) {
-        evb_err rc = evb_rpc_server_add_unary(server, m[i].name, m[i].fn, svc);
-        if (rc != EVB_OK)
-            return rc;
-    }
-    return EVB_OK;
+    return evb_svc_add_methods(server, svc, m, sizeof m / sizeof m[0]);
 }

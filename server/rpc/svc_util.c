@@ -10,6 +10,17 @@
 #include "common/timeutil.h"
 #include "server/auth/ratelimit.h"
 
+evb_err evb_svc_add_methods(evb_rpc_server *server, evb_services *svc, const evb_svc_method *m,
+                            size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        evb_err rc = evb_rpc_server_add_unary(server, m[i].name, m[i].fn, svc);
+        if (rc != EVB_OK)
+            return rc;
+    }
+    return EVB_OK;
+}
+
 int evb_svc_auth(evb_services *svc, evb_rpc_call *call, evb_principal *p)
 {
     evb_error e;
