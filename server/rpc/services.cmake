@@ -15,6 +15,7 @@ evb_module(evb_rpc_services
   ${CMAKE_CURRENT_SOURCE_DIR}/svc_connections.c
   ${CMAKE_CURRENT_SOURCE_DIR}/svc_trace.c
   ${CMAKE_CURRENT_SOURCE_DIR}/svc_deadletters.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/svc_replay.c
   ${CMAKE_CURRENT_SOURCE_DIR}/svc_subscribe.c
   ${CMAKE_CURRENT_SOURCE_DIR}/connection_codec.c
   ${CMAKE_CURRENT_SOURCE_DIR}/ce_pb.c)

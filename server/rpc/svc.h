@@ -52,6 +52,7 @@ evb_err evb_svc_actions_register(evb_rpc_server *server, evb_services *svc);
 evb_err evb_svc_connections_register(evb_rpc_server *server, evb_services *svc);
 evb_err evb_svc_trace_register(evb_rpc_server *server, evb_services *svc);
 evb_err evb_svc_deadletters_register(evb_rpc_server *server, evb_services *svc);
+evb_err evb_svc_replay_register(evb_rpc_server *server, evb_services *svc);
 evb_err evb_svc_subscribe_register(evb_rpc_server *server, evb_services *svc);
 
 /* 1 when the principal may see (and its org may use) the stored action (svc_actions.c). */

@@ -127,6 +127,12 @@ evb_err evb_store_delivery_release_leases(evb_store *s, int64_t now_ms, int64_t 
 evb_err evb_store_delivery_give_back(evb_store *s, const char *const *ids, const int *attempts,
                                      size_t n, int64_t next_ms);
 
+/* Creates one new delivery per stored event (evs[i] must come from the store: its seq, id,
+ * org are used; ds[i] gives the new delivery id, connection, ordering key, strict), due now,
+ * all in one transaction (EventService.ReplayEvents). A paused connection gets them held. */
+evb_err evb_store_delivery_replay(evb_store *s, const evb_event *const *evs,
+                                  const evb_delivery_new *ds, size_t n);
+
 /* ---- dead letters ---- */
 
 /* DEAD deliveries of an org (required; and optionally one connection: NULL = all), newest

@@ -340,7 +340,7 @@ class IsolationMatrixTest(ServerTestCase):
              exp(("admin", "orgA"))),
             ("ReplayEvents", lambda c: c.events.ReplayEvents(ev.ReplayEventsRequest(
                 org=a.org_a, connection_id=a.ca)),
-             exp(other="UNIMPL", revoked="UNIMPL", none="UNIMPL")),
+             exp(("admin", "orgA"), orgB="NOT_FOUND")),
             # SchemaRegistry
             ("RegisterSchema", lambda c: c.registry.RegisterSchema(rg.RegisterSchemaRequest(
                 subject=unique("iso.new"), schema='{"type":"object"}')),
