@@ -306,6 +306,11 @@ static int needs_quotes(const char *s)
             return 1; /* C1 controls: YAML does not allow them raw */
         if (c == 0xef && (unsigned char)p[1] == 0xbf && (unsigned char)p[2] >= 0xbe)
             return 1; /* U+FFFE, U+FFFF: not YAML-printable */
+        if (c == 0xe2 && (unsigned char)p[1] == 0x80 &&
+            ((unsigned char)p[2] == 0xa8 || (unsigned char)p[2] == 0xa9))
+            return 1; /* U+2028, U+2029: line breaks to libyaml (YAML 1.1) */
+        if (c == 0xef && (unsigned char)p[1] == 0xbb && (unsigned char)p[2] == 0xbf)
+            return 1; /* U+FEFF: dropped as a byte order mark at the start of a document */
         if ((c == ':' && (p[1] == ' ' || p[1] == 0)) || (c == '#' && p > s && p[-1] == ' '))
             return 1;
     }
@@ -313,7 +318,9 @@ static int needs_quotes(const char *s)
 }
 
 /* A YAML double-quoted scalar: every character YAML does not allow raw (C0 and C1
- * controls, DEL, U+FFFE/U+FFFF) is written as a \uXXXX escape (found by fuzz_evbctl, E1). */
+ * controls, DEL, U+FFFE/U+FFFF), the line separators U+2028/U+2029 (line breaks to
+ * libyaml, which folds them) and U+FEFF (a byte order mark to libyaml) are written as
+ * \uXXXX escapes (found by fuzz_evbctl, E1, E2). */
 static void emit_quoted(const char *s, size_t len, FILE *f)
 {
     fputc('"', f);
@@ -330,6 +337,12 @@ static void emit_quoted(const char *s, size_t len, FILE *f)
             p++;
         } else if (c == 0xef && p + 2 < end && p[1] == 0xbf && p[2] >= 0xbe) {
             fprintf(f, "\\u%04X", 0xffc0u + (p[2] & 0x3fu));
+            p += 2;
+        } else if (c == 0xe2 && p + 2 < end && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9)) {
+            fprintf(f, "\\u%04X", 0x2000u + (p[2] & 0x3fu)); /* U+2028, U+2029 */
+            p += 2;
+        } else if (c == 0xef && p + 2 < end && p[1] == 0xbb && p[2] == 0xbf) {
+            fputs("\\uFEFF", f);
             p += 2;
         } else {
             fputc((int)c, f);
