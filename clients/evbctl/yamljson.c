@@ -423,9 +423,19 @@ static void emit_block(const json_t *v, FILE *f, int ind, int inline_first)
             if (!(first && inline_first))
                 indent(f, ind);
             first = 0;
+            /* An implicit key is at most 1024 characters (YAML 1.2 7.4.2); a long key, even
+             * escaped (at most 6 characters a byte), takes the explicit "? key" form (found by
+             * fuzz_evbctl, E3: a 2,300-character key did not load back). */
+            int explicit_key = strlen(key) > 128;
+            if (explicit_key)
+                fputs("? ", f);
             json_t *kj = json_string(key);
             emit_scalar(kj, f);
             json_decref(kj);
+            if (explicit_key) {
+                fputc('\n', f);
+                indent(f, ind);
+            }
             fputc(':', f);
             if (is_block(val)) {
                 fputc('\n', f);
