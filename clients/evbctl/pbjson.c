@@ -117,14 +117,14 @@ static json_t *message_json(const ProtobufCMessage *m)
         }
         if (f->label == PROTOBUF_C_LABEL_REPEATED) {
             size_t n = CMEMBER(size_t, m, f->quantifier_offset);
-            const char *arr = CMEMBER(const char *, m, f->offset);
+            const char *arr = CMEMBER(char *, m, f->offset);
             if (is_map_entry(f)) {
                 v = json_object();
                 const ProtobufCMessageDescriptor *ed = f->descriptor;
                 const ProtobufCFieldDescriptor *vf = &ed->fields[1];
                 for (size_t k = 0; v != NULL && k < n; k++) {
                     const ProtobufCMessage *e = ((const ProtobufCMessage *const *)arr)[k];
-                    const char *key = CMEMBER(const char *, e, ed->fields[0].offset);
+                    const char *key = CMEMBER(char *, e, ed->fields[0].offset);
                     json_object_set_new(v, key ? key : "",
                                         value_json(vf, (const char *)e + vf->offset));
                 }
@@ -136,7 +136,7 @@ static json_t *message_json(const ProtobufCMessage *m)
             }
         } else {
             if (f->type == PROTOBUF_C_TYPE_MESSAGE &&
-                CMEMBER(const ProtobufCMessage *, m, f->offset) == NULL)
+                CMEMBER(ProtobufCMessage *, m, f->offset) == NULL)
                 continue;
             v = value_json(f, (const char *)m + f->offset);
         }
