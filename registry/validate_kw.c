@@ -287,7 +287,7 @@ static bool check_array_counts(vctx *c, const snode *n, const evb_json *inst)
         STEP(ok, c,
              vfail(c, "maxItems", "must have at most %llu items, but has %zu",
                    (unsigned long long)n->max_items, sz));
-    size_t i, j;
+    size_t i = 0, j = 0; /* set by find_duplicate; gcc -O3 cannot tell */
     if (n->unique && sz > 1 && find_duplicate(c, inst, &i, &j))
         STEP(ok, c,
              vfail(c, "uniqueItems",
