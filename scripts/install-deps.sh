@@ -9,6 +9,7 @@ libsqlite3-dev libjansson-dev libpcre2-dev libcurl4-openssl-dev libssl-dev libmi
 libcunit1-dev python3-grpcio python3-protobuf openssl \
 prometheus"
 PKGS="$PKGS libyaml-dev" # evbctl: YAML input files and apply
+PKGS="$PKGS libpq-dev postgresql" # the PostgreSQL store backend; tests run a throwaway cluster
 # Node.js with npm may come from another source (e.g. NodeSource, which conflicts with
 # Debian's npm package): only ask Debian for them when the commands are absent.
 command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"

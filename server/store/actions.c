@@ -41,16 +41,14 @@ void evb_action_rec_array_free(evb_action_rec **as, size_t n)
 evb_err store_routing_run_sync(evb_store *s, store_sync_job *sj, const store_job_ops *ops)
 {
     sj->job.ops = ops;
-    evb_err e = store_run_sync(s, sj);
+    evb_err e = store_config_run_sync(s, sj);
     if (e == EVB_OK)
         atomic_fetch_add(&s->routing_gen, 1);
     return e;
 }
 
-uint64_t evb_store_routing_generation(evb_store *s)
+uint64_t sq_routing_generation(evb_store *s)
 {
-    if (s == NULL)
-        return 0;
     return (uint64_t)atomic_load(&s->routing_gen);
 }
 
@@ -169,7 +167,7 @@ static evb_err action_run(evb_store *s, store_job *j)
 
 static const store_job_ops action_ops = {action_run, NULL, store_sync_complete};
 
-evb_err evb_store_action_create(evb_store *s, const evb_action_rec *a)
+evb_err sq_action_create(evb_store *s, const evb_action_rec *a)
 {
     if (s == NULL || a == NULL || a->name == NULL)
         return EVB_ERR_INVALID;
@@ -177,7 +175,7 @@ evb_err evb_store_action_create(evb_store *s, const evb_action_rec *a)
     return store_routing_run_sync(s, &x.sync, &action_ops);
 }
 
-evb_err evb_store_action_update(evb_store *s, const evb_action_rec *a)
+evb_err sq_action_update(evb_store *s, const evb_action_rec *a)
 {
     if (s == NULL || a == NULL || a->name == NULL)
         return EVB_ERR_INVALID;
@@ -185,7 +183,7 @@ evb_err evb_store_action_update(evb_store *s, const evb_action_rec *a)
     return store_routing_run_sync(s, &x.sync, &action_ops);
 }
 
-evb_err evb_store_action_set_disabled(evb_store *s, const char *name, int disabled,
+evb_err sq_action_set_disabled(evb_store *s, const char *name, int disabled,
                                       const char *reason)
 {
     if (s == NULL || name == NULL)
@@ -194,7 +192,7 @@ evb_err evb_store_action_set_disabled(evb_store *s, const char *name, int disabl
     return store_routing_run_sync(s, &x.sync, &action_ops);
 }
 
-evb_err evb_store_action_delete(evb_store *s, const char *name)
+evb_err sq_action_delete(evb_store *s, const char *name)
 {
     if (s == NULL || name == NULL)
         return EVB_ERR_INVALID;
@@ -229,7 +227,7 @@ static evb_err rec_from_row(sqlite3_stmt *st, void *slot, void *arg)
     return EVB_OK;
 }
 
-evb_err evb_store_action_get(evb_store *s, const char *name, evb_action_rec **out)
+evb_err sq_action_get(evb_store *s, const char *name, evb_action_rec **out)
 {
     if (s == NULL || name == NULL || out == NULL)
         return EVB_ERR_INVALID;
@@ -244,7 +242,7 @@ evb_err evb_store_action_get(evb_store *s, const char *name, evb_action_rec **ou
     return e;
 }
 
-evb_err evb_store_action_list(evb_store *s, const char *isv, const char *org, evb_action_rec ***out,
+evb_err sq_action_list(evb_store *s, const char *isv, const char *org, evb_action_rec ***out,
                               size_t *n_out)
 {
     if (s == NULL || out == NULL || n_out == NULL)

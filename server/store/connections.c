@@ -206,7 +206,7 @@ static int rec_ok(const evb_connection_rec *c)
            c->connector != NULL && c->action != NULL && state_ok(c->state);
 }
 
-evb_err evb_store_connection_create(evb_store *s, const evb_connection_rec *c)
+evb_err sq_connection_create(evb_store *s, const evb_connection_rec *c)
 {
     if (s == NULL || !rec_ok(c))
         return EVB_ERR_INVALID;
@@ -214,7 +214,7 @@ evb_err evb_store_connection_create(evb_store *s, const evb_connection_rec *c)
     return store_routing_run_sync(s, &x.sync, &connection_ops);
 }
 
-evb_err evb_store_connection_update(evb_store *s, const evb_connection_rec *c)
+evb_err sq_connection_update(evb_store *s, const evb_connection_rec *c)
 {
     if (s == NULL || !rec_ok(c))
         return EVB_ERR_INVALID;
@@ -222,7 +222,7 @@ evb_err evb_store_connection_update(evb_store *s, const evb_connection_rec *c)
     return store_routing_run_sync(s, &x.sync, &connection_ops);
 }
 
-evb_err evb_store_connection_set_state(evb_store *s, const char *id, int state, const char *reason)
+evb_err sq_connection_set_state(evb_store *s, const char *id, int state, const char *reason)
 {
     if (s == NULL || id == NULL || !state_ok(state))
         return EVB_ERR_INVALID;
@@ -230,7 +230,7 @@ evb_err evb_store_connection_set_state(evb_store *s, const char *id, int state, 
     return store_routing_run_sync(s, &x.sync, &connection_ops);
 }
 
-evb_err evb_store_connection_delete(evb_store *s, const char *id)
+evb_err sq_connection_delete(evb_store *s, const char *id)
 {
     if (s == NULL || id == NULL)
         return EVB_ERR_INVALID;
@@ -281,7 +281,7 @@ static evb_err collect(sqlite3_stmt *st, evb_connection_rec ***out, size_t *n_ou
     return EVB_OK;
 }
 
-evb_err evb_store_connection_get(evb_store *s, const char *id, evb_connection_rec **out)
+evb_err sq_connection_get(evb_store *s, const char *id, evb_connection_rec **out)
 {
     if (s == NULL || id == NULL || out == NULL)
         return EVB_ERR_INVALID;
@@ -316,7 +316,7 @@ static evb_err list_sql(evb_store *s, const char *sql, const char *p1, const cha
     return e;
 }
 
-evb_err evb_store_connection_list(evb_store *s, const char *org, const char *connector,
+evb_err sq_connection_list(evb_store *s, const char *org, const char *connector,
                                   evb_connection_rec ***out, size_t *n_out)
 {
     return list_sql(s,
@@ -325,7 +325,7 @@ evb_err evb_store_connection_list(evb_store *s, const char *org, const char *con
                     org, connector, out, n_out);
 }
 
-evb_err evb_store_connection_all(evb_store *s, evb_connection_rec ***out, size_t *n_out)
+evb_err sq_connection_all(evb_store *s, evb_connection_rec ***out, size_t *n_out)
 {
     return list_sql(s, "SELECT " CONNECTION_COLS " FROM connections ORDER BY id", NULL, NULL, out,
                     n_out);

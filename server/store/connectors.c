@@ -167,27 +167,27 @@ static evb_err conn_submit(evb_store *s, int op, const evb_connector *c)
     if (e != EVB_OK)
         return e;
     conn_job x = {.sync = {.job = {.ops = &conn_ops}}, .op = op, .c = c, .types_json = types};
-    e = store_run_sync(s, &x.sync);
+    e = store_config_run_sync(s, &x.sync);
     free(types);
     return e;
 }
 
-evb_err evb_store_connector_create(evb_store *s, const evb_connector *c)
+evb_err sq_connector_create(evb_store *s, const evb_connector *c)
 {
     return conn_submit(s, OP_CREATE, c);
 }
 
-evb_err evb_store_connector_update(evb_store *s, const evb_connector *c)
+evb_err sq_connector_update(evb_store *s, const evb_connector *c)
 {
     return conn_submit(s, OP_UPDATE, c);
 }
 
-evb_err evb_store_connector_delete(evb_store *s, const char *name)
+evb_err sq_connector_delete(evb_store *s, const char *name)
 {
     if (s == NULL || name == NULL)
         return EVB_ERR_INVALID;
     conn_job x = {.sync = {.job = {.ops = &conn_ops}}, .op = OP_DELETE, .name = name};
-    return store_run_sync(s, &x.sync);
+    return store_config_run_sync(s, &x.sync);
 }
 
 /* ---- reads ---- */
@@ -217,7 +217,7 @@ static evb_err conn_from_row(sqlite3_stmt *st, void *slot, void *arg)
     return EVB_OK;
 }
 
-evb_err evb_store_connector_get(evb_store *s, const char *name, evb_connector **out)
+evb_err sq_connector_get(evb_store *s, const char *name, evb_connector **out)
 {
     if (s == NULL || name == NULL || out == NULL)
         return EVB_ERR_INVALID;
@@ -233,7 +233,7 @@ evb_err evb_store_connector_get(evb_store *s, const char *name, evb_connector **
     return e;
 }
 
-evb_err evb_store_connector_list(evb_store *s, const char *isv, evb_connector ***out, size_t *n_out)
+evb_err sq_connector_list(evb_store *s, const char *isv, evb_connector ***out, size_t *n_out)
 {
     if (s == NULL || out == NULL || n_out == NULL)
         return EVB_ERR_INVALID;

@@ -70,7 +70,7 @@ static evb_err list_collect(sqlite3_stmt *st, int limit, evb_claim *cs, size_t *
     return rc == SQLITE_DONE ? EVB_OK : store_map_rc(rc);
 }
 
-evb_err evb_store_dead_list(evb_store *s, const char *org, const char *connection_id, int limit,
+evb_err sq_dead_list(evb_store *s, const char *org, const char *connection_id, int limit,
                             const char *after_token, evb_claim **out, size_t *n_out,
                             char **next_token_out)
 {
@@ -192,7 +192,7 @@ static void redrive_reset(store_job *j)
 
 static const store_job_ops redrive_ops = {redrive_run, redrive_reset, store_sync_complete};
 
-evb_err evb_store_dead_redrive(evb_store *s, const char *org, const char *connection_id,
+evb_err sq_dead_redrive(evb_store *s, const char *org, const char *connection_id,
                                const char *const *ids, size_t n_ids, int64_t start_ms,
                                int64_t end_ms, int64_t now_ms, int64_t *count_out)
 {

@@ -158,7 +158,7 @@ static evb_err collect(sqlite3_stmt *st, evb_delivery_rec ***out, size_t *n_out)
     return EVB_OK;
 }
 
-evb_err evb_store_delivery_list_for_event(evb_store *s, int64_t event_seq, evb_delivery_rec ***out,
+evb_err sq_delivery_list_for_event(evb_store *s, int64_t event_seq, evb_delivery_rec ***out,
                                           size_t *n_out)
 {
     if (s == NULL || out == NULL || n_out == NULL)
@@ -178,7 +178,7 @@ evb_err evb_store_delivery_list_for_event(evb_store *s, int64_t event_seq, evb_d
     return e;
 }
 
-evb_err evb_store_delivery_list(evb_store *s, const char *connection_id, int state, int limit,
+evb_err sq_delivery_list(evb_store *s, const char *connection_id, int state, int limit,
                                 evb_delivery_rec ***out, size_t *n_out)
 {
     if (s == NULL || connection_id == NULL || out == NULL || n_out == NULL || limit < 1 ||
@@ -207,7 +207,7 @@ evb_err evb_store_delivery_list(evb_store *s, const char *connection_id, int sta
     return e;
 }
 
-evb_err evb_store_event_filter_trace(evb_store *s, int64_t event_seq, char **json_out)
+evb_err sq_event_filter_trace(evb_store *s, int64_t event_seq, char **json_out)
 {
     if (s == NULL || json_out == NULL)
         return EVB_ERR_INVALID;

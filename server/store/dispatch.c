@@ -278,7 +278,7 @@ static evb_err claim_run(evb_store *s, store_job *j)
 
 static const store_job_ops claim_ops = {claim_run, claim_reset, store_sync_complete};
 
-evb_err evb_store_delivery_claim(evb_store *s, int64_t now_ms, int64_t lease_ms, int limit,
+evb_err sq_delivery_claim(evb_store *s, int64_t now_ms, int64_t lease_ms, int limit,
                                  const char *const *skip_connections, size_t n_skip,
                                  evb_claim **out, size_t *n_out)
 {
@@ -409,7 +409,7 @@ static evb_err complete_run(evb_store *s, store_job *j)
 
 static const store_job_ops complete_ops = {complete_run, NULL, store_sync_complete};
 
-evb_err evb_store_delivery_complete(evb_store *s, const char *delivery_id, const evb_attempt *a,
+evb_err sq_delivery_complete(evb_store *s, const char *delivery_id, const evb_attempt *a,
                                     int new_state, int64_t next_ms)
 {
     if (s == NULL || delivery_id == NULL || a == NULL || a->outcome == NULL ||
@@ -448,7 +448,7 @@ static void complete_async_done(evb_store *s, store_job *j, evb_err err)
 
 static const store_job_ops complete_async_ops = {complete_run, NULL, complete_async_done};
 
-evb_err evb_store_delivery_complete_async(evb_store *s, const char *delivery_id,
+evb_err sq_delivery_complete_async(evb_store *s, const char *delivery_id,
                                           const evb_attempt *a, int new_state, int64_t next_ms,
                                           evb_store_complete_cb cb, void *arg)
 {
@@ -486,7 +486,7 @@ evb_err evb_store_delivery_complete_async(evb_store *s, const char *delivery_id,
 
 /* ---- reads ---- */
 
-evb_err evb_store_delivery_next_due(evb_store *s, int64_t *next_ms_out)
+evb_err sq_delivery_next_due(evb_store *s, int64_t *next_ms_out)
 {
     if (s == NULL || next_ms_out == NULL)
         return EVB_ERR_INVALID;
@@ -568,7 +568,7 @@ static evb_err attempts_collect(sqlite3_stmt *st, evb_attempt_rec **out, size_t 
     return EVB_OK;
 }
 
-evb_err evb_store_delivery_attempts(evb_store *s, const char *delivery_id, evb_attempt_rec **out,
+evb_err sq_delivery_attempts(evb_store *s, const char *delivery_id, evb_attempt_rec **out,
                                     size_t *n_out)
 {
     if (s == NULL || delivery_id == NULL || out == NULL || n_out == NULL)

@@ -245,7 +245,7 @@ static evb_err put_run(evb_store *s, store_job *j)
 
 static const store_job_ops put_ops = {put_run, put_reset, put_complete};
 
-evb_err evb_store_put_events(evb_store *s, evb_put_item *items, size_t n, evb_store_put_cb cb,
+evb_err sq_put_events(evb_store *s, evb_put_item *items, size_t n, evb_store_put_cb cb,
                              void *arg)
 {
     if (s == NULL || items == NULL || n == 0)
@@ -345,7 +345,7 @@ evb_err store_event_from_row(sqlite3_stmt *st, evb_event **out)
     return EVB_OK;
 }
 
-evb_err evb_store_get_event(evb_store *s, const char *id, const char *org, const char *connector,
+evb_err sq_get_event(evb_store *s, const char *id, const char *org, const char *connector,
                             evb_event **out)
 {
     if (s == NULL || id == NULL || out == NULL)
@@ -387,7 +387,7 @@ static void list_sql(int mask, char *buf, size_t cap)
              mask & Q_END ? " AND time_ms < ?6" : "");
 }
 
-evb_err evb_store_list_events(evb_store *s, const evb_event_query *q, evb_event ***out,
+evb_err sq_list_events(evb_store *s, const evb_event_query *q, evb_event ***out,
                               size_t *n_out, int64_t *next_after_seq)
 {
     if (s == NULL || q == NULL || out == NULL || n_out == NULL || next_after_seq == NULL ||
@@ -447,7 +447,7 @@ evb_err evb_store_list_events(evb_store *s, const evb_event_query *q, evb_event 
     return EVB_OK;
 }
 
-evb_err evb_store_count_events(evb_store *s, int64_t *out)
+evb_err sq_count_events(evb_store *s, int64_t *out)
 {
     if (s == NULL || out == NULL)
         return EVB_ERR_INVALID;

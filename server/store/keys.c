@@ -75,22 +75,22 @@ static evb_err key_revoke_run(evb_store *s, store_job *j)
 static const store_job_ops key_create_ops = {key_create_run, NULL, store_sync_complete};
 static const store_job_ops key_revoke_ops = {key_revoke_run, NULL, store_sync_complete};
 
-evb_err evb_store_key_create(evb_store *s, const evb_api_key *k)
+evb_err sq_key_create(evb_store *s, const evb_api_key *k)
 {
     if (s == NULL || k == NULL || k->key_id == NULL || k->hash == NULL || k->role == NULL)
         return EVB_ERR_INVALID;
     key_job x = {.sync = {.job = {.ops = &key_create_ops}}, .k = k};
-    return store_run_sync(s, &x.sync);
+    return store_config_run_sync(s, &x.sync);
 }
 
-evb_err evb_store_key_revoke(evb_store *s, const char *key_id, int64_t revoke_ms)
+evb_err sq_key_revoke(evb_store *s, const char *key_id, int64_t revoke_ms)
 {
     if (s == NULL || key_id == NULL)
         return EVB_ERR_INVALID;
     key_job x = {.sync = {.job = {.ops = &key_revoke_ops}},
                  .key_id = key_id,
                  .revoke_ms = revoke_ms > 0 ? revoke_ms : store_now_ms()};
-    return store_run_sync(s, &x.sync);
+    return store_config_run_sync(s, &x.sync);
 }
 
 /* ---- reads ---- */
@@ -118,7 +118,7 @@ static evb_err key_from_row(sqlite3_stmt *st, void *slot, void *arg)
     return EVB_OK;
 }
 
-evb_err evb_store_key_get(evb_store *s, const char *key_id, evb_api_key **out)
+evb_err sq_key_get(evb_store *s, const char *key_id, evb_api_key **out)
 {
     if (s == NULL || key_id == NULL || out == NULL)
         return EVB_ERR_INVALID;
@@ -134,7 +134,7 @@ evb_err evb_store_key_get(evb_store *s, const char *key_id, evb_api_key **out)
     return e;
 }
 
-evb_err evb_store_key_list(evb_store *s, int include_revoked, evb_api_key ***out, size_t *n_out)
+evb_err sq_key_list(evb_store *s, int include_revoked, evb_api_key ***out, size_t *n_out)
 {
     if (s == NULL || out == NULL || n_out == NULL)
         return EVB_ERR_INVALID;
@@ -165,7 +165,7 @@ evb_err evb_store_key_list(evb_store *s, int include_revoked, evb_api_key ***out
     return EVB_OK;
 }
 
-evb_err evb_store_key_count_admin(evb_store *s, int64_t *out)
+evb_err sq_key_count_admin(evb_store *s, int64_t *out)
 {
     if (s == NULL || out == NULL)
         return EVB_ERR_INVALID;

@@ -36,7 +36,7 @@ static evb_err release_run(evb_store *s, store_job *j)
 
 static const store_job_ops release_ops = {.run = release_run, .complete = store_sync_complete};
 
-evb_err evb_store_delivery_release_leases(evb_store *s, int64_t now_ms, int64_t *count_out)
+evb_err sq_delivery_release_leases(evb_store *s, int64_t now_ms, int64_t *count_out)
 {
     if (s == NULL)
         return EVB_ERR_INVALID;
@@ -79,7 +79,7 @@ static evb_err giveback_run(evb_store *s, store_job *j)
 
 static const store_job_ops giveback_ops = {.run = giveback_run, .complete = store_sync_complete};
 
-evb_err evb_store_delivery_give_back(evb_store *s, const char *const *ids, const int *attempts,
+evb_err sq_delivery_give_back(evb_store *s, const char *const *ids, const int *attempts,
                                      size_t n, int64_t next_ms)
 {
     if (s == NULL || (n > 0 && (ids == NULL || attempts == NULL)))

@@ -33,7 +33,7 @@ static evb_err replay_run(evb_store *s, store_job *j)
 
 static const store_job_ops replay_ops = {.run = replay_run, .complete = store_sync_complete};
 
-evb_err evb_store_delivery_replay(evb_store *s, const evb_event *const *evs,
+evb_err sq_delivery_replay(evb_store *s, const evb_event *const *evs,
                                   const evb_delivery_new *ds, size_t n)
 {
     if (s == NULL || (n > 0 && (evs == NULL || ds == NULL)))

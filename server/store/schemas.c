@@ -211,7 +211,7 @@ static void reg_reset(store_job *j)
 
 static const store_job_ops reg_ops = {reg_run, reg_reset, store_sync_complete};
 
-evb_err evb_store_schema_register(evb_store *s, const char *subject, const char *schema,
+evb_err sq_schema_register(evb_store *s, const char *subject, const char *schema,
                                   const char *canon_hash, int32_t expect_latest,
                                   evb_schema_rec **out, int *created)
 {
@@ -223,7 +223,7 @@ evb_err evb_store_schema_register(evb_store *s, const char *subject, const char 
                  .schema = schema,
                  .canon_hash = canon_hash,
                  .expect_latest = expect_latest};
-    evb_err e = store_run_sync(s, &x.sync);
+    evb_err e = store_config_run_sync(s, &x.sync);
     if (e != EVB_OK) {
         evb_schema_rec_free(x.rec); /* NULL: the writer's reset freed it */
         return e;
@@ -320,7 +320,7 @@ static void del_reset(store_job *j)
 
 static const store_job_ops del_ops = {del_run, del_reset, store_sync_complete};
 
-evb_err evb_store_schema_delete(evb_store *s, const char *subject, int32_t version, int permanent,
+evb_err sq_schema_delete(evb_store *s, const char *subject, int32_t version, int permanent,
                                 int32_t **versions_out, size_t *n_out)
 {
     if (s == NULL || subject == NULL || version < 0)
@@ -329,7 +329,7 @@ evb_err evb_store_schema_delete(evb_store *s, const char *subject, int32_t versi
                  .subject = subject,
                  .version = version,
                  .permanent = permanent != 0};
-    evb_err e = store_run_sync(s, &x.sync);
+    evb_err e = store_config_run_sync(s, &x.sync);
     if (e != EVB_OK) {
         free(x.versions); /* NULL: the writer's reset freed it */
         return e;
@@ -345,7 +345,7 @@ evb_err evb_store_schema_delete(evb_store *s, const char *subject, int32_t versi
 
 /* ---- reads ---- */
 
-evb_err evb_store_schema_get(evb_store *s, const char *subject, int32_t version,
+evb_err sq_schema_get(evb_store *s, const char *subject, int32_t version,
                              int include_deleted, evb_schema_rec **out)
 {
     if (s == NULL || subject == NULL || version < 0 || out == NULL)
@@ -371,7 +371,7 @@ evb_err evb_store_schema_get(evb_store *s, const char *subject, int32_t version,
     return e;
 }
 
-evb_err evb_store_schema_get_by_id(evb_store *s, int64_t id, evb_schema_rec **out)
+evb_err sq_schema_get_by_id(evb_store *s, int64_t id, evb_schema_rec **out)
 {
     if (s == NULL || out == NULL)
         return EVB_ERR_INVALID;
@@ -388,7 +388,7 @@ evb_err evb_store_schema_get_by_id(evb_store *s, int64_t id, evb_schema_rec **ou
     return e;
 }
 
-evb_err evb_store_schema_list(evb_store *s, const char *subject, int include_deleted,
+evb_err sq_schema_list(evb_store *s, const char *subject, int include_deleted,
                               evb_schema_rec ***out, size_t *n_out)
 {
     if (s == NULL || subject == NULL || out == NULL || n_out == NULL)
@@ -429,7 +429,7 @@ static void strv_free(char **v, size_t n)
     free(v);
 }
 
-evb_err evb_store_schema_subjects(evb_store *s, const char *prefix, int include_deleted,
+evb_err sq_schema_subjects(evb_store *s, const char *prefix, int include_deleted,
                                   char ***out, size_t *n_out)
 {
     if (s == NULL || out == NULL || n_out == NULL)

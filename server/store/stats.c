@@ -12,7 +12,7 @@
 #include "server/store/store_int.h"
 #include "server/store/store_stats.h"
 
-evb_err evb_store_delivery_stats(evb_store *s, int64_t now_ms, evb_delivery_stats *out)
+evb_err sq_delivery_stats(evb_store *s, int64_t now_ms, evb_delivery_stats *out)
 {
     if (s == NULL || out == NULL)
         return EVB_ERR_INVALID;

@@ -187,7 +187,7 @@ static void free_store(evb_store *s)
     free(s);
 }
 
-evb_err evb_store_open(const evb_store_options *opt, evb_store **out, evb_error *err)
+evb_err store_sqlite_open(const evb_store_options *opt, evb_store **out, evb_error *err)
 {
     if (opt == NULL || out == NULL || opt->data_dir == NULL || opt->data_dir[0] == '\0')
         return evb_error_set(err, EVB_ERR_INVALID, "data_dir", "data_dir is required");
@@ -201,6 +201,7 @@ evb_err evb_store_open(const evb_store_options *opt, evb_store **out, evb_error 
     evb_store *s = calloc(1, sizeof *s);
     if (s == NULL)
         return evb_error_set(err, EVB_ERR_NOMEM, NULL, "out of memory");
+    s->be = &store_sqlite_backend;
     s->lock_fd = -1;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv_work, NULL);
@@ -211,6 +212,7 @@ evb_err evb_store_open(const evb_store_options *opt, evb_store **out, evb_error 
     atomic_init(&s->n_commits, 0);
     atomic_init(&s->test_fail_commits, 0);
     atomic_init(&s->routing_gen, 1);
+    atomic_init(&s->config_gen, 1);
     s->dedup_window_ms = opt->dedup_window_ms > 0 ? opt->dedup_window_ms : DEFAULT_WINDOW_MS;
     s->queue_cap = opt->queue_cap > 0 ? opt->queue_cap : DEFAULT_QUEUE_CAP;
     s->max_batch = opt->max_batch > 0 ? opt->max_batch : DEFAULT_MAX_BATCH;
@@ -251,7 +253,7 @@ evb_err evb_store_open(const evb_store_options *opt, evb_store **out, evb_error 
     return EVB_OK;
 }
 
-void evb_store_close(evb_store *s)
+void sq_close(evb_store *s)
 {
     if (s == NULL)
         return;
@@ -261,12 +263,26 @@ void evb_store_close(evb_store *s)
     free_store(s);
 }
 
-int evb_store_ready(const evb_store *s)
+int sq_ready(const evb_store *s)
 {
-    if (s == NULL)
-        return 0;
     return atomic_load(&((evb_store *)s)->ready) != 0;
 }
+
+uint64_t sq_config_generation(evb_store *s)
+{
+    return (uint64_t)atomic_load(&s->config_gen);
+}
+
+/* One process per database: every change is made here, so there is nothing to wake for. */
+void sq_set_remote_wake(evb_store *s, evb_store_wake_fn fn, void *arg)
+{
+    (void)s;
+    (void)fn;
+    (void)arg;
+}
+
+#define SQ_ENTRY_(ret, name, params) .name = sq_##name,
+const store_backend store_sqlite_backend = {.name = "sqlite", STORE_ENTRIES(SQ_ENTRY_)};
 
 sqlite3_stmt *store_wstmt(evb_store *s, int slot, const char *sql, evb_err *err)
 {

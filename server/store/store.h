@@ -1,15 +1,23 @@
-/* evbridge — durable storage (SQLite by default).
+/* evbridge — durable storage: SQLite (embedded, the default) or PostgreSQL (several nodes).
  *
- * Nothing outside server/store/ sees SQL. The store owns one database in the data
- * directory (WAL mode, numbered migrations recorded in a schema-version table) and ONE
- * writer thread: every write is a job on a bounded queue; the writer takes as many queued
- * jobs as are waiting (up to a batch cap) and runs them in one transaction — group
- * commit — then calls each job's completion. Event ingestion is asynchronous (the
- * publisher is acknowledged from the completion, after the commit); metadata writes are
- * synchronous wrappers over the same queue. Reads use their own connections and never
- * wait for the writer (WAL).
+ * Nothing outside server/store/ sees SQL or knows which backend runs: evb_store_open picks
+ * it from the options (url) and every function below behaves the same on both, except
+ * where a contract says otherwise.
  *
- * Designed so a second backend (PostgreSQL) is an addition: callers see only this header.
+ * SQLite: the store owns one database in the data directory (WAL mode, numbered
+ * migrations recorded in a schema-version table) and ONE writer thread: every write is a
+ * job on a bounded queue; the writer takes as many queued jobs as are waiting (up to a
+ * batch cap) and runs them in one transaction — group commit — then calls each job's
+ * completion. Event ingestion is asynchronous (the publisher is acknowledged from the
+ * completion, after the commit); metadata writes are synchronous wrappers over the same
+ * queue. Reads use their own connections and never wait for the writer (WAL). One process
+ * per data directory.
+ *
+ * PostgreSQL: any number of evbridged processes ("nodes") share one database. Event
+ * ingestion keeps the same group commit (per node); dedup keys are unique rows, so the
+ * window holds across nodes; dispatchers claim with row locks (FOR UPDATE SKIP LOCKED) and
+ * leases; configuration changes and new deliveries are announced with LISTEN/NOTIFY.
+ *
  * All functions are thread-safe unless stated otherwise.
  */
 #ifndef EVB_SERVER_STORE_H
@@ -25,7 +33,10 @@
 typedef struct evb_store evb_store;
 
 typedef struct evb_store_options {
-    const char *data_dir;    /* created (0700) if missing; the database is <dir>/evbridge.db */
+    const char *url;         /* NULL, "" or "sqlite" = SQLite in data_dir; "postgres://..." or
+                                "postgresql://..." = PostgreSQL (a libpq connection URI) */
+    const char *data_dir;    /* SQLite: created (0700) if missing; the database is
+                                <dir>/evbridge.db. PostgreSQL: not used by the store */
     int64_t dedup_window_ms; /* 0 = 24 h */
     size_t queue_cap;        /* max queued write jobs; 0 = 4096; beyond it: EVB_ERR_LIMIT */
     int max_batch;           /* max jobs per transaction; 0 = 256 */
@@ -33,7 +44,10 @@ typedef struct evb_store_options {
                                 survives power loss; 1 = NORMAL: survives a process crash only */
 } evb_store_options;
 
-/* Opens (creating and migrating as needed) and starts the writer thread. On error fills
+/* Opens (creating and migrating as needed) and starts the writer thread. PostgreSQL: on
+ * error err names the server but never the password; EVB_ERR_UNAVAILABLE when the server
+ * cannot be reached or refuses the login, EVB_ERR_PRECONDITION for a newer schema,
+ * EVB_ERR_INVALID for a URL that is neither sqlite nor postgres. SQLite: on error fills
  * err (may be NULL) with a message naming the path: EVB_ERR_IO (data directory missing and
  * not creatable, not a directory, not writable), EVB_ERR_UNAVAILABLE (database read-only,
  * locked, corrupt, or the data directory already in use by another open store — a lock file
@@ -46,6 +60,19 @@ void evb_store_close(evb_store *s);
 /* 1 while the store is open and the last commit did not fail. The store keeps accepting
  * writes while not ready, so it recovers by itself once the fault clears. */
 int evb_store_ready(const evb_store *s);
+
+/* A counter bumped after every committed configuration change — connectors, API keys,
+ * schemas, subject configuration, actions, connections — made through this store, and
+ * (PostgreSQL) within about a second of one committed by another node. Caches compare it
+ * to the value they were built at (read the generation first, then the records). */
+uint64_t evb_store_config_generation(evb_store *s);
+
+/* Called (from a store thread; must not block) when another node committed new deliveries
+ * or released held ones, so local dispatchers and stream subscribers look again. It may
+ * also follow this node's own commits (an extra look is harmless). SQLite: never called
+ * (one process: the caller wakes its own). One callback per store; fn NULL removes it. */
+typedef void (*evb_store_wake_fn)(void *arg);
+void evb_store_set_remote_wake(evb_store *s, evb_store_wake_fn fn, void *arg);
 
 /* ---- events (group commit) ---- */
 

@@ -26,7 +26,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "server/store/store.h"
+#include "server/store/store_backend.h"
 
 /* ---- write jobs ---- */
 
@@ -154,6 +154,7 @@ void store_readers_close(evb_store *s);
 #define STORE_BUSY_TIMEOUT_MS 5000
 
 struct evb_store {
+    const store_backend *be; /* first: store_head (store_backend.h) */
     char *dir;
     char *db_path;
     int64_t dedup_window_ms;
@@ -185,6 +186,7 @@ struct evb_store {
     atomic_uint_fast64_t n_commits;   /* committed write transactions (group commits) */
     atomic_int test_fail_commits;     /* test hook: the commit hook vetoes commits */
     atomic_uint_fast64_t routing_gen; /* bumped after each committed action/connection change */
+    atomic_uint_fast64_t config_gen;  /* bumped after each committed configuration change */
 
     /* read-only connection pool (guarded by rmu) */
     pthread_mutex_t rmu;
@@ -192,6 +194,11 @@ struct evb_store {
     store_reader *rfree;
     int r_open;
 };
+
+/* The SQLite backend's entries (sq_<entry>, store_backend.h), defined across the files. */
+#define SQ_DECL_(ret, name, params) ret sq_##name params;
+STORE_ENTRIES(SQ_DECL_)
+#undef SQ_DECL_
 
 /* ---- helpers shared by the SQLite files ---- */
 
@@ -248,6 +255,9 @@ evb_err store_put_item_routing(evb_store *s, const evb_put_item *it, int64_t now
 /* actions.c: runs an action/connection write job (store_run_sync with ops) and, once it
  * has committed, bumps routing_gen. */
 evb_err store_routing_run_sync(evb_store *s, store_sync_job *sj, const store_job_ops *ops);
+/* writer.c: store_run_sync for a configuration write (connectors, keys, schemas, subject
+ * config; store_routing_run_sync calls it too): once it has committed, bumps config_gen. */
+evb_err store_config_run_sync(evb_store *s, store_sync_job *sj);
 
 /* Column lists of an event and a delivery row, and their decoders (events.c,
  * deliveries.c): the row's first columns must be these, in this order. */

@@ -108,8 +108,9 @@ evb_err evb_store_connection_all(evb_store *s, evb_connection_rec ***out, size_t
 /* A counter bumped by every successful action/connection change (create, update,
  * set_disabled, set_state, delete), after its commit and before the write call returns,
  * so a routing snapshot can tell it is stale: read the generation, then the records; the
- * snapshot is current while the generation is unchanged. Starts at 1 when the store opens
- * (not persisted); 0 for a NULL store. Lock-free. */
+ * snapshot is current while the generation is unchanged. PostgreSQL: also bumped within
+ * about a second of such a change committed by another node (store.h). Starts at 1 when
+ * the store opens (not persisted); 0 for a NULL store. Lock-free. */
 uint64_t evb_store_routing_generation(evb_store *s);
 
 /* ---- deliveries ---- */

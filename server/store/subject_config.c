@@ -55,7 +55,7 @@ static evb_err cfg_run(evb_store *s, store_job *j)
 
 static const store_job_ops cfg_ops = {cfg_run, NULL, store_sync_complete};
 
-evb_err evb_store_subject_config_set(evb_store *s, const char *subject, int level, int format_mode)
+evb_err sq_subject_config_set(evb_store *s, const char *subject, int level, int format_mode)
 {
     if (s == NULL || subject == NULL || level < -1 || level > LEVEL_MAX || format_mode < -1 ||
         format_mode > FORMAT_MAX)
@@ -66,10 +66,10 @@ evb_err evb_store_subject_config_set(evb_store *s, const char *subject, int leve
                  .subject = subject,
                  .level = level,
                  .format_mode = format_mode};
-    return store_run_sync(s, &x.sync);
+    return store_config_run_sync(s, &x.sync);
 }
 
-evb_err evb_store_subject_config_get(evb_store *s, const char *subject, int *level,
+evb_err sq_subject_config_get(evb_store *s, const char *subject, int *level,
                                      int *format_mode)
 {
     if (s == NULL || subject == NULL)

@@ -81,6 +81,14 @@ evb_err store_run_sync(evb_store *s, store_sync_job *sj)
     return e;
 }
 
+evb_err store_config_run_sync(evb_store *s, store_sync_job *sj)
+{
+    evb_err e = store_run_sync(s, sj);
+    if (e == EVB_OK)
+        atomic_fetch_add(&s->config_gen, 1);
+    return e;
+}
+
 void store_sync_complete(evb_store *s, store_job *j, evb_err err)
 {
     store_sync_job *sj = (store_sync_job *)j;
