@@ -307,14 +307,22 @@ evb_err pg_tx(pg_store *ps, pg_tx_fn fn, void *arg)
     return e;
 }
 
-evb_err pg_notify_config(PGconn *c, int routing)
+static evb_err notify(PGconn *c, const char *channel)
 {
-    return pg_cmd(c, routing ? "NOTIFY evb_routing" : "NOTIFY evb_config", NULL, NULL);
+    pg_params p;
+    pg_params_init(&p);
+    pg_p_text(&p, channel);
+    return pg_cmd(c, "SELECT pg_notify($1, '')", &p, NULL);
 }
 
-evb_err pg_notify_deliveries(PGconn *c)
+evb_err pg_notify_config(pg_store *ps, PGconn *c, int routing)
 {
-    return pg_cmd(c, "NOTIFY evb_deliveries", NULL, NULL);
+    return notify(c, ps->chan[routing ? PG_CHAN_ROUTING : PG_CHAN_CONFIG]);
+}
+
+evb_err pg_notify_deliveries(pg_store *ps, PGconn *c)
+{
+    return notify(c, ps->chan[PG_CHAN_DELIVERIES]);
 }
 
 typedef struct config_tx {
@@ -328,7 +336,7 @@ static evb_err config_run(pg_store *ps, PGconn *c, void *arg)
     config_tx *x = arg;
     evb_err e = x->fn(ps, c, x->arg);
     if (e == EVB_OK)
-        e = pg_notify_config(c, x->routing);
+        e = pg_notify_config(ps, c, x->routing);
     return e;
 }
 

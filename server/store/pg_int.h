@@ -133,9 +133,11 @@ evb_err pg_tx(pg_store *ps, pg_tx_fn fn, void *arg);
  * commit bumps config_gen (and routing_gen when routing is set). */
 evb_err pg_config_tx(pg_store *ps, int routing, pg_tx_fn fn, void *arg);
 /* Inside a transaction: announce a configuration change / new due deliveries to every
- * node (sent on commit). */
-evb_err pg_notify_config(PGconn *c, int routing);
-evb_err pg_notify_deliveries(PGconn *c);
+ * node (sent on commit). Channels are "<schema>.evb_config", "<schema>.evb_routing" and
+ * "<schema>.evb_deliveries", <schema> the session's current schema, so deployments (and
+ * test runs) in different schemas of one database do not wake each other. */
+evb_err pg_notify_config(pg_store *ps, PGconn *c, int routing);
+evb_err pg_notify_deliveries(pg_store *ps, PGconn *c);
 
 /* Reads (no transaction): borrow, pg_exec, return. *res as pg_exec. */
 evb_err pg_query(pg_store *ps, const char *sql, const pg_params *p, PGresult **res);
@@ -155,10 +157,12 @@ evb_err pg_migrate(PGconn *c, evb_error *err);
 
 #define PG_POOL_MAX 16
 #define PG_WRITERS 2
+enum { PG_CHAN_CONFIG, PG_CHAN_ROUTING, PG_CHAN_DELIVERIES };
 
 struct pg_store {
     const store_backend *be; /* first: store_head (store_backend.h) */
     char *url;
+    char chan[3][96]; /* notification channels: config, routing, deliveries */
     int64_t dedup_window_ms;
     size_t queue_cap;
     int max_batch;

@@ -1,8 +1,8 @@
 /* evbridge — PostgreSQL backend: the listener.
  *
- * One thread with its own connection LISTENs on three channels, sent by the writing node
- * at commit (pg_int.h): evb_config (connectors, keys, schemas, subject config) bumps
- * config_gen; evb_routing (actions, connections) bumps config_gen and routing_gen;
+ * One thread with its own connection LISTENs on three channels (named after the schema,
+ * pg_int.h), sent by the writing node at commit: evb_config (connectors, keys, schemas, subject
+ * config) bumps config_gen; evb_routing (actions, connections) bumps config_gen and routing_gen;
  * evb_deliveries calls the remote-wake hook, so dispatchers and stream subscribers of
  * this node look for new work at once instead of at their next poll. Notifications of this
  * node's own commits come back too: an extra bump or look is harmless.
@@ -17,6 +17,7 @@
 #include "common/log.h"
 
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -24,13 +25,24 @@
 
 static void remote_changed(pg_store *ps, const char *channel)
 {
-    if (strcmp(channel, "evb_deliveries") == 0) {
+    if (strcmp(channel, ps->chan[PG_CHAN_DELIVERIES]) == 0) {
         pg_wake_remote(ps);
         return;
     }
     atomic_fetch_add(&ps->config_gen, 1);
-    if (strcmp(channel, "evb_routing") == 0)
+    if (strcmp(channel, ps->chan[PG_CHAN_ROUTING]) == 0)
         atomic_fetch_add(&ps->routing_gen, 1);
+}
+
+static int listen_on(PGconn *c, const char *channel)
+{
+    char *id = PQescapeIdentifier(c, channel, strlen(channel));
+    if (id == NULL)
+        return -1;
+    char sql[256];
+    snprintf(sql, sizeof sql, "LISTEN %s", id);
+    PQfreemem(id);
+    return pg_cmd(c, sql, NULL, NULL) == EVB_OK ? 0 : -1;
 }
 
 static PGconn *listen_connect(pg_store *ps)
@@ -41,10 +53,10 @@ static PGconn *listen_connect(pg_store *ps)
     if (pg_connect(ps, &c, &e) != EVB_OK)
         return NULL;
     /* No statement timeout on a connection that only waits. */
-    if (pg_cmd(c,
-               "SET statement_timeout = 0; LISTEN evb_config; LISTEN evb_routing; "
-               "LISTEN evb_deliveries",
-               NULL, NULL) != EVB_OK) {
+    if (pg_cmd(c, "SET statement_timeout = 0", NULL, NULL) != EVB_OK ||
+        listen_on(c, ps->chan[PG_CHAN_CONFIG]) != 0 ||
+        listen_on(c, ps->chan[PG_CHAN_ROUTING]) != 0 ||
+        listen_on(c, ps->chan[PG_CHAN_DELIVERIES]) != 0) {
         PQfinish(c);
         return NULL;
     }

@@ -8,6 +8,7 @@
  */
 #include "server/store/pg_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +26,24 @@ static void free_store(pg_store *ps)
     pthread_mutex_destroy(&ps->wmu);
     free(ps->url);
     free(ps);
+}
+
+/* The notification channels, after the session's schema (pg_int.h). */
+static evb_err name_channels(pg_store *ps, PGconn *c, evb_error *err)
+{
+    PGresult *r = NULL;
+    evb_err e = pg_exec(c, "SELECT current_schema()", NULL, &r);
+    if (e != EVB_OK || PQntuples(r) != 1 || pg_isnull(r, 0, 0)) {
+        PQclear(r);
+        return evb_error_set(err, e != EVB_OK ? e : EVB_ERR_UNAVAILABLE, "store",
+                             "PostgreSQL: no current schema (check search_path)");
+    }
+    const char *schema = PQgetvalue(r, 0, 0);
+    static const char *const names[3] = {"evb_config", "evb_routing", "evb_deliveries"};
+    for (int i = 0; i < 3; i++)
+        snprintf(ps->chan[i], sizeof ps->chan[i], "%.62s.%s", schema, names[i]);
+    PQclear(r);
+    return EVB_OK;
 }
 
 evb_err store_pg_open(const evb_store_options *opt, evb_store **out, evb_error *err)
@@ -60,6 +79,8 @@ evb_err store_pg_open(const evb_store_options *opt, evb_store **out, evb_error *
     evb_err e = pg_connect(ps, &c, err);
     if (e == EVB_OK)
         e = pg_migrate(c, err);
+    if (e == EVB_OK)
+        e = name_channels(ps, c, err);
     PQfinish(c);
     if (e == EVB_OK) {
         atomic_store(&ps->ready, 1);

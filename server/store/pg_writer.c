@@ -138,7 +138,7 @@ static evb_err run_tx(writer *w, int from, int to, int *failed_job)
             *failed_job = i;
     }
     if (e == EVB_OK && wakes)
-        e = pg_notify_deliveries(w->conn);
+        e = pg_notify_deliveries(w->ps, w->conn);
     if (e == EVB_OK)
         e = pg_cmd(w->conn, "COMMIT", NULL, NULL);
     if (e != EVB_OK)

@@ -181,6 +181,8 @@ struct evb_store {
     store_job **batch; /* max_batch slots, writer thread only */
     evb_err *results;  /* max_batch slots, writer thread only */
     int64_t next_purge_ms;
+    int64_t next_probe_ms; /* readiness probe while not ready (writer.c) */
+    int fail_queued;       /* a BEGIN failed: fail the jobs taken next at once (writer.c) */
 
     atomic_int ready;
     atomic_uint_fast64_t n_commits;   /* committed write transactions (group commits) */

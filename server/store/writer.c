@@ -9,11 +9,22 @@
  * rolled back and the jobs are retried one transaction each, so each gets its own outcome;
  * what still cannot commit completes with EVB_ERR_UNAVAILABLE. Nothing is ever reported as
  * done before its COMMIT returned OK. Completions run after the transaction, in queue order.
- * The ready flag follows the last commit outcome, so the store recovers by itself once the
- * fault clears: the next job simply commits again.
  *
- * When idle (or at most once per second under load) the writer also purges expired dedup
- * keys in small batches, in a transaction of their own.
+ * Readiness (evb_store_ready) follows the last transaction that proved something: a failed
+ * BEGIN, statement or COMMIT clears it; a commit that changed rows sets it. A commit that
+ * wrote nothing (the dispatcher's idle claim, once a second) proves nothing — on a full
+ * disk it still succeeds — and leaves the flag alone. While not ready the writer probes
+ * about once a second with a one-page write that does not wait for locks (PRAGMA
+ * user_version rewritten with its own value), so readiness comes back when the fault
+ * clears even if no publisher writes (a load balancer gating on /readyz sends none).
+ *
+ * A BEGIN that fails (typically: another process holds the database's write lock for the
+ * whole busy timeout) also fails the jobs that queued up meanwhile, at once: they would
+ * otherwise wait out another busy timeout each, so that a publish during a lock answered
+ * only after two or three timeouts (15 s seen). Jobs submitted after that try again.
+ *
+ * When idle (or at most once per second under load) and ready, the writer also purges
+ * expired dedup keys in small batches, in a transaction of their own.
  */
 #include "server/store/store_int.h"
 
@@ -21,11 +32,13 @@
 #include "server/metrics/catalog.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
 #define PURGE_INTERVAL_MS 1000
 #define IDLE_WAIT_MS 1000
+#define PROBE_INTERVAL_MS 1000
 
 /* ---- queue ---- */
 
@@ -116,6 +129,32 @@ static void rollback_if_open(evb_store *s)
         tx(s, WS_ROLLBACK, "ROLLBACK");
 }
 
+/* A transaction failed for want of storage: not ready; the first probe one interval on. */
+static void set_unavailable(evb_store *s)
+{
+    if (atomic_exchange(&s->ready, 0))
+        s->next_probe_ms = store_now_ms() + PROBE_INTERVAL_MS;
+}
+
+/* A transaction committed: ready again if it changed rows (see the top of the file). */
+static void note_commit(evb_store *s, sqlite3_int64 changes_before)
+{
+    if (sqlite3_total_changes64(s->wdb) != changes_before)
+        atomic_store(&s->ready, 1);
+}
+
+/* BEGIN IMMEDIATE; on failure the store is unavailable and the jobs queued meanwhile are
+ * failed at once by the writer's next round (fail_queued). */
+static int begin(evb_store *s)
+{
+    if (tx(s, WS_BEGIN, "BEGIN IMMEDIATE") == SQLITE_OK)
+        return 1;
+    rollback_if_open(s);
+    set_unavailable(s);
+    s->fail_queued = 1;
+    return 0;
+}
+
 /* A job error that means the transaction itself is lost, not just this job. */
 static int tx_lost(evb_store *s, evb_err e)
 {
@@ -140,10 +179,8 @@ enum { TOGETHER_COMMITTED, TOGETHER_FAILED, TOGETHER_NO_TX };
 /* All jobs in one transaction, a savepoint each. res[i] gets each job's own outcome. */
 static int run_together(evb_store *s, store_job **jobs, int n, evb_err *res)
 {
-    if (tx(s, WS_BEGIN, "BEGIN IMMEDIATE") != SQLITE_OK) {
-        rollback_if_open(s);
+    if (!begin(s))
         return TOGETHER_NO_TX;
-    }
     for (int i = 0; i < n; i++) {
         reset_job(jobs[i]);
         if (tx(s, WS_SAVEPOINT, "SAVEPOINT job") != SQLITE_OK)
@@ -180,9 +217,8 @@ static void run_individually(evb_store *s, store_job **jobs, int n, int no_tx)
             continue;
         }
         reset_job(j);
-        if (tx(s, WS_BEGIN, "BEGIN IMMEDIATE") != SQLITE_OK) {
-            rollback_if_open(s);
-            atomic_store(&s->ready, 0);
+        sqlite3_int64 changes = sqlite3_total_changes64(s->wdb);
+        if (!begin(s)) {
             no_tx = 1;
             finish(s, j, EVB_ERR_UNAVAILABLE);
             continue;
@@ -192,20 +228,20 @@ static void run_individually(evb_store *s, store_job **jobs, int n, int no_tx)
         if (e != EVB_OK) {
             rollback_if_open(s);
             if (e == EVB_ERR_UNAVAILABLE)
-                atomic_store(&s->ready, 0);
+                set_unavailable(s);
             finish(s, j, e);
             continue;
         }
         if (tx(s, WS_COMMIT, "COMMIT") != SQLITE_OK) {
             rollback_if_open(s);
-            atomic_store(&s->ready, 0);
+            set_unavailable(s);
             evb_mx_store_commit(0, 1, 0);
             finish(s, j, EVB_ERR_UNAVAILABLE);
             continue;
         }
         evb_mx_store_commit((double)(evb_mono_ns() - t0) / 1e9, 1, 1);
         atomic_fetch_add(&s->n_commits, 1);
-        atomic_store(&s->ready, 1);
+        note_commit(s, changes);
         finish(s, j, EVB_OK);
     }
 }
@@ -213,19 +249,56 @@ static void run_individually(evb_store *s, store_job **jobs, int n, int no_tx)
 static void run_batch(evb_store *s, store_job **jobs, int n)
 {
     int64_t t0 = evb_mono_ns();
+    sqlite3_int64 changes = sqlite3_total_changes64(s->wdb);
     int r = n > 1 ? run_together(s, jobs, n, s->results) : TOGETHER_FAILED;
     if (n > 1)
         evb_mx_store_commit((double)(evb_mono_ns() - t0) / 1e9, n, r == TOGETHER_COMMITTED);
     if (r != TOGETHER_COMMITTED) {
-        if (r == TOGETHER_NO_TX)
-            atomic_store(&s->ready, 0);
         run_individually(s, jobs, n, r == TOGETHER_NO_TX);
         return;
     }
     atomic_fetch_add(&s->n_commits, 1);
-    atomic_store(&s->ready, 1);
+    note_commit(s, changes);
     for (int i = 0; i < n; i++)
         finish(s, jobs[i], s->results[i]);
+}
+
+/* The jobs taken right after a failed BEGIN: they queued while it waited out the busy
+ * timeout; they fail now instead of waiting it out again (see the top of the file). */
+static void fail_batch(evb_store *s, store_job **jobs, int n)
+{
+    for (int i = 0; i < n; i++)
+        finish(s, jobs[i], EVB_ERR_UNAVAILABLE);
+}
+
+/* ---- readiness probe ---- */
+
+/* While not ready: one small write transaction per PROBE_INTERVAL_MS that does not wait
+ * for locks; readiness follows its outcome. */
+static void maybe_probe(evb_store *s)
+{
+    int64_t now = store_now_ms();
+    if (atomic_load(&s->ready) || now < s->next_probe_ms)
+        return;
+    s->next_probe_ms = now + PROBE_INTERVAL_MS;
+    sqlite3_busy_timeout(s->wdb, 0);
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->wdb, "PRAGMA user_version", -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    int64_t v = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    int ok = 0;
+    if (rc == SQLITE_ROW && tx(s, WS_BEGIN, "BEGIN IMMEDIATE") == SQLITE_OK) {
+        char sql[64];
+        snprintf(sql, sizeof sql, "PRAGMA user_version = %lld", (long long)v);
+        ok = sqlite3_exec(s->wdb, sql, NULL, NULL, NULL) == SQLITE_OK &&
+             tx(s, WS_COMMIT, "COMMIT") == SQLITE_OK;
+    }
+    rollback_if_open(s);
+    sqlite3_busy_timeout(s->wdb, STORE_BUSY_TIMEOUT_MS);
+    if (ok)
+        atomic_store(&s->ready, 1);
 }
 
 /* ---- dedup purge ---- */
@@ -236,12 +309,16 @@ static void maybe_purge(evb_store *s)
     if (now < s->next_purge_ms)
         return;
     int full = 0;
-    if (tx(s, WS_BEGIN, "BEGIN IMMEDIATE") != SQLITE_OK) {
-        rollback_if_open(s);
+    sqlite3_int64 changes = sqlite3_total_changes64(s->wdb);
+    if (!begin(s)) {
+        /* unavailable now: the probe takes over */
     } else if (store_dedup_purge(s, now, &full) != EVB_OK ||
                tx(s, WS_COMMIT, "COMMIT") != SQLITE_OK) {
         rollback_if_open(s);
+        set_unavailable(s);
         full = 0;
+    } else {
+        note_commit(s, changes);
     }
     int64_t every = s->dedup_window_ms / 2;
     if (every > PURGE_INTERVAL_MS)
@@ -258,6 +335,8 @@ static void *writer_main(void *arg)
     evb_store *s = arg;
     for (;;) {
         pthread_mutex_lock(&s->mu);
+        if (s->head == NULL)
+            s->fail_queued = 0; /* nothing queued up while a BEGIN waited */
         while (s->head == NULL && !s->closing) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
@@ -283,9 +362,16 @@ static void *writer_main(void *arg)
             pthread_cond_broadcast(&s->cv_space);
         pthread_mutex_unlock(&s->mu);
 
-        if (n > 0)
+        int fail_now = s->fail_queued;
+        s->fail_queued = 0;
+        if (n > 0 && fail_now)
+            fail_batch(s, s->batch, n);
+        else if (n > 0)
             run_batch(s, s->batch, n);
-        maybe_purge(s);
+        if (atomic_load(&s->ready))
+            maybe_purge(s);
+        else
+            maybe_probe(s);
     }
     return NULL;
 }

@@ -3,11 +3,18 @@
  * Temporary directories are removed with nftw (depth first, not following links); a test
  * may have made one read-only (bad data directory cases), so removal restores 0700 first.
  * Direct database access opens its own SQLite connection, beside the store's.
+ *
+ * Backend: with EVB_TEST_PG_URL set (a postgres:// URI, e.g. from scripts/pg-cluster.sh)
+ * every store opens on PostgreSQL instead, in a schema of its own named after the test's
+ * temporary directory (so a reopen finds the same data and tests never see each other's);
+ * db_int / db_exec then run on that schema, and tmpdir_free drops it.
  */
 #define _XOPEN_SOURCE 700 /* nftw */
 #include "tests/unit/store/store_test_util.h"
 
+#include <ctype.h>
 #include <ftw.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,8 +40,75 @@ char *tmpdir_new(const char *tag)
     return strdup(d);
 }
 
+/* ---- PostgreSQL (EVB_TEST_PG_URL) ---- */
+
+const char *test_pg_url(void)
+{
+    const char *u = getenv("EVB_TEST_PG_URL");
+    return u != NULL && u[0] != '\0' ? u : NULL;
+}
+
+/* The schema of dir: "t_" + the directory's base name, lower-cased, [a-z0-9_] only. */
+static void pg_schema_of(const char *dir, char *out, size_t cap)
+{
+    const char *b = strrchr(dir, '/');
+    b = b != NULL ? b + 1 : dir;
+    size_t n = 0;
+    n += (size_t)snprintf(out, cap, "t_");
+    for (; *b != '\0' && n + 1 < cap; b++)
+        out[n++] = isalnum((unsigned char)*b) ? (char)tolower((unsigned char)*b) : '_';
+    out[n] = '\0';
+}
+
+/* Runs sql on a connection whose search_path is dir's schema (created when create is
+ * set). Returns the result (NULL when the connection failed); *conn_out keeps the
+ * connection for the caller to PQfinish. */
+static PGresult *pg_run(const char *dir, const char *sql, int create, PGconn **conn_out)
+{
+    char schema[96], q[256];
+    pg_schema_of(dir, schema, sizeof schema);
+    PGconn *c = PQconnectdb(test_pg_url());
+    *conn_out = c;
+    if (PQstatus(c) != CONNECTION_OK) {
+        fprintf(stderr, "EVB_TEST_PG_URL: %s", PQerrorMessage(c));
+        return NULL;
+    }
+    if (create) {
+        snprintf(q, sizeof q, "CREATE SCHEMA IF NOT EXISTS %s", schema);
+        PQclear(PQexec(c, q));
+    }
+    snprintf(q, sizeof q, "SET search_path TO %s", schema);
+    PQclear(PQexec(c, q));
+    return PQexec(c, sql);
+}
+
+/* The store URL for dir: the test URL with options=-csearch_path=<schema>. */
+static char *pg_store_url(const char *dir)
+{
+    char schema[96];
+    pg_schema_of(dir, schema, sizeof schema);
+    PGconn *c = NULL;
+    PQclear(pg_run(dir, "SELECT 1", 1, &c)); /* creates the schema */
+    PQfinish(c);
+    const char *u = test_pg_url();
+    size_t n = strlen(u) + 128;
+    char *url = malloc(n);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(url);
+    snprintf(url, n, "%s%soptions=-csearch_path%%3D%s", u, strchr(u, '?') != NULL ? "&" : "?",
+             schema);
+    return url;
+}
+
 void tmpdir_free(char *d)
 {
+    if (test_pg_url() != NULL) {
+        char schema[96], q[160];
+        pg_schema_of(d, schema, sizeof schema);
+        snprintf(q, sizeof q, "DROP SCHEMA IF EXISTS %s CASCADE", schema);
+        PGconn *c = NULL;
+        PQclear(pg_run(d, q, 0, &c));
+        PQfinish(c);
+    }
     chmod(d, 0700);
     nftw(d, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
     free(d);
@@ -43,9 +117,12 @@ void tmpdir_free(char *d)
 evb_store *open_store_opts(const char *dir, int64_t window_ms, size_t queue_cap)
 {
     evb_store_options o = {.data_dir = dir, .dedup_window_ms = window_ms, .queue_cap = queue_cap};
+    char *url = test_pg_url() != NULL ? pg_store_url(dir) : NULL;
+    o.url = url;
     evb_store *s = NULL;
     evb_error err;
     evb_err e = evb_store_open(&o, &s, &err);
+    free(url);
     if (e != EVB_OK)
         fprintf(stderr, "open: %s\n", err.message);
     CU_ASSERT_EQUAL_FATAL(e, EVB_OK);
@@ -59,6 +136,16 @@ evb_store *open_store(const char *dir)
 
 int64_t db_int(const char *dir, const char *sql)
 {
+    if (test_pg_url() != NULL) {
+        PGconn *c = NULL;
+        PGresult *r = pg_run(dir, sql, 0, &c);
+        int64_t v = -1;
+        if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0 && !PQgetisnull(r, 0, 0))
+            v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        PQclear(r);
+        PQfinish(c);
+        return v;
+    }
     char path[512];
     snprintf(path, sizeof path, "%s/evbridge.db", dir);
     sqlite3 *db = NULL;
@@ -76,6 +163,14 @@ int64_t db_int(const char *dir, const char *sql)
 
 int db_exec(const char *dir, const char *sql)
 {
+    if (test_pg_url() != NULL) { /* SQLITE_OK or SQLITE_ERROR, as callers expect */
+        PGconn *c = NULL;
+        PGresult *r = pg_run(dir, sql, 0, &c);
+        ExecStatusType st = PQresultStatus(r);
+        PQclear(r);
+        PQfinish(c);
+        return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? SQLITE_OK : SQLITE_ERROR;
+    }
     char path[512];
     snprintf(path, sizeof path, "%s/evbridge.db", dir);
     sqlite3 *db = NULL;

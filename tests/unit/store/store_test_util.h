@@ -19,6 +19,10 @@ char *tmpdir_new(const char *tag);
 /* Makes d writable again (0700), removes it recursively and frees the string. */
 void tmpdir_free(char *d);
 
+/* The PostgreSQL URL the suite runs on (EVB_TEST_PG_URL), NULL for SQLite (store_test_util.c
+ * explains how each test gets a schema of its own). */
+const char *test_pg_url(void);
+
 /* Opens a store on dir with the default options (FATAL assertion on failure). */
 evb_store *open_store(const char *dir);
 /* The same with a dedup window and a queue capacity (0: the defaults). */
