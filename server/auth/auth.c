@@ -4,12 +4,18 @@
  * swapped under a mutex; readers take a reference-free copy of the pointer while holding
  * the lock only for the lookup (lookups are short), so no reader ever sees a half-built
  * snapshot.
+ * Keys changed elsewhere — by another node on a shared (PostgreSQL) store — are picked up
+ * through the store's configuration generation: a call that finds it moved reloads the
+ * snapshot first (one caller at a time; the others keep using the current snapshot, and a
+ * failed reload is retried at most once a second).
  */
 #include "server/auth/auth.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,11 +42,18 @@ struct evb_auth {
     pthread_mutex_t mu;
     key_entry *keys; /* sorted by key_id */
     size_t n_keys;
+    pthread_mutex_t reload_mu;    /* one reload at a time */
+    atomic_uint_fast64_t gen;     /* the store's configuration generation of the snapshot */
+    atomic_int_fast64_t retry_ms; /* after a failed reload: not before this time */
 };
 
+#define RELOAD_RETRY_MS 1000
+
 static const char *const role_names[] = {
-    [EVB_ROLE_ADMIN] = "admin",         [EVB_ROLE_ISV] = "isv",
-    [EVB_ROLE_SCHEMA_OWNER] = "schema-owner", [EVB_ROLE_ORG_ADMIN] = "org-admin",
+    [EVB_ROLE_ADMIN] = "admin",
+    [EVB_ROLE_ISV] = "isv",
+    [EVB_ROLE_SCHEMA_OWNER] = "schema-owner",
+    [EVB_ROLE_ORG_ADMIN] = "org-admin",
     [EVB_ROLE_SUBSCRIBER] = "subscriber",
 };
 
@@ -74,9 +87,12 @@ static evb_err reload(evb_auth *a)
 {
     evb_api_key **ks = NULL;
     size_t n = 0;
+    uint64_t gen = evb_store_config_generation(a->store); /* before reading the keys */
     evb_err rc = evb_store_key_list(a->store, 1, &ks, &n);
-    if (rc != EVB_OK)
+    if (rc != EVB_OK) {
+        atomic_store(&a->retry_ms, evb_now_ms() + RELOAD_RETRY_MS);
         return rc;
+    }
     key_entry *arr = calloc(n ? n : 1, sizeof *arr);
     if (arr == NULL) {
         evb_api_key_array_free(ks, n);
@@ -102,7 +118,21 @@ static evb_err reload(evb_auth *a)
     a->n_keys = m;
     pthread_mutex_unlock(&a->mu);
     free(old);
+    atomic_store(&a->gen, gen);
     return EVB_OK;
+}
+
+/* Reloads when the store's configuration moved since the snapshot (see the top). */
+static void refresh(evb_auth *a)
+{
+    if (evb_store_config_generation(a->store) == atomic_load(&a->gen) ||
+        evb_now_ms() < atomic_load(&a->retry_ms))
+        return;
+    if (pthread_mutex_trylock(&a->reload_mu) != 0)
+        return; /* another caller is reloading */
+    if (evb_store_config_generation(a->store) != atomic_load(&a->gen))
+        reload(a); /* a failure keeps the current snapshot */
+    pthread_mutex_unlock(&a->reload_mu);
 }
 
 evb_err evb_auth_new(evb_store *store, evb_auth **out)
@@ -112,6 +142,9 @@ evb_err evb_auth_new(evb_store *store, evb_auth **out)
         return EVB_ERR_NOMEM;
     a->store = store;
     pthread_mutex_init(&a->mu, NULL);
+    pthread_mutex_init(&a->reload_mu, NULL);
+    atomic_init(&a->gen, 0);
+    atomic_init(&a->retry_ms, 0);
     evb_err rc = reload(a);
     if (rc != EVB_OK) {
         evb_auth_free(a);
@@ -126,6 +159,7 @@ void evb_auth_free(evb_auth *a)
     if (a == NULL)
         return;
     pthread_mutex_destroy(&a->mu);
+    pthread_mutex_destroy(&a->reload_mu);
     free(a->keys);
     free(a);
 }
@@ -159,17 +193,16 @@ evb_err evb_auth_authenticate(evb_auth *a, const char *authorization, evb_princi
     char key_id[EVB_KEY_ID_LEN + 1];
     const char *secret = NULL;
     if (!split_key(key, key_id, &secret))
-        return evb_error_set(err, EVB_ERR_UNAUTHENTICATED, "authorization",
-                             "malformed API key");
+        return evb_error_set(err, EVB_ERR_UNAUTHENTICATED, "authorization", "malformed API key");
     char hash[65];
     evb_sha256_hex(secret, SECRET_HEX_LEN, hash);
+    refresh(a);
     key_entry probe;
     memcpy(probe.key_id, key_id, sizeof probe.key_id);
     evb_err rc = EVB_ERR_UNAUTHENTICATED;
     pthread_mutex_lock(&a->mu);
     const key_entry *e = bsearch(&probe, a->keys, a->n_keys, sizeof *a->keys, cmp_entry);
-    if (e != NULL && !e->revoked && evb_ct_equal(e->hash, hash, 64) &&
-        e->role != EVB_ROLE_NONE) {
+    if (e != NULL && !e->revoked && evb_ct_equal(e->hash, hash, 64) && e->role != EVB_ROLE_NONE) {
         memcpy(out->key_id, e->key_id, sizeof out->key_id);
         out->role = e->role;
         memcpy(out->scope, e->scope, sizeof out->scope);
@@ -243,18 +276,16 @@ static evb_err write_secret_file(const char *path, const char *text, evb_error *
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
-        return evb_error_set(err, EVB_ERR_IO, NULL, "cannot create %s: %s", tmp,
-                             strerror(errno));
+        return evb_error_set(err, EVB_ERR_IO, NULL, "cannot create %s: %s", tmp, strerror(errno));
     size_t n = strlen(text);
-    int ok = fchmod(fd, 0600) == 0 && write(fd, text, n) == (ssize_t)n &&
-             write(fd, "\n", 1) == 1 && fsync(fd) == 0;
+    int ok = fchmod(fd, 0600) == 0 && write(fd, text, n) == (ssize_t)n && write(fd, "\n", 1) == 1 &&
+             fsync(fd) == 0;
     int saved = errno;
     ok = close(fd) == 0 && ok;
     if (!ok || rename(tmp, path) != 0) {
         saved = ok ? errno : saved;
         unlink(tmp);
-        return evb_error_set(err, EVB_ERR_IO, NULL, "cannot write %s: %s", path,
-                             strerror(saved));
+        return evb_error_set(err, EVB_ERR_IO, NULL, "cannot write %s: %s", path, strerror(saved));
     }
     return EVB_OK;
 }

@@ -16,12 +16,12 @@
 typedef enum { T_STR, T_INT, T_I64, T_LIST, T_BOOL } opt_type;
 
 typedef struct opt_def {
-    const char *flag;  /* without the leading "--" */
+    const char *flag; /* without the leading "--" */
     const char *env;
     opt_type type;
-    size_t off;        /* offset in evb_config */
-    const char *def;   /* default as text; NULL = unset */
-    int64_t min, max;  /* for numbers */
+    size_t off;       /* offset in evb_config */
+    const char *def;  /* default as text; NULL = unset */
+    int64_t min, max; /* for numbers */
     const char *help;
 } opt_def;
 
@@ -31,7 +31,10 @@ static const opt_def opts[] = {
     {"listen", "EVB_LISTEN", T_STR, OFF(listen), "127.0.0.1:50051", 0, 0,
      "gRPC listen address host:port (port 0 picks a free one)"},
     {"data-dir", "EVB_DATA_DIR", T_STR, OFF(data_dir), "./data", 0, 0,
-     "data directory: SQLite store and admin.key"},
+     "data directory: the SQLite store and admin.key"},
+    {"store", "EVB_STORE", T_STR, OFF(store), "sqlite", 0, 0,
+     "sqlite (embedded, in --data-dir) | postgres://user[:password]@host:port/db (several "
+     "nodes share one database; a password is better given in PGPASSWORD or ~/.pgpass)"},
     {"port-file", "EVB_PORT_FILE", T_STR, OFF(port_file), NULL, 0, 0,
      "write the bound gRPC port to this file once listening"},
     {"threads", "EVB_THREADS", T_INT, OFF(threads), "0", 0, 256,
@@ -41,16 +44,16 @@ static const opt_def opts[] = {
     {"log-format", "EVB_LOG_FORMAT", T_STR, OFF(log_format), "json", 0, 0, "json | text"},
     {"max-entries", "EVB_MAX_ENTRIES", T_INT, OFF(max_entries), "100", 1, 10000,
      "max entries per PutEvents request"},
-    {"max-entry-bytes", "EVB_MAX_ENTRY_BYTES", T_I64, OFF(max_entry_bytes), "262144", 1,
-     64 << 20, "max data bytes per entry (larger: TOO_LARGE)"},
+    {"max-entry-bytes", "EVB_MAX_ENTRY_BYTES", T_I64, OFF(max_entry_bytes), "262144", 1, 64 << 20,
+     "max data bytes per entry (larger: TOO_LARGE)"},
     {"max-request-bytes", "EVB_MAX_REQUEST_BYTES", T_I64, OFF(max_request_bytes), "1048576", 1,
      256 << 20, "max bytes per PutEvents request (larger: INVALID_ARGUMENT)"},
-    {"max-message-bytes", "EVB_MAX_MESSAGE_BYTES", T_I64, OFF(max_message_bytes), "4194304",
-     1024, 512 << 20, "max gRPC message received (larger: RESOURCE_EXHAUSTED)"},
-    {"dedup-window", "EVB_DEDUP_WINDOW", T_I64, OFF(dedup_window_s), "86400", 1,
-     366LL * 86400, "seconds during which (connector, org, id) is deduplicated"},
-    {"stream-max-inflight", "EVB_STREAM_MAX_INFLIGHT", T_INT, OFF(stream_max_inflight), "64",
-     1, 4096, "PublishStream requests being processed per stream before reading pauses"},
+    {"max-message-bytes", "EVB_MAX_MESSAGE_BYTES", T_I64, OFF(max_message_bytes), "4194304", 1024,
+     512 << 20, "max gRPC message received (larger: RESOURCE_EXHAUSTED)"},
+    {"dedup-window", "EVB_DEDUP_WINDOW", T_I64, OFF(dedup_window_s), "86400", 1, 366LL * 86400,
+     "seconds during which (connector, org, id) is deduplicated"},
+    {"stream-max-inflight", "EVB_STREAM_MAX_INFLIGHT", T_INT, OFF(stream_max_inflight), "64", 1,
+     4096, "PublishStream requests being processed per stream before reading pauses"},
     {"sync", "EVB_SYNC", T_STR, OFF(sync), "full", 0, 0,
      "full (acknowledged events survive power loss) | normal (survive a crash)"},
     {"grace-ms", "EVB_GRACE_MS", T_INT, OFF(grace_ms), "5000", 0, 600000,
@@ -172,14 +175,17 @@ static int check_log_levels(const char *spec, FILE *err)
         size_t n = strcspn(p, ",");
         const char *eq = memchr(p, '=', n);
         size_t cn = eq != NULL ? (size_t)(eq - p) : 0;
-        int ok = eq != NULL && cn >= 1 && cn <= 31 && strspn(p, "abcdefghijklmnopqrstuvwxyz"
-                                                                "0123456789_-") == cn;
+        int ok = eq != NULL && cn >= 1 && cn <= 31 &&
+                 strspn(p, "abcdefghijklmnopqrstuvwxyz"
+                           "0123456789_-") == cn;
         int lv = 0;
         for (size_t i = 0; ok && i < 5; i++)
             lv |= strlen(levels[i]) == n - cn - 1 && strncmp(eq + 1, levels[i], n - cn - 1) == 0;
         if (!ok || !lv) {
-            fprintf(err, "evbridged: --log-levels: \"%.*s\" is not component=level "
-                         "(level: debug, info, warn, error or off)\n", (int)n, p);
+            fprintf(err,
+                    "evbridged: --log-levels: \"%.*s\" is not component=level "
+                    "(level: debug, info, warn, error or off)\n",
+                    (int)n, p);
             return 0;
         }
         p += n;
@@ -210,6 +216,14 @@ static int check_choices(const evb_config *cfg, FILE *err)
             return 0;
         }
     }
+    if (strcmp(cfg->store, "sqlite") != 0 && strncmp(cfg->store, "postgres://", 11) != 0 &&
+        strncmp(cfg->store, "postgresql://", 13) != 0) {
+        /* Only the scheme: the value may hold a password. */
+        fprintf(err, "evbridged: --store: unknown store \"%.*s\" (sqlite or postgres://...)\n",
+                (int)(strcspn(cfg->store, ":@/") > 40 ? 40 : strcspn(cfg->store, ":@/")),
+                cfg->store);
+        return 0;
+    }
     if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL)) {
         fprintf(err, "evbridged: --tls-cert and --tls-key must be given together\n");
         return 0;
@@ -223,8 +237,7 @@ static int check_choices(const evb_config *cfg, FILE *err)
     return 1;
 }
 
-evb_config_outcome evb_config_parse(evb_config *cfg, int argc, char **argv, FILE *out,
-                                    FILE *err)
+evb_config_outcome evb_config_parse(evb_config *cfg, int argc, char **argv, FILE *out, FILE *err)
 {
     memset(cfg, 0, sizeof *cfg);
     for (size_t i = 0; i < N_OPTS; i++) {
@@ -235,9 +248,8 @@ evb_config_outcome evb_config_parse(evb_config *cfg, int argc, char **argv, FILE
     }
     struct option longopts[N_OPTS + 3];
     for (size_t i = 0; i < N_OPTS; i++)
-        longopts[i] = (struct option){opts[i].flag,
-                                      opts[i].type == T_BOOL ? no_argument : required_argument,
-                                      NULL, (int)i};
+        longopts[i] = (struct option){
+            opts[i].flag, opts[i].type == T_BOOL ? no_argument : required_argument, NULL, (int)i};
     longopts[N_OPTS] = (struct option){"help", no_argument, NULL, 'h'};
     longopts[N_OPTS + 1] = (struct option){"version", no_argument, NULL, 'V'};
     longopts[N_OPTS + 2] = (struct option){NULL, 0, NULL, 0};

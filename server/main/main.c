@@ -127,6 +127,7 @@ static void free_tls(tls_files *t)
 static evb_store *open_store(const evb_config *cfg)
 {
     evb_store_options so = {
+        .url = cfg->store,
         .data_dir = cfg->data_dir,
         .dedup_window_ms = cfg->dedup_window_s * 1000,
         .synchronous_normal = strcmp(cfg->sync, "normal") == 0,
@@ -136,10 +137,16 @@ static evb_store *open_store(const evb_config *cfg)
     evb_error_clear(&e);
     evb_err rc = evb_store_open(&so, &store, &e);
     if (rc != EVB_OK) {
-        evb_log_error("store", "cannot open the store in %s: %s", cfg->data_dir,
-                      e.message[0] ? e.message : evb_strerror(rc));
+        if (strcmp(cfg->store, "sqlite") == 0)
+            evb_log_error("store", "cannot open the store in %s: %s", cfg->data_dir,
+                          e.message[0] ? e.message : evb_strerror(rc));
+        else /* never the URL: it may hold a password */
+            evb_log_error("store", "cannot open the PostgreSQL store: %s",
+                          e.message[0] ? e.message : evb_strerror(rc));
         return NULL;
     }
+    if (strcmp(cfg->store, "sqlite") != 0)
+        evb_log_info("store", "PostgreSQL store open (shared by every node on it)");
     return store;
 }
 
@@ -259,6 +266,8 @@ static int serve(const evb_config *cfg, evb_store *store, evb_auth *auth, evb_sc
     if (ratelimit != NULL)
         evb_log_info(COMP, "per-key rate limit: %d calls per second, burst %d",
                      evb_ratelimit_rate(ratelimit), evb_ratelimit_burst(ratelimit));
+    /* Deliveries committed by other nodes (PostgreSQL) wake ours too; cleared at out. */
+    evb_store_set_remote_wake(store, wake_deliveries, &wakers);
     evb_services svc = {
         .router = router,
         .deliveries_hook = wake_deliveries,
@@ -309,8 +318,7 @@ static int serve(const evb_config *cfg, evb_store *store, evb_auth *auth, evb_sc
                      cfg->admin_listen, admin_port);
     }
     if (cfg->port_file != NULL && !write_port_file(cfg->port_file, port))
-        evb_log_warn(COMP, "cannot write the port file %s: %s", cfg->port_file,
-                     strerror(errno));
+        evb_log_warn(COMP, "cannot write the port file %s: %s", cfg->port_file, strerror(errno));
     evb_log_info("rpc", "listening on %s (port %d, %s)", cfg->listen, port,
                  cfg->tls_cert ? (cfg->tls_client_ca ? "mutual TLS" : "TLS") : "plaintext");
     int sig = 0;
@@ -320,6 +328,7 @@ static int serve(const evb_config *cfg, evb_store *store, evb_auth *auth, evb_sc
     evb_rpc_server_shutdown(server);
     status = 0;
 out:
+    evb_store_set_remote_wake(store, NULL, NULL);
     evb_rpc_server_free(server);
     evb_admin_http_stop(admin);
     evb_stream_hub_stop(hub); /* streams are gone: record their returns */

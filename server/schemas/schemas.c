@@ -5,6 +5,9 @@
  * version 0 is the subject's "latest" mapping. A global epoch, bumped by every
  * invalidation, keeps a lookup that raced with a registration from caching a stale
  * "latest": a model is inserted only if no invalidation happened since its lookup began.
+ * Changes made elsewhere (another node on a shared store: new versions, deletes, subject
+ * configuration) show as a new store configuration generation: the next lookup then drops
+ * the whole cache before looking (models are recompiled on demand).
  */
 #include "server/schemas/schemas.h"
 
@@ -183,8 +186,7 @@ evb_err evb_schemas_config(evb_schemas *r, const char *subject, evb_compat_level
 
 evb_err evb_schemas_set_config(evb_schemas *r, const char *subject, int level, int format_mode)
 {
-    evb_err rc = evb_store_subject_config_set(r->store, subject ? subject : "", level,
-                                              format_mode);
+    evb_err rc = evb_store_subject_config_set(r->store, subject ? subject : "", level, format_mode);
     if (rc == EVB_OK)
         evb_schemas_invalidate(r, subject);
     return rc;
@@ -210,8 +212,7 @@ static evb_err build_model(evb_schemas *r, const evb_schema_rec *rec, evb_model 
     int fmt = 1;
     evb_err rc = evb_schemas_config(r, rec->subject, &level, &fmt);
     if (rc != EVB_OK)
-        return evb_error_set(err, rc, NULL, "cannot read the configuration of %s",
-                             rec->subject);
+        return evb_error_set(err, rc, NULL, "cannot read the configuration of %s", rec->subject);
     evb_model *m = calloc(1, sizeof *m);
     if (m == NULL)
         return evb_error_set(err, EVB_ERR_NOMEM, NULL, "out of memory");
@@ -236,10 +237,15 @@ static evb_err build_model(evb_schemas *r, const evb_schema_rec *rec, evb_model 
     return EVB_OK;
 }
 
-evb_err evb_schemas_model(evb_schemas *r, const char *subject, int32_t version,
-                          evb_model **out, evb_error *err)
+evb_err evb_schemas_model(evb_schemas *r, const char *subject, int32_t version, evb_model **out,
+                          evb_error *err)
 {
+    uint64_t gen = evb_store_config_generation(r->store); /* before any read */
     pthread_mutex_lock(&r->mu);
+    if (gen != r->store_gen) {
+        drop_locked(r, NULL);
+        r->store_gen = gen;
+    }
     evb_model *m = cache_get_locked(r, subject, version);
     uint64_t epoch = r->epoch;
     pthread_mutex_unlock(&r->mu);
@@ -250,8 +256,8 @@ evb_err evb_schemas_model(evb_schemas *r, const char *subject, int32_t version,
     evb_schema_rec *rec = NULL;
     evb_err rc = evb_store_schema_get(r->store, subject, version, 0, &rec);
     if (rc == EVB_ERR_NOT_FOUND && version != 0)
-        return evb_error_set(err, rc, "subject", "data model %s version %d does not exist",
-                             subject, (int)version);
+        return evb_error_set(err, rc, "subject", "data model %s version %d does not exist", subject,
+                             (int)version);
     if (rc == EVB_ERR_NOT_FOUND)
         return evb_error_set(err, rc, "subject", "data model %s has no version", subject);
     if (rc == EVB_OK)
@@ -283,8 +289,8 @@ evb_err evb_schemas_model(evb_schemas *r, const char *subject, int32_t version,
     return EVB_OK;
 }
 
-evb_err evb_model_validate(const evb_schemas *r, const evb_model *m, const char *json,
-                           size_t len, evb_schema_result *res, evb_error *err)
+evb_err evb_model_validate(const evb_schemas *r, const evb_model *m, const char *json, size_t len,
+                           evb_schema_result *res, evb_error *err)
 {
     memset(res, 0, sizeof *res);
     res->limit = (size_t)r->max_violations;

@@ -23,6 +23,7 @@ struct evb_schemas {
     int max_violations;
     pthread_mutex_t mu;
     uint64_t epoch;
+    uint64_t store_gen; /* the store's configuration generation the cache was built at */
     cache_entry *buckets[N_BUCKETS];
 };
 
