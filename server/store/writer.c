@@ -28,6 +28,7 @@
  */
 #include "server/store/store_int.h"
 
+#include "common/log.h"
 #include "common/timeutil.h"
 #include "server/metrics/catalog.h"
 
@@ -129,18 +130,31 @@ static void rollback_if_open(evb_store *s)
         tx(s, WS_ROLLBACK, "ROLLBACK");
 }
 
-/* A transaction failed for want of storage: not ready; the first probe one interval on. */
+/* A transaction failed for want of storage: not ready; the first probe one interval on.
+ * Call it before the ROLLBACK, which would replace the connection's error message. Logs
+ * the change of state only, not every failure. */
 static void set_unavailable(evb_store *s)
 {
-    if (atomic_exchange(&s->ready, 0))
+    if (atomic_exchange(&s->ready, 0)) {
         s->next_probe_ms = store_now_ms() + PROBE_INTERVAL_MS;
+        evb_log_warn("store",
+                     "database %s cannot take writes: %s; writes answer "
+                     "unavailable until it can (not ready)",
+                     s->db_path, sqlite3_errmsg(s->wdb));
+    }
+}
+
+static void set_ready(evb_store *s)
+{
+    if (!atomic_exchange(&s->ready, 1))
+        evb_log_info("store", "database %s takes writes again (ready)", s->db_path);
 }
 
 /* A transaction committed: ready again if it changed rows (see the top of the file). */
 static void note_commit(evb_store *s, sqlite3_int64 changes_before)
 {
     if (sqlite3_total_changes64(s->wdb) != changes_before)
-        atomic_store(&s->ready, 1);
+        set_ready(s);
 }
 
 /* BEGIN IMMEDIATE; on failure the store is unavailable and the jobs queued meanwhile are
@@ -149,8 +163,8 @@ static int begin(evb_store *s)
 {
     if (tx(s, WS_BEGIN, "BEGIN IMMEDIATE") == SQLITE_OK)
         return 1;
-    rollback_if_open(s);
     set_unavailable(s);
+    rollback_if_open(s);
     s->fail_queued = 1;
     return 0;
 }
@@ -226,15 +240,15 @@ static void run_individually(evb_store *s, store_job **jobs, int n, int no_tx)
         int64_t t0 = evb_mono_ns();
         evb_err e = j->ops->run(s, j);
         if (e != EVB_OK) {
-            rollback_if_open(s);
             if (e == EVB_ERR_UNAVAILABLE)
                 set_unavailable(s);
+            rollback_if_open(s);
             finish(s, j, e);
             continue;
         }
         if (tx(s, WS_COMMIT, "COMMIT") != SQLITE_OK) {
-            rollback_if_open(s);
             set_unavailable(s);
+            rollback_if_open(s);
             evb_mx_store_commit(0, 1, 0);
             finish(s, j, EVB_ERR_UNAVAILABLE);
             continue;
@@ -298,7 +312,7 @@ static void maybe_probe(evb_store *s)
     rollback_if_open(s);
     sqlite3_busy_timeout(s->wdb, STORE_BUSY_TIMEOUT_MS);
     if (ok)
-        atomic_store(&s->ready, 1);
+        set_ready(s);
 }
 
 /* ---- dedup purge ---- */
@@ -314,8 +328,8 @@ static void maybe_purge(evb_store *s)
         /* unavailable now: the probe takes over */
     } else if (store_dedup_purge(s, now, &full) != EVB_OK ||
                tx(s, WS_COMMIT, "COMMIT") != SQLITE_OK) {
-        rollback_if_open(s);
         set_unavailable(s);
+        rollback_if_open(s);
         full = 0;
     } else {
         note_commit(s, changes);

@@ -1,6 +1,7 @@
 /* evbridge — unit tests for server/store: open/migrate/reopen, event round trip, dedup,
  * listing and paging, group commit, draining close, back-pressure, connectors, API keys,
- * data-directory errors and commit failures (via the store's test hooks in store_int.h).
+ * data-directory errors, commit failures (via the store's test hooks in store_int.h) and
+ * readiness under a failing commit or another process's write lock.
  * Each test works in its own mkdtemp directory, removed afterwards. */
 #define _XOPEN_SOURCE 700 /* strdup, nanosleep */
 #include <CUnit/Basic.h>
@@ -771,6 +772,89 @@ static void test_commit_failure(void)
     tmpdir_free(dir);
 }
 
+/* ---- readiness after storage faults (writer.c) ---- */
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Polls evb_store_ready for up to ms milliseconds; 1 when it reached want. */
+static int wait_ready(evb_store *s, int want, int ms)
+{
+    for (int64_t end = mono_ms() + ms; mono_ms() < end; sleep_ms(20))
+        if (evb_store_ready(s) == want)
+            return 1;
+    return evb_store_ready(s) == want;
+}
+
+static void test_readiness(void)
+{
+    if (test_pg_url() != NULL)
+        return; /* the rules of the SQLite writer */
+    char *dir = tmpdir_new("store");
+    evb_store *s = open_store(dir);
+    evb_event *ev = make_event("r1", "o", "c", "t", 1);
+    evb_event *ev2 = make_event("r2", "o", "c", "t", 2);
+    evb_put_item it = {.ev = ev}, it2 = {.ev = ev2};
+
+    /* A commit that wrote nothing (the dispatcher's idle claim) proves nothing: on a full
+     * disk it still succeeds. It used to set ready, so /readyz said 200 within a second
+     * while every publish failed. */
+    store_test_fail_commits(s, 1);
+    CU_ASSERT_EQUAL(put_wait(s, &it, 1), EVB_ERR_UNAVAILABLE);
+    CU_ASSERT_EQUAL(evb_store_ready(s), 0);
+    store_test_fail_commits(s, 0);
+    CU_ASSERT_EQUAL(store_test_exec(s, "SELECT 1"), EVB_OK);
+    CU_ASSERT_EQUAL(evb_store_ready(s), 0);
+    /* ... the writer's probe brings readiness back without any write of ours */
+    CU_ASSERT_TRUE(wait_ready(s, 1, 3000));
+
+    /* While the fault lasts the probe fails too; once it clears, ready again. */
+    store_test_fail_commits(s, 1);
+    CU_ASSERT_EQUAL(put_wait(s, &it, 1), EVB_ERR_UNAVAILABLE);
+    sleep_ms(2200); /* at least one probe */
+    CU_ASSERT_EQUAL(evb_store_ready(s), 0);
+    store_test_fail_commits(s, 0);
+    CU_ASSERT_TRUE(wait_ready(s, 1, 3000));
+    CU_ASSERT_EQUAL(count_events(s), 0);
+
+    /* Another process holds the write lock: a put waits out the busy timeout and fails;
+     * a put queued meanwhile fails with it instead of waiting out another timeout. */
+    char db[600];
+    snprintf(db, sizeof db, "%s/evbridge.db", dir);
+    sqlite3 *locker = NULL;
+    CU_ASSERT_EQUAL_FATAL(sqlite3_open(db, &locker), SQLITE_OK);
+    CU_ASSERT_EQUAL_FATAL(sqlite3_exec(locker, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+    waiter w1, w2;
+    waiter_init(&w1);
+    waiter_init(&w2);
+    int64_t t0 = mono_ms();
+    CU_ASSERT_EQUAL(evb_store_put_events(s, &it, 1, waiter_cb, &w1), EVB_OK);
+    sleep_ms(300);
+    CU_ASSERT_EQUAL(evb_store_put_events(s, &it2, 1, waiter_cb, &w2), EVB_OK);
+    CU_ASSERT_EQUAL(waiter_wait(&w1), EVB_ERR_UNAVAILABLE);
+    int64_t t1 = mono_ms();
+    CU_ASSERT_EQUAL(waiter_wait(&w2), EVB_ERR_UNAVAILABLE);
+    int64_t t2 = mono_ms();
+    CU_ASSERT_TRUE(t1 - t0 >= STORE_BUSY_TIMEOUT_MS - 500); /* it did wait */
+    CU_ASSERT_TRUE(t2 - t1 < STORE_BUSY_TIMEOUT_MS / 2);    /* not a second time */
+    CU_ASSERT_EQUAL(evb_store_ready(s), 0);
+    CU_ASSERT_EQUAL(sqlite3_exec(locker, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(locker);
+    CU_ASSERT_TRUE(wait_ready(s, 1, 3000)); /* the probe, no publish needed */
+    CU_ASSERT_EQUAL(put_wait(s, &it, 1), EVB_OK);
+    CU_ASSERT_EQUAL(it.status, EVB_PUT_PUBLISHED);
+    CU_ASSERT_EQUAL(count_events(s), 1);
+
+    evb_event_free(ev);
+    evb_event_free(ev2);
+    evb_store_close(s);
+    tmpdir_free(dir);
+}
+
 /* One bad job in a batch gets its own outcome; the others commit with it. */
 typedef struct dup_ctx {
     evb_store *s;
@@ -1081,6 +1165,7 @@ static const store_test tests[] = {
     {"queue full", test_queue_full},
     {"batch cap", test_batch_cap},
     {"commit failure", test_commit_failure},
+    {"readiness after storage faults", test_readiness},
     {"bad job in a batch", test_bad_job_in_batch},
     {"connectors", test_connectors},
     {"api keys", test_keys},
