@@ -1,13 +1,18 @@
 /* evbridge registry — a small, immutable JSON value API.
  *
- * The validator and the registry see JSON only through this header, so the parser behind it
- * (today jansson, strict mode: duplicate keys rejected, NUL in strings allowed and counted)
- * can be swapped without touching them. A parsed document is one allocation arena: values
+ * The validator and the registry see JSON only through this header. The parser behind it
+ * (json_parse.c, our own since jansson's tree cost most of a validation) is strict RFC 8259:
+ * duplicate keys, invalid UTF-8, lone UTF-16 surrogates in \u escapes, raw control characters
+ * in strings, leading zeros and trailing text are errors; U+0000 is allowed (and counted) in
+ * string values but not in object keys. A parsed document is one allocation arena: values
  * are borrowed from their evb_json_doc and die with it.
  *
  * Numbers: integers that fit in int64 are kept exact (EVB_JSON_INTEGER); everything else is a
- * double (EVB_JSON_REAL). A document with an integer beyond int64 is re-read with all numbers
- * as doubles, and integral doubles up to 2^53 are turned back into exact integers.
+ * double (EVB_JSON_REAL), and a number beyond the double range (1e400) is an error. A
+ * document with an integer beyond int64 reads as if every number in it were a double, and
+ * integral doubles up to 2^53 are turned back into exact integers (so there, 2^53 + 1 reads
+ * as 2^53 and 2^53 + 3 as the double 2^53 + 4; elsewhere both stay exact integers). 1.0 and -0
+ * are the integers 1 and 0.
  * Equality (evb_json_equal) follows JSON Schema: 1 == 1.0, object member order is ignored.
  *
  * Thread-safety: a document is immutable after evb_json_parse; any number of threads may read
@@ -39,10 +44,13 @@ typedef struct evb_json_doc evb_json_doc; /* owns all values of one parse */
 #define EVB_JSON_DEFAULT_MAX_DEPTH 128
 #define EVB_JSON_HARD_MAX_DEPTH 1024
 
-/* Parses text[0..len) (one JSON value of any type, UTF-8). max_depth 0 means the default;
- * values above EVB_JSON_HARD_MAX_DEPTH are clamped. On success *out owns the document (free
- * with evb_json_doc_free). Errors: EVB_ERR_PARSE (malformed, duplicate key; err->message has
- * line/column), EVB_ERR_LIMIT (too deep; err->pointer names the place), EVB_ERR_NOMEM,
+/* Parses text[0..len) (one JSON value of any type, UTF-8; text need not be NUL-terminated).
+ * Arrays and objects may nest max_depth levels (the root container is level 1); 0 means the
+ * default, values above EVB_JSON_HARD_MAX_DEPTH are clamped. On success *out owns the
+ * document (free with evb_json_doc_free). Errors: EVB_ERR_PARSE (malformed, duplicate key;
+ * err->message has line, column in characters and byte offset of the first error),
+ * EVB_ERR_LIMIT (too deep; err->pointer names the container that opens one level too deep;
+ * reported when the parser gets there, before any later syntax error), EVB_ERR_NOMEM,
  * EVB_ERR_INVALID (NULL text or out). err may be NULL. Thread-safe. */
 evb_err evb_json_parse(const char *text, size_t len, size_t max_depth, evb_json_doc **out,
                        evb_error *err);

@@ -39,9 +39,17 @@ void arena_fini(arena *a)
 
 void *arena_alloc(arena *a, size_t size)
 {
-    size = ALIGN_UP(size ? size : 1);
+    void *p = arena_alloc_uninit(a, size);
+    if (p != NULL)
+        memset(p, 0, size ? size : 1);
+    return p;
+}
+
+void *arena_alloc_uninit(arena *a, size_t size)
+{
     if (size > SIZE_MAX / 2)
         return NULL;
+    size = ALIGN_UP(size ? size : 1);
     arena_chunk *c = a->head;
     if (c == NULL || c->cap - c->used < size) {
         size_t cap = size > ARENA_CHUNK ? size : ARENA_CHUNK;
@@ -61,7 +69,6 @@ void *arena_alloc(arena *a, size_t size)
     }
     void *p = c->mem + c->used;
     c->used += size;
-    memset(p, 0, size);
     return p;
 }
 

@@ -25,6 +25,8 @@ void arena_init(arena *a);
 void arena_fini(arena *a);
 /* Zeroed, max-aligned memory that lives until arena_fini; NULL when out of memory. */
 void *arena_alloc(arena *a, size_t size);
+/* The same without zeroing (for callers that write every byte). */
+void *arena_alloc_uninit(arena *a, size_t size);
 /* Copy of s[0..len) plus a NUL; NULL when out of memory. */
 char *arena_strndup(arena *a, const char *s, size_t len);
 
