@@ -108,8 +108,13 @@ static size_t build_skip_list(evb_dispatcher *d, int64_t now, const char ***out,
         conn_entry *c = d->cache.conns[i];
         action_entry *a = c->act;
         int limit = c->max_concurrency > 0 ? c->max_concurrency : def;
+        /* A PAUSED connection (state 2) sends nothing, not even its PENDING deliveries and
+         * retries made before the pause (store_routing.h: "a dispatcher checks the
+         * connection's state before sending"); they go once it is resumed. With several
+         * nodes the pause may be committed by another one: the routing generation brings
+         * it here. */
         int skip_it = c->in_flight >= limit || !evb_bucket_ready(&c->rate, now) ||
-                      (a != NULL && a->kind == ACTION_STREAM);
+                      (a != NULL && a->kind == ACTION_STREAM) || c->state == 2;
         if (!skip_it && a != NULL && !a->disabled) {
             if (a->open_until_ms > now)
                 skip_it = 1; /* breaker open */
@@ -185,6 +190,8 @@ static int may_start(const evb_dispatcher *d, conn_entry *ce, int64_t now, int64
     *wait_ms = 0;
     if (a == NULL || a->disabled || ce->state == 3)
         return 1; /* dead-lettered at once by start_claim */
+    if (ce->state == 2)
+        return 0; /* paused since the claim's skip list was built: given back */
     if (ce->in_flight >= limit)
         return 0;
     if (!evb_bucket_ready(&ce->rate, now)) {
