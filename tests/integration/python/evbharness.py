@@ -285,10 +285,16 @@ def server_binary():
 
 
 class Server:
-    """One evbridged process on 127.0.0.1:<ephemeral> with its own temp data dir."""
+    """One evbridged process on 127.0.0.1:<ephemeral> with its own temp data dir.
 
-    def __init__(self, extra_args=(), name="evb"):
+    store: None = the embedded SQLite store in the data dir; a postgres:// URL = a node of a
+    shared database (--store), several Servers may share one. Only the node that finds no
+    admin key writes admin.key; key_from names the Server whose admin.key the others use."""
+
+    def __init__(self, extra_args=(), name="evb", store=None, key_from=None):
         self.extra_args = list(extra_args)
+        self.store = store
+        self.key_from = key_from
         self.root = Path(tempfile.mkdtemp(prefix="evb-integ-%s-" % name))
         self.data_dir = self.root / "data"
         self.data_dir.mkdir(mode=0o700)
@@ -315,6 +321,8 @@ class Server:
                "--port-file", str(self.port_file), "--log-level", "warn",
                "--admin-listen", "127.0.0.1:0", "--admin-port-file",
                str(self.admin_port_file)] + self.extra_args
+        if self.store:
+            cmd += ["--store", self.store]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._log,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
@@ -409,6 +417,8 @@ class Server:
 
     @property
     def admin_key_path(self):
+        if self.key_from is not None:
+            return self.key_from.admin_key_path
         return self.data_dir / "admin.key"
 
     def admin_key(self):
