@@ -70,6 +70,10 @@ static const opt_def opts[] = {
      1 << 20, "max size of a connection's event pattern (JSON text)"},
     {"max-deliveries", "EVB_MAX_DELIVERIES", T_INT, OFF(max_deliveries), "64", 1, 4096,
      "delivery transfers in flight at once"},
+    {"delivery-lease-ms", "EVB_DELIVERY_LEASE_MS", T_INT, OFF(delivery_lease_ms), "150000", 1000,
+     3600000,
+     "how long a claimed HTTP/robot delivery is leased: a node that dies holding it, another "
+     "node sends it after this; keep it above the longest action timeout"},
     {"key-rate", "EVB_KEY_RATE", T_INT, OFF(key_rate), "0", 0, 1000000,
      "calls per second per API key (token bucket; over it: RESOURCE_EXHAUSTED); 0 = unlimited"},
     {"key-burst", "EVB_KEY_BURST", T_INT, OFF(key_burst), "0", 0, 1000000,

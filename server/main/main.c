@@ -219,7 +219,9 @@ static evb_dispatcher *start_dispatcher(const evb_config *cfg, evb_store *store,
         evb_log_error("delivery", "--allow-target-cidr: %s", e.message);
         return NULL;
     }
-    evb_dispatcher_options o = {.max_in_flight = cfg->max_deliveries, .allow = *allow};
+    /* the lease: how soon another node takes over what a dead one had claimed */
+    evb_dispatcher_options o = {
+        .max_in_flight = cfg->max_deliveries, .lease_ms = cfg->delivery_lease_ms, .allow = *allow};
     evb_dispatcher *d = NULL;
     if (evb_dispatcher_start(store, &o, &d) != EVB_OK) {
         evb_log_error("delivery", "cannot start the dispatcher");
