@@ -32,8 +32,10 @@ typedef struct evb_ingest_limits {
     size_t max_request_bytes; /* encoded request size */
 } evb_ingest_limits;
 
-/* A borrowed view of one PutEventsEntry. Strings are NUL-terminated (may be NULL = empty);
- * their byte lengths are given so embedded NULs are detected. */
+/* A borrowed view of one PutEventsEntry. Strings are NUL-terminated C strings (may be NULL =
+ * empty), so this view cannot hold an embedded NUL: protobuf-c already ends an unpacked
+ * string at its first NUL byte. The caller rejects entries whose strings hold one from the
+ * encoded request before building the view (server/rpc/put_job.c, check_nuls). */
 typedef struct evb_ingest_entry {
     const char *id;
     const char *org;

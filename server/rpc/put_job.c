@@ -18,6 +18,7 @@
 #include "server/cloudevents/ce_rules.h"
 #include "server/metrics/catalog.h"
 #include "server/router/router.h"
+#include "server/rpc/pb_wire.h"
 
 typedef struct entry_result {
     int status;          /* EVBRIDGE__V1__RESULT_STATUS__* */
@@ -26,6 +27,7 @@ typedef struct entry_result {
     int item;            /* index into items, -1 when rejected */
     evb_schema_violation *viol; /* malloc'd, SCHEMA_VIOLATION only */
     size_t n_viol;
+    char nul[64];        /* path of a string field holding a NUL byte ("" = none) */
 } entry_result;
 
 typedef struct put_job {
@@ -226,6 +228,34 @@ static void committed(void *arg, evb_err err)
     finish_ok(j);
 }
 
+/* Strings holding a NUL byte. protobuf-c cuts a string at its first NUL ("a\0b" arrives as
+ * "a"), so the unpacked request cannot show one; the encoded bytes can. A request-level
+ * string (connector, request_id) with a NUL fails the request; an entry with one is
+ * rejected on its own (its res[].nul names the field), as any control character is.
+ * Returns 0 and finishes the job on failure. */
+static int check_nuls(put_job *j, const uint8_t *req, size_t len)
+{
+    const ProtobufCMessageDescriptor *d = &evbridge__v1__put_events_request__descriptor;
+    const uint8_t *p = req;
+    size_t n = len, entry = 0;
+    evb_pb_field f;
+    while (evb_pb_next(&p, &n, &f) == 1) {
+        const ProtobufCFieldDescriptor *fd = protobuf_c_message_descriptor_get_field(d, f.number);
+        if (f.wire_type != 2 || fd == NULL)
+            continue;
+        if (fd->type == PROTOBUF_C_TYPE_STRING && memchr(f.data, 0, f.len) != NULL) {
+            char msg[128];
+            snprintf(msg, sizeof msg, "%s contains a NUL character (U+0000)", fd->name);
+            finish_err(j, EVB_RPC_INVALID_ARGUMENT, msg);
+            return 0;
+        }
+        if (f.number == 2 && entry < j->req->n_entries) /* entries, in order */
+            evb_pb_nul_path(&evbridge__v1__put_events_entry__descriptor, f.data, f.len,
+                            j->res[entry++].nul, sizeof j->res[0].nul);
+    }
+    return 1;
+}
+
 /* Request-level checks. Returns 0 and finishes the job on failure. */
 static int check_request(put_job *j, const evb_principal *p, size_t len, evb_connector **conn)
 {
@@ -355,7 +385,14 @@ static void build_entries(put_job *j, const evb_connector *conn)
         evb_error_clear(&e);
         const char *code = EVB_REJECT_INVALID;
         evb_err rc = EVB_ERR_NOMEM;
-        if (np != NULL && vp != NULL) {
+        if (er->nul[0] != '\0') {
+            char ptr[96];
+            snprintf(ptr, sizeof ptr, "entries[%zu].%s", i, er->nul);
+            rc = evb_error_set(&e, EVB_ERR_INVALID, ptr,
+                               "%s contains a NUL character (U+0000): strings must be UTF-8 "
+                               "without control characters",
+                               ptr);
+        } else if (np != NULL && vp != NULL) {
             int has_tp = 0, has_ts = 0;
             for (size_t k = 0; k < pe->n_extensions; k++) {
                 np[k] = pe->extensions[k]->key;
@@ -449,6 +486,8 @@ void evb_put_start(evb_services *svc, const evb_principal *p, const uint8_t *req
         finish_err(j, EVB_RPC_RESOURCE_EXHAUSTED, "out of memory");
         return;
     }
+    if (!check_nuls(j, req, len))
+        return;
     evb_connector *conn = NULL;
     if (!check_request(j, p, len, &conn))
         return;

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""PutEvents: valid entries, partial failure, deduplication, unknown connector."""
+"""PutEvents: valid entries, partial failure, NUL characters, deduplication, unknown
+connector."""
 
 import re
 import sys
@@ -145,6 +146,47 @@ class PutEventsTest(ServerTestCase):
         # nothing of the rejected entries was stored
         stored = set(self.list_ids(self.admin, org, conn.name))
         self.assertEqual(stored, {"ok-first", "ok-last"})
+
+    def test_nul_characters_are_rejected(self):
+        # "a\0b" is valid UTF-8, so a client may send it; protobuf-c would hand the server
+        # "a". The server looks at the encoded bytes and rejects the entry (U+0000 is a
+        # control character) instead of storing a cut string.
+        _isv, cli, conn = self.new_isv()
+        org = unique("org")
+        cases = [
+            (entry(org, id_="nul\x00id"), "entries[0].id"),
+            (entry(org + "\x00x", id_="nul-org"), "entries[1].org"),
+            (entry(org, id_="nul-subject", subject="s\x00"), "entries[2].subject"),
+            (entry(org, id_="nul-ext", extensions={"region": "cn\x00"}),
+             "entries[3].extensions.value"),
+            # data is bytes, NULs and all
+            (entry(org, id_="ok", data=b"a\x00b", datacontenttype="application/octet-stream"),
+             None),
+        ]
+        r = put(cli, conn.name, [c[0] for c in cases])
+        self.assertEqual(r.failed_entry_count, 4, describe(r))
+        for (e, field), res in zip(cases, r.results):
+            if field is None:
+                self.assertEqual((res.status, res.event_id), (PUBLISHED, "ok"), describe(r))
+                continue
+            self.assertEqual((res.status, res.error_code), (REJECTED, "INVALID_ARGUMENT"),
+                             describe(r))
+            self.assertIn(field + " contains a NUL character", res.error_message)
+        self.assertEqual(set(self.list_ids(self.admin, org, conn.name)), {"ok"})
+        ok = self.admin.events.GetEvent(events_pb2.GetEventRequest(event_id="ok", org=org,
+                                                                   connector=conn.name))
+        self.assertEqual(ok.binary_data, b"a\x00b")
+        # the cut id was not stored either
+        self.assertRpcError(grpc.StatusCode.NOT_FOUND, self.admin.events.GetEvent,
+                            events_pb2.GetEventRequest(event_id="nul", org=org,
+                                                       connector=conn.name))
+        # request-level strings: the whole call fails
+        for kw in ({"connector": conn.name + "\x00"}, {"request_id": "rq\x00"}):
+            req = events_pb2.PutEventsRequest(connector=kw.get("connector", conn.name),
+                                              request_id=kw.get("request_id", ""),
+                                              entries=[entry(org, id_="never")])
+            e = self.assertRpcError(grpc.StatusCode.INVALID_ARGUMENT, cli.events.PutEvents, req)
+            self.assertIn("contains a NUL character", e.details())
 
     def test_reserved_extensions_cannot_spoof_org(self):
         # The reserved server extensions must not be overridable by a publisher: either
