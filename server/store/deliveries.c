@@ -18,10 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DELIVERY_COLS                                                                              \
-    "id, event_seq, event_id, connection_id, org, state, attempts, next_ms, lease_ms, "            \
-    "ordering_key, last_status, last_error, create_ms, update_ms"
-#define LIST_MAX 1000
+#define DELIVERY_COLS STORE_DELIVERY_COLS
 
 /* ---- records ---- */
 
@@ -48,18 +45,6 @@ void evb_delivery_rec_array_free(evb_delivery_rec **ds, size_t n)
 }
 
 /* ---- creation with the event (writer thread) ---- */
-
-evb_err store_put_item_check(const evb_put_item *it)
-{
-    if (it->n_deliveries > 0 && it->deliveries == NULL)
-        return EVB_ERR_INVALID;
-    for (size_t i = 0; i < it->n_deliveries; i++) {
-        const evb_delivery_new *d = &it->deliveries[i];
-        if (d->id == NULL || d->connection_id == NULL)
-            return EVB_ERR_INVALID;
-    }
-    return EVB_OK;
-}
 
 /* The state column: the stored connection's state decides when the connection exists
  * (PAUSED -> HELD, anything else -> PENDING); otherwise the caller's flag (?6). */
@@ -159,7 +144,7 @@ static evb_err collect(sqlite3_stmt *st, evb_delivery_rec ***out, size_t *n_out)
 }
 
 evb_err sq_delivery_list_for_event(evb_store *s, int64_t event_seq, evb_delivery_rec ***out,
-                                          size_t *n_out)
+                                   size_t *n_out)
 {
     if (s == NULL || out == NULL || n_out == NULL)
         return EVB_ERR_INVALID;
@@ -179,10 +164,10 @@ evb_err sq_delivery_list_for_event(evb_store *s, int64_t event_seq, evb_delivery
 }
 
 evb_err sq_delivery_list(evb_store *s, const char *connection_id, int state, int limit,
-                                evb_delivery_rec ***out, size_t *n_out)
+                         evb_delivery_rec ***out, size_t *n_out)
 {
-    if (s == NULL || connection_id == NULL || out == NULL || n_out == NULL || limit < 1 ||
-        limit > LIST_MAX || state < -1 || state > EVB_DELIVERY_DEAD)
+    if (s == NULL || connection_id == NULL || out == NULL || n_out == NULL ||
+        !store_delivery_list_ok(state, limit))
         return EVB_ERR_INVALID;
     *out = NULL;
     *n_out = 0;

@@ -15,83 +15,12 @@
  */
 #include "server/store/store_int.h"
 
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define EVENT_COLS STORE_EVENT_COLS
 #define PURGE_BATCH 500
-
-/* ---- extensions <-> JSON object text ---- */
-
-static evb_err ext_encode(const evb_event *ev, char **out)
-{
-    *out = NULL;
-    if (ev->n_ext == 0)
-        return EVB_OK;
-    json_t *o = json_object();
-    if (o == NULL)
-        return EVB_ERR_NOMEM;
-    evb_err e = EVB_OK;
-    for (size_t i = 0; i < ev->n_ext && e == EVB_OK; i++) {
-        const evb_ce_ext *x = &ev->ext[i];
-        json_t *v = x->value != NULL ? json_string(x->value) : NULL;
-        if (x->name == NULL || v == NULL || json_object_set_new(o, x->name, v) != 0)
-            e = EVB_ERR_INVALID; /* missing name/value or not UTF-8 */
-    }
-    if (e == EVB_OK) {
-        *out = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        if (*out == NULL)
-            e = EVB_ERR_NOMEM;
-    }
-    json_decref(o);
-    return e;
-}
-
-static int ext_cmp(const void *a, const void *b)
-{
-    return strcmp(((const evb_ce_ext *)a)->name, ((const evb_ce_ext *)b)->name);
-}
-
-static evb_err ext_decode(const char *text, evb_event *ev)
-{
-    json_t *o = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
-    if (o == NULL || !json_is_object(o)) {
-        json_decref(o);
-        return EVB_ERR_INTERNAL; /* the store wrote it: a corrupt row */
-    }
-    size_t n = json_object_size(o);
-    if (n == 0) {
-        json_decref(o);
-        return EVB_OK;
-    }
-    evb_err e = EVB_OK;
-    ev->ext = calloc(n, sizeof *ev->ext);
-    if (ev->ext == NULL)
-        e = EVB_ERR_NOMEM;
-    const char *k;
-    json_t *v;
-    json_object_foreach(o, k, v)
-    {
-        if (e != EVB_OK)
-            break;
-        if (!json_is_string(v)) {
-            e = EVB_ERR_INTERNAL;
-            break;
-        }
-        int ok = 1;
-        evb_ce_ext *x = &ev->ext[ev->n_ext++];
-        x->name = store_strdup(k, &ok);
-        x->value = store_strdup(json_string_value(v), &ok);
-        if (!ok)
-            e = EVB_ERR_NOMEM;
-    }
-    json_decref(o);
-    if (e == EVB_OK && ev->n_ext > 1)
-        qsort(ev->ext, ev->n_ext, sizeof *ev->ext, ext_cmp);
-    return e;
-}
 
 /* ---- put ---- */
 
@@ -245,19 +174,10 @@ static evb_err put_run(evb_store *s, store_job *j)
 
 static const store_job_ops put_ops = {put_run, put_reset, put_complete};
 
-evb_err sq_put_events(evb_store *s, evb_put_item *items, size_t n, evb_store_put_cb cb,
-                             void *arg)
+evb_err sq_put_events(evb_store *s, evb_put_item *items, size_t n, evb_store_put_cb cb, void *arg)
 {
-    if (s == NULL || items == NULL || n == 0)
+    if (s == NULL || items == NULL || n == 0 || store_put_check(items, n) != EVB_OK)
         return EVB_ERR_INVALID;
-    for (size_t i = 0; i < n; i++) {
-        const evb_event *ev = items[i].ev;
-        if (ev == NULL || ev->id == NULL || ev->source == NULL || ev->type == NULL)
-            return EVB_ERR_INVALID;
-        evb_err e = store_put_item_check(&items[i]);
-        if (e != EVB_OK)
-            return e;
-    }
     put_job *p = calloc(1, sizeof *p + n * sizeof(char *));
     if (p == NULL)
         return EVB_ERR_NOMEM;
@@ -269,7 +189,7 @@ evb_err sq_put_events(evb_store *s, evb_put_item *items, size_t n, evb_store_put
     evb_err e = EVB_OK;
     for (size_t i = 0; i < n && e == EVB_OK; i++) {
         p->n = i + 1;
-        e = ext_encode(items[i].ev, &p->ext_json[i]);
+        e = store_ext_encode(items[i].ev, &p->ext_json[i]);
     }
     if (e == EVB_OK) /* items are untouched unless accepted: the writer resets them */
         e = store_submit(s, &p->job);
@@ -323,7 +243,7 @@ evb_err store_event_from_row(sqlite3_stmt *st, evb_event **out)
     ev->recv_ms = sqlite3_column_int64(st, 13);
     evb_err e = ok ? EVB_OK : EVB_ERR_NOMEM;
     if (e == EVB_OK && sqlite3_column_type(st, 11) != SQLITE_NULL)
-        e = ext_decode((const char *)sqlite3_column_text(st, 11), ev);
+        e = store_ext_decode((const char *)sqlite3_column_text(st, 11), ev);
     if (e == EVB_OK && sqlite3_column_type(st, 12) != SQLITE_NULL) {
         const void *b = sqlite3_column_blob(st, 12);
         size_t n = (size_t)sqlite3_column_bytes(st, 12);
@@ -346,7 +266,7 @@ evb_err store_event_from_row(sqlite3_stmt *st, evb_event **out)
 }
 
 evb_err sq_get_event(evb_store *s, const char *id, const char *org, const char *connector,
-                            evb_event **out)
+                     evb_event **out)
 {
     if (s == NULL || id == NULL || out == NULL)
         return EVB_ERR_INVALID;
@@ -387,11 +307,11 @@ static void list_sql(int mask, char *buf, size_t cap)
              mask & Q_END ? " AND time_ms < ?6" : "");
 }
 
-evb_err sq_list_events(evb_store *s, const evb_event_query *q, evb_event ***out,
-                              size_t *n_out, int64_t *next_after_seq)
+evb_err sq_list_events(evb_store *s, const evb_event_query *q, evb_event ***out, size_t *n_out,
+                       int64_t *next_after_seq)
 {
     if (s == NULL || q == NULL || out == NULL || n_out == NULL || next_after_seq == NULL ||
-        q->limit < 1 || q->limit > 1000 || q->after_seq < 0)
+        !store_event_query_ok(q))
         return EVB_ERR_INVALID;
     *out = NULL;
     *n_out = 0;

@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "server/store/store_backend.h"
+#include "server/store/store_common_events.h"
 
 /* ---- write jobs ---- */
 
@@ -247,10 +248,6 @@ evb_err store_migrate(sqlite3 *db, const char *db_path, evb_error *err);
 /* events.c: one bounded batch of expired dedup keys (writer, inside a transaction).
  * Sets *full when the batch was full (more may remain). */
 evb_err store_dedup_purge(evb_store *s, int64_t now_ms, int *full);
-/* deliveries.c: checks an item's deliveries before queueing (caller's thread):
- * EVB_ERR_INVALID for deliveries NULL with n_deliveries > 0 or a delivery without id or
- * connection_id. */
-evb_err store_put_item_check(const evb_put_item *it);
 /* deliveries.c: inserts the deliveries and filter trace of a PUBLISHED item (ev->seq set),
  * inside the writer's transaction. now_ms is the creation time. */
 evb_err store_put_item_routing(evb_store *s, const evb_put_item *it, int64_t now_ms);
@@ -261,14 +258,8 @@ evb_err store_routing_run_sync(evb_store *s, store_sync_job *sj, const store_job
  * config; store_routing_run_sync calls it too): once it has committed, bumps config_gen. */
 evb_err store_config_run_sync(evb_store *s, store_sync_job *sj);
 
-/* Column lists of an event and a delivery row, and their decoders (events.c,
- * deliveries.c): the row's first columns must be these, in this order. */
-#define STORE_EVENT_COLS                                                                           \
-    "seq, id, org, connector, type, source, subject, time, time_ms, datacontenttype, "             \
-    "dataschema, extensions, data, recv_ms"
-#define STORE_DELIVERY_COLS                                                                        \
-    "id, event_seq, event_id, connection_id, org, state, attempts, next_ms, lease_ms, "            \
-    "ordering_key, last_status, last_error, create_ms, update_ms"
+/* Decoders of an event and a delivery row (events.c, deliveries.c): the row's first
+ * columns must be STORE_EVENT_COLS / STORE_DELIVERY_COLS (store_common_events.h). */
 evb_err store_event_from_row(sqlite3_stmt *st, evb_event **out);
 struct evb_delivery_rec;
 evb_err store_delivery_from_row(sqlite3_stmt *st, struct evb_delivery_rec **out);

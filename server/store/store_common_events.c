@@ -1,0 +1,135 @@
+/* evbridge — backend-neutral checks and codecs of event puts and reads (contract in
+ * store_common_events.h), shared by the SQLite and PostgreSQL backends so both accept
+ * exactly the same submissions and store extensions in the same form.
+ *
+ * Extensions are kept as one JSON object of strings per event (a TEXT column in both
+ * databases): compact, in the event's order when written; sorted by name when read back,
+ * as evb_event requires. jansson checks UTF-8 on the way in, so a value the store could
+ * not hand back unchanged is refused at submission.
+ */
+#include "server/store/store_common_events.h"
+
+#include "server/store/store_routing.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+evb_err store_put_item_check(const evb_put_item *it)
+{
+    if (it->n_deliveries > 0 && it->deliveries == NULL)
+        return EVB_ERR_INVALID;
+    for (size_t i = 0; i < it->n_deliveries; i++) {
+        const evb_delivery_new *d = &it->deliveries[i];
+        if (d->id == NULL || d->connection_id == NULL)
+            return EVB_ERR_INVALID;
+    }
+    return EVB_OK;
+}
+
+evb_err store_put_check(const evb_put_item *items, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const evb_event *ev = items[i].ev;
+        if (ev == NULL || ev->id == NULL || ev->source == NULL || ev->type == NULL)
+            return EVB_ERR_INVALID;
+        evb_err e = store_put_item_check(&items[i]);
+        if (e != EVB_OK)
+            return e;
+    }
+    return EVB_OK;
+}
+
+/* ---- extensions <-> JSON object text ---- */
+
+evb_err store_ext_encode(const evb_event *ev, char **out)
+{
+    *out = NULL;
+    if (ev->n_ext == 0)
+        return EVB_OK;
+    json_t *o = json_object();
+    if (o == NULL)
+        return EVB_ERR_NOMEM;
+    evb_err e = EVB_OK;
+    for (size_t i = 0; i < ev->n_ext && e == EVB_OK; i++) {
+        const evb_ce_ext *x = &ev->ext[i];
+        json_t *v = x->value != NULL ? json_string(x->value) : NULL;
+        if (x->name == NULL || v == NULL || json_object_set_new(o, x->name, v) != 0)
+            e = EVB_ERR_INVALID; /* missing name/value or not UTF-8 */
+    }
+    if (e == EVB_OK) {
+        *out = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        if (*out == NULL)
+            e = EVB_ERR_NOMEM;
+    }
+    json_decref(o);
+    return e;
+}
+
+static int ext_cmp(const void *a, const void *b)
+{
+    return strcmp(((const evb_ce_ext *)a)->name, ((const evb_ce_ext *)b)->name);
+}
+
+static char *dup_str(const char *s, int *ok)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d == NULL)
+        *ok = 0;
+    else
+        memcpy(d, s, n);
+    return d;
+}
+
+evb_err store_ext_decode(const char *text, evb_event *ev)
+{
+    json_t *o = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+    if (o == NULL || !json_is_object(o)) {
+        json_decref(o);
+        return EVB_ERR_INTERNAL; /* the store wrote it: a corrupt row */
+    }
+    size_t n = json_object_size(o);
+    if (n == 0) {
+        json_decref(o);
+        return EVB_OK;
+    }
+    evb_err e = EVB_OK;
+    ev->ext = calloc(n, sizeof *ev->ext);
+    if (ev->ext == NULL)
+        e = EVB_ERR_NOMEM;
+    const char *k;
+    json_t *v;
+    json_object_foreach(o, k, v)
+    {
+        if (e != EVB_OK)
+            break;
+        if (!json_is_string(v)) {
+            e = EVB_ERR_INTERNAL;
+            break;
+        }
+        int ok = 1;
+        evb_ce_ext *x = &ev->ext[ev->n_ext++];
+        x->name = dup_str(k, &ok);
+        x->value = dup_str(json_string_value(v), &ok);
+        if (!ok)
+            e = EVB_ERR_NOMEM;
+    }
+    json_decref(o);
+    if (e == EVB_OK && ev->n_ext > 1)
+        qsort(ev->ext, ev->n_ext, sizeof *ev->ext, ext_cmp);
+    return e;
+}
+
+/* ---- query checks ---- */
+
+int store_event_query_ok(const evb_event_query *q)
+{
+    return q->limit >= 1 && q->limit <= 1000 && q->after_seq >= 0;
+}
+
+int store_delivery_list_ok(int state, int limit)
+{
+    return limit >= 1 && limit <= STORE_DELIVERY_LIST_MAX && state >= -1 &&
+           state <= EVB_DELIVERY_DEAD;
+}
