@@ -52,6 +52,9 @@ static const opt_def opts[] = {
      512 << 20, "max gRPC message received (larger: RESOURCE_EXHAUSTED)"},
     {"dedup-window", "EVB_DEDUP_WINDOW", T_I64, OFF(dedup_window_s), "86400", 1, 366LL * 86400,
      "seconds during which (connector, org, id) is deduplicated"},
+    {"retention", "EVB_RETENTION", T_I64, OFF(retention_s), "604800", 0, 100LL * 366 * 86400,
+     "seconds events (with their deliveries and traces) are kept once nothing of theirs is "
+     "pending; 0 = keep forever"},
     {"stream-max-inflight", "EVB_STREAM_MAX_INFLIGHT", T_INT, OFF(stream_max_inflight), "64", 1,
      4096, "PublishStream requests being processed per stream before reading pauses"},
     {"sync", "EVB_SYNC", T_STR, OFF(sync), "full", 0, 0,

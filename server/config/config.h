@@ -24,6 +24,7 @@ typedef struct evb_config {
     int64_t max_request_bytes; /* per PutEvents request; default 1 MiB */
     int64_t max_message_bytes; /* gRPC max receive message size; default 4 MiB */
     int64_t dedup_window_s;    /* default 86400 */
+    int64_t retention_s;       /* default 604800 (7 days); 0 = keep forever */
     int stream_max_inflight;   /* PublishStream requests in flight per stream; default 64 */
     char *sync;                /* full|normal; default full */
     int grace_ms;              /* shutdown grace period; default 5000 */
@@ -40,8 +41,8 @@ typedef struct evb_config {
     char *admin_port_file; /* write the bound admin port here; NULL = none */
     int metrics_per_org;   /* 1: event counters get an org label (bounded) */
     char *log_levels;
-        /* per-component levels "store=debug,delivery=warn"; NULL none */ /* bucket size per API
-                                                                             key; 0 = key_rate */
+    /* per-component levels "store=debug,delivery=warn"; NULL none */ /* bucket size per API
+                                                                         key; 0 = key_rate */
 } evb_config;
 
 /* Result of parsing. */

@@ -130,6 +130,7 @@ static evb_store *open_store(const evb_config *cfg)
         .url = cfg->store,
         .data_dir = cfg->data_dir,
         .dedup_window_ms = cfg->dedup_window_s * 1000,
+        .retention_ms = cfg->retention_s > 0 ? cfg->retention_s * 1000 : -1,
         .synchronous_normal = strcmp(cfg->sync, "normal") == 0,
     };
     evb_store *store = NULL;

@@ -37,6 +37,8 @@
  *  - delivery_attempts (one row per attempt, for TraceEvent) and event_filter (the Filter
  *    step's JSON, one row per event) are keyed by their parent's key.
  *
+ * Design notes on step 5 (retention.h): events_by_recv serves the pruning of old events.
+ *
  * Design notes on step 4 (dispatch, store_dispatch.h):
  *  - deliveries.strict (fault tolerance NONE: a DEAD delivery blocks its ordering key) and
  *    deliveries.park_ms (0, or the due time of a delivery set aside because an older one of
@@ -200,6 +202,7 @@ static const migration MIGRATIONS[] = {
      " latency_ms INTEGER NOT NULL DEFAULT 0,"
      " error TEXT NOT NULL DEFAULT '');"
      "CREATE INDEX delivery_attempts_by_delivery ON delivery_attempts(delivery_id);"},
+    {5, "retention: events by receive time", "CREATE INDEX events_by_recv ON events(recv_ms);"},
 };
 
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))

@@ -164,6 +164,7 @@ struct pg_store {
     char *url;
     char chan[3][96]; /* notification channels: config, routing, deliveries */
     int64_t dedup_window_ms;
+    int64_t retention_ms; /* < 0 = keep forever (retention.h) */
     size_t queue_cap;
     int max_batch;
 

@@ -8,6 +8,8 @@
  */
 #include "server/store/pg_int.h"
 
+#include "server/store/retention.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +69,7 @@ evb_err store_pg_open(const evb_store_options *opt, evb_store **out, evb_error *
     atomic_init(&ps->config_gen, 1);
     atomic_init(&ps->listen_stop, 0);
     ps->dedup_window_ms = opt->dedup_window_ms > 0 ? opt->dedup_window_ms : DEFAULT_WINDOW_MS;
+    ps->retention_ms = store_retention_ms(opt->retention_ms);
     ps->queue_cap = opt->queue_cap > 0 ? opt->queue_cap : DEFAULT_QUEUE_CAP;
     ps->max_batch = opt->max_batch > 0 ? opt->max_batch : DEFAULT_MAX_BATCH;
     ps->url = strdup(opt->url);

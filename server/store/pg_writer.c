@@ -11,12 +11,14 @@
  * before COMMIT returned OK. (When the connection drops during COMMIT the outcome is
  * unknown to us; a publisher's retry is then answered DEDUPLICATED — at least once.)
  * A transaction whose jobs created due deliveries sends NOTIFY evb_deliveries, so the
- * other nodes' dispatchers wake. Once a second the writers also purge expired dedup keys.
+ * other nodes' dispatchers wake. Once a second the writers also purge expired dedup keys
+ * and events past the retention (retention.h).
  */
 #include "server/store/pg_int.h"
 
 #include "common/log.h"
 #include "common/timeutil.h"
+#include "server/store/retention.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -181,6 +183,28 @@ static void run_range(writer *w, int from, int to)
     atomic_store(&w->ps->ready, e == EVB_OK || failed >= 0);
 }
 
+/* One batch of old events (retention.h); nodes prune concurrently, so rows another node
+ * is deleting are skipped rather than waited for. */
+static evb_err retention_purge(writer *w, int64_t now_ms, int *full)
+{
+    *full = 0;
+    if (w->ps->retention_ms < 0)
+        return EVB_OK;
+    pg_params p;
+    pg_params_init(&p);
+    pg_p_i64(&p, now_ms - w->ps->retention_ms);
+    pg_p_i64(&p, RETENTION_BATCH);
+    int64_t n = 0;
+    evb_err e =
+        pg_cmd(w->conn,
+               "DELETE FROM events WHERE seq IN (" RETENTION_SELECT " FOR UPDATE OF e SKIP LOCKED)",
+               &p, &n);
+    *full = e == EVB_OK && n >= RETENTION_BATCH;
+    return e;
+}
+
+/* Expired dedup keys and old events, a few batches each (autocommit: one transaction per
+ * batch). */
 static void purge(writer *w)
 {
     if (ensure_conn(w) != EVB_OK)
@@ -193,6 +217,10 @@ static void purge(writer *w)
             return;
         }
     }
+    full = 1;
+    for (int rounds = 0; full && rounds < 10; rounds++)
+        if (retention_purge(w, evb_now_ms(), &full) != EVB_OK)
+            return;
 }
 
 static void *writer_main(void *arg)

@@ -10,6 +10,8 @@
  */
 #include "server/store/store_int.h"
 
+#include "server/store/retention.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -214,6 +216,7 @@ evb_err store_sqlite_open(const evb_store_options *opt, evb_store **out, evb_err
     atomic_init(&s->routing_gen, 1);
     atomic_init(&s->config_gen, 1);
     s->dedup_window_ms = opt->dedup_window_ms > 0 ? opt->dedup_window_ms : DEFAULT_WINDOW_MS;
+    s->retention_ms = store_retention_ms(opt->retention_ms);
     s->queue_cap = opt->queue_cap > 0 ? opt->queue_cap : DEFAULT_QUEUE_CAP;
     s->max_batch = opt->max_batch > 0 ? opt->max_batch : DEFAULT_MAX_BATCH;
     s->synchronous_normal = opt->synchronous_normal != 0;

@@ -40,6 +40,10 @@ typedef struct evb_store_options {
     int64_t dedup_window_ms; /* 0 = 24 h */
     size_t queue_cap;        /* max queued write jobs; 0 = 4096; beyond it: EVB_ERR_LIMIT */
     int max_batch;           /* max jobs per transaction; 0 = 256 */
+    int64_t retention_ms;    /* events older than this (receive time) are deleted with their
+                                deliveries, attempts and traces once none of their deliveries
+                                is pending, held or leased (dead letters go too); 0 = 7 days,
+                                < 0 = keep forever. Pruned in small batches in the background */
     int synchronous_normal;  /* 0 (default) = PRAGMA synchronous=FULL: an acknowledged event
                                 survives power loss; 1 = NORMAL: survives a process crash only */
 } evb_store_options;

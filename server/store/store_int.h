@@ -98,6 +98,7 @@ enum store_wstmt_slot {
     WS_DISPATCH_COMPLETE,
     WS_DISPATCH_ATTEMPT,
     WS_DISPATCH_UNPARK,
+    WS_RETENTION_PURGE,
     WS__COUNT
 };
 
@@ -159,6 +160,7 @@ struct evb_store {
     char *dir;
     char *db_path;
     int64_t dedup_window_ms;
+    int64_t retention_ms; /* < 0 = keep forever (retention.c) */
     size_t queue_cap;
     int max_batch;
     int synchronous_normal;

@@ -24,13 +24,15 @@
  * only after two or three timeouts (15 s seen). Jobs submitted after that try again.
  *
  * When idle (or at most once per second under load) and ready, the writer also purges
- * expired dedup keys in small batches, in a transaction of their own.
+ * expired dedup keys and events past the retention (retention.h) in small batches, in a
+ * transaction of their own.
  */
 #include "server/store/store_int.h"
 
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "server/metrics/catalog.h"
+#include "server/store/retention.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -315,22 +317,23 @@ static void maybe_probe(evb_store *s)
         set_ready(s);
 }
 
-/* ---- dedup purge ---- */
+/* ---- dedup purge and retention (retention.h) ---- */
 
 static void maybe_purge(evb_store *s)
 {
     int64_t now = store_now_ms();
     if (now < s->next_purge_ms)
         return;
-    int full = 0;
+    int full = 0, full_events = 0;
     sqlite3_int64 changes = sqlite3_total_changes64(s->wdb);
     if (!begin(s)) {
         /* unavailable now: the probe takes over */
     } else if (store_dedup_purge(s, now, &full) != EVB_OK ||
+               store_retention_purge(s, now, &full_events) != EVB_OK ||
                tx(s, WS_COMMIT, "COMMIT") != SQLITE_OK) {
         set_unavailable(s);
         rollback_if_open(s);
-        full = 0;
+        full = full_events = 0;
     } else {
         note_commit(s, changes);
     }
@@ -339,7 +342,7 @@ static void maybe_purge(evb_store *s)
         every = PURGE_INTERVAL_MS;
     if (every < 10)
         every = 10;
-    s->next_purge_ms = full ? now : now + every;
+    s->next_purge_ms = full || full_events ? now : now + every;
 }
 
 /* ---- the thread ---- */

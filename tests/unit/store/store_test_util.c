@@ -129,6 +129,22 @@ evb_store *open_store_opts(const char *dir, int64_t window_ms, size_t queue_cap)
     return s;
 }
 
+evb_store *open_store_with(const char *dir, evb_store_options *o)
+{
+    o->data_dir = dir;
+    char *url = test_pg_url() != NULL ? pg_store_url(dir) : NULL;
+    o->url = url;
+    evb_store *s = NULL;
+    evb_error err;
+    evb_err e = evb_store_open(o, &s, &err);
+    free(url);
+    o->url = NULL;
+    if (e != EVB_OK)
+        fprintf(stderr, "open: %s\n", err.message);
+    CU_ASSERT_EQUAL_FATAL(e, EVB_OK);
+    return s;
+}
+
 evb_store *open_store(const char *dir)
 {
     return open_store_opts(dir, 0, 0);

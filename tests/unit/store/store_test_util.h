@@ -25,6 +25,8 @@ const char *test_pg_url(void);
 
 /* Opens a store on dir with the default options (FATAL assertion on failure). */
 evb_store *open_store(const char *dir);
+/* Opens a store on dir with the options o (data_dir and url are filled in here). */
+evb_store *open_store_with(const char *dir, evb_store_options *o);
 /* The same with a dedup window and a queue capacity (0: the defaults). */
 evb_store *open_store_opts(const char *dir, int64_t window_ms, size_t queue_cap);
 
