@@ -38,6 +38,15 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The wall clock when the suite started: events are "received" just after it (far older
+ * ones could be pruned by the store's retention). */
+static int64_t t0_ms;
+
+static int64_t at(int64_t offset_ms)
+{
+    return t0_ms + offset_ms;
+}
+
 static evb_event *make_event(const char *id, const char *org, int64_t recv_ms)
 {
     evb_event *ev = calloc(1, sizeof *ev);
@@ -109,7 +118,7 @@ static void test_dedup_across_nodes(void)
     for (int i = 0; i < ROUNDS; i++) {
         char id[32];
         snprintf(id, sizeof id, "race-%d", i);
-        evb_event *ea = make_event(id, "o", 1000 + i), *eb = make_event(id, "o", 1000 + i);
+        evb_event *ea = make_event(id, "o", at(1000 + i)), *eb = make_event(id, "o", at(1000 + i));
         evb_put_item ia = {.ev = ea}, ib = {.ev = eb};
         race(a, &ia, 1, b, &ib, 1);
         int pub = (ia.status == EVB_PUT_PUBLISHED) + (ib.status == EVB_PUT_PUBLISHED);
@@ -136,10 +145,10 @@ static void test_dedup_across_nodes(void)
     for (int i = 0; i < K; i++) {
         char id[32];
         snprintf(id, sizeof id, "batch-%d", i);
-        ea[i] = make_event(id, "o", 2000 + i);
+        ea[i] = make_event(id, "o", at(2000 + i));
         ia[i] = (evb_put_item){.ev = ea[i]};
         snprintf(id, sizeof id, "batch-%d", K - 1 - i);
-        eb[i] = make_event(id, "o", 2000 + i);
+        eb[i] = make_event(id, "o", at(2000 + i));
         ib[i] = (evb_put_item){.ev = eb[i]};
     }
     race(a, ia, K, b, ib, K);
@@ -166,7 +175,7 @@ static void test_window_across_nodes(void)
     char *dir = tmpdir_new("pgev");
     evb_store *a, *b;
     open_nodes(dir, 300, &a, &b);
-    evb_event *e1 = make_event("w1", "o", 10), *e2 = make_event("w1", "o", 20);
+    evb_event *e1 = make_event("w1", "o", at(10)), *e2 = make_event("w1", "o", at(20));
     evb_put_item i1 = {.ev = e1}, i2 = {.ev = e2};
     CU_ASSERT_EQUAL(put_wait(a, &i1, 1), EVB_OK);
     CU_ASSERT_EQUAL(i1.status, EVB_PUT_PUBLISHED);
@@ -202,7 +211,7 @@ static void test_reads_across_nodes(void)
                                  "('c-paused', 'acme', 'paused', 'crm', 'hook', '{}', 2, 1, 1)"),
                     0);
 
-    evb_event *ev = make_event("r1", "acme", 5000);
+    evb_event *ev = make_event("r1", "acme", at(5000));
     ev->subject = strdup("cust-9");
     ev->n_ext = 1;
     ev->ext = calloc(1, sizeof *ev->ext);
@@ -243,7 +252,7 @@ static void test_reads_across_nodes(void)
     CU_ASSERT_EQUAL_FATAL(n, 3);
     CU_ASSERT_STRING_EQUAL(recs[0]->id, "r1-on");
     CU_ASSERT_EQUAL(recs[0]->state, EVB_DELIVERY_PENDING);
-    CU_ASSERT_EQUAL(recs[0]->next_ms, 5000);
+    CU_ASSERT_EQUAL(recs[0]->next_ms, at(5000));
     CU_ASSERT_STRING_EQUAL(recs[0]->ordering_key, "cust-9");
     CU_ASSERT_STRING_EQUAL(recs[1]->id, "r1-paused");
     CU_ASSERT_EQUAL(recs[1]->state, EVB_DELIVERY_HELD);
@@ -262,13 +271,13 @@ static void test_reads_across_nodes(void)
     free(trace);
 
     evb_delivery_stats st;
-    CU_ASSERT_EQUAL(evb_store_delivery_stats(b, 6000, &st), EVB_OK);
+    CU_ASSERT_EQUAL(evb_store_delivery_stats(b, at(6000), &st), EVB_OK);
     CU_ASSERT_EQUAL(st.pending, 1);
     CU_ASSERT_EQUAL(st.held, 2);
     CU_ASSERT_EQUAL(st.in_flight, 0);
     CU_ASSERT_EQUAL(st.dead, 0);
-    CU_ASSERT_EQUAL(st.oldest_due_ms, 5000);
-    CU_ASSERT_EQUAL(evb_store_delivery_stats(b, 4000, &st), EVB_OK);
+    CU_ASSERT_EQUAL(st.oldest_due_ms, at(5000));
+    CU_ASSERT_EQUAL(evb_store_delivery_stats(b, at(4000), &st), EVB_OK);
     CU_ASSERT_EQUAL(st.oldest_due_ms, 0); /* not due yet */
 
     evb_event_free(ev);
@@ -316,7 +325,7 @@ static void test_state_at_commit_and_wake(void)
     pthread_t t;
     pthread_create(&t, NULL, resume_slowly, &l);
     sleep_ms(200); /* the other session holds the row */
-    evb_event *ev = make_event("s1", "o", 100);
+    evb_event *ev = make_event("s1", "o", at(100));
     evb_delivery_new d = {.id = "s1-p", .connection_id = "p", .held = 1};
     evb_put_item it = {.ev = ev, .deliveries = &d, .n_deliveries = 1};
     int64_t t0 = mono_ms();
@@ -334,7 +343,7 @@ static void test_state_at_commit_and_wake(void)
     /* A PENDING delivery put through a wakes b (NOTIFY at commit). */
     atomic_store(&wakes, 0);
     evb_store_set_remote_wake(b, wake_cb, NULL);
-    evb_event *ev2 = make_event("s2", "o", 200);
+    evb_event *ev2 = make_event("s2", "o", at(200));
     evb_delivery_new d2 = {.id = "s2-p", .connection_id = "p"};
     evb_put_item it2 = {.ev = ev2, .deliveries = &d2, .n_deliveries = 1};
     CU_ASSERT_EQUAL(put_wait(a, &it2, 1), EVB_OK);
@@ -344,7 +353,7 @@ static void test_state_at_commit_and_wake(void)
     evb_store_set_remote_wake(b, NULL, NULL);
 
     /* A delivery id taken on one node fails a submission on the other as a whole. */
-    evb_event *ev3 = make_event("s3", "o", 300), *ev4 = make_event("s4", "o", 300);
+    evb_event *ev3 = make_event("s3", "o", at(300)), *ev4 = make_event("s4", "o", at(300));
     evb_delivery_new d3 = {.id = "s3-p", .connection_id = "p"};
     evb_put_item two[] = {{.ev = ev3, .deliveries = &d3, .n_deliveries = 1},
                           {.ev = ev4, .deliveries = &d2, .n_deliveries = 1}};
@@ -378,5 +387,8 @@ int main(void)
         printf("SKIPPED: EVB_TEST_PG_URL not set\n");
         return 0;
     }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    t0_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
     return run_suite("store_pg_events", tests);
 }
