@@ -50,7 +50,7 @@ clean:
 #                       FUZZ_TARGETS=pattern to pick
 FUZZ_BUILD   ?= build-fuzz
 FUZZ_SECONDS ?= 600
-FUZZ_TARGETS ?= schema pattern transform cloudevents put_events evbctl
+FUZZ_TARGETS ?= schema json pattern transform cloudevents put_events evbctl
 
 .PHONY: fuzz-build fuzz fuzz-smoke
 

@@ -1,7 +1,7 @@
 #!/bin/sh
 # evbridge — run one libFuzzer target for a while (docs/fuzzing.md).
 #   tests/fuzz/run.sh <target> [seconds] [extra libFuzzer flags...]
-# target: schema | pattern | transform | cloudevents | put_events. Default 600 seconds.
+# target: schema | json | pattern | transform | cloudevents | put_events | evbctl. Default 600 s.
 # The working corpus lives in $FUZZ_BUILD/fuzz-work/<target>/ (seeded from the checked-in
 # corpus/<target>/, which is only read), crashes go to $FUZZ_BUILD/fuzz-artifacts/<target>/,
 # the log to $FUZZ_BUILD/fuzz-logs/<target>.log. Expects a configured and built fuzz build

@@ -52,6 +52,37 @@ SCHEMA = [
 for name, sel, *parts in SCHEMA:
     write("schema", name, bytes([sel]) + join(*parts))
 
+# ---- json: <selector byte><JSON text>; selector % 4: max_depth default, small
+# (1 + (b >> 2) % 8), hard maximum, 5000 (clamped) ---------------------------------------
+JSON = [
+    ("event", 0x00, '{"id":"cus_01HZX3Y8K2","external_ids":[{"system":"crm","id":"88231","url":"https://crm.example.com/c/88231"}],"kind":"company","name":"Acme Trading","contacts":[{"id":"ct_1","name":"Li Wei","email":"li.wei@acme.example","primary":true},{"id":"ct_2","name":"Chen Jing","role":null}],"credit_limit":{"amount":"500000.00","currency":"CNY"},"payment_terms_days":30,"tags":["key-account","east"],"custom_fields":{"crm_level":"A","annual_revenue":12500000,"weight_kg":1.2,"vip":true,"segments":[]},"created_at":"2026-03-01T08:30:00Z"}'),
+    ("whitespace", 0x00, ' \t\r\n{ "a" :\t[ 1 , 2 ] ,\n"b":{ } }\n '),
+    ("scalars", 0x00, '[true,false,null,"",0,-0,-0.0,1.0,1e2,1E+2,100e-2,0.1,-1.5e-7]'),
+    ("numbers-edge", 0x00, '[9223372036854775807,-9223372036854775808,9007199254740993,9007199254740993.0,4.9e-324,1e-400,2.2250738585072011e-308,1.7976931348623157e308,12345678901234567890e-10,0.0000000000000000000000000000000000000001e40]'),
+    ("big-integer", 0x00, '{"a":[9007199254740993,1],"b":18446744073709551616,"c":{"d":9223372036854775807}}'),
+    ("number-overflow", 0x00, '[1,1e400]'),
+    ("escapes", 0x00, '["\\"\\\\\\/\\b\\f\\n\\r\\t","\\u00e9\\u00E9","\\ud83d\\ude00","a\\u0000b","0123456789abcde\\n0123456789abcdef"]'),
+    ("utf8", 0x00, '"\u0080\u07ff\u0800\ud7ff\ue000\uffff\U00010000\U0010ffff\x7f"'),
+    ("lone-surrogate", 0x00, '["\\ud800","\\udc00"]'),
+    ("nul-key", 0x00, '{"a\\u0000":1}'),
+    ("duplicate-small", 0x00, '{"a":1,"b":2,"a":3}'),
+    ("duplicate-sorted", 0x00, '{"k0":0,"k1":1,"k2":2,"k3":3,"k4":4,"k5":5,"k6":6,"k7":7,"k8":8,"k9":9,"k1":1}'),
+    ("sorted-object", 0x00, '{"k0":0,"k1":1,"kk2":2,"k3":3,"k4":[],"k5":{},"k6":"6","k7":null,"":8,"k9":9,"\\u00e9":10}'),
+    ("deep-small-limit", 0x05, '{"a/b":{"c~":[[{"d":[]}]]}}'),
+    ("deep-default", 0x00, "[" * 129 + "]" * 129),
+    ("deep-hard", 0x02, '{"a":' * 1025 + "1" + "}" * 1025),
+    ("deep-then-error", 0x01, "[[[[x"),
+    ("trailing", 0x00, '{"a":1} x'),
+    ("trailing-comma", 0x00, '[1,2,]'),
+    ("leading-zero", 0x00, '[01]'),
+    ("control-char", 0x00, '"a\tb"'),
+]
+for name, sel, text in JSON:
+    data = text.encode("utf-8", "surrogatepass")
+    write("json", name, bytes([sel]) + data)
+write("json", "invalid-utf8", b"\x00" + b'["\xc0\x80","\xed\xa0\x80","\xf4\x90\x80\x80","\xe2\x82"]')
+write("json", "invalid-utf8-outside", b"\x00" + b'[1]\xc3')
+
 # ---- pattern: <pattern A> %% <event> %% <pattern B> -----------------------------------
 EVENT = ('{"id":"1","source":"/connectors/crm","specversion":"1.0","type":"customer.changed",'
          '"subject":"cust/42","orgid":"acme","connector":"crm","time":"2024-05-01T10:00:00Z",'

@@ -13,7 +13,7 @@ secs=${FUZZ_SMOKE_SECONDS:-5}
 # machine, so CI cannot fail on a new finding by chance); long runs are `make fuzz`.
 runs=${FUZZ_SMOKE_RUNS:-20000}
 seed=${FUZZ_SMOKE_SEED:-1}
-targets="schema pattern transform cloudevents put_events"
+targets="schema json pattern transform cloudevents put_events"
 cc=${FUZZ_CC:-clang}
 
 probe=$(mktemp -d)
