@@ -521,20 +521,26 @@ static void test_migration(void)
     evb_store *s = open_store(dir);
     evb_store_close(s);
     CU_ASSERT_EQUAL(db_int(dir, "SELECT count(*) FROM schema_version WHERE version = 2"), 1);
+    int64_t applied = db_int(dir, "SELECT applied_ms FROM schema_version WHERE version = 2");
     s = open_store(dir); /* reopen: step 2 is not applied again */
     reg_ok(s, "kept", "k", NULL);
     evb_store_close(s);
     CU_ASSERT_EQUAL(db_int(dir, "SELECT count(*) FROM schema_version WHERE version = 2"), 1);
+    CU_ASSERT_EQUAL(db_int(dir, "SELECT applied_ms FROM schema_version WHERE version = 2"),
+                    applied);
     CU_ASSERT_EQUAL(db_int(dir, "SELECT count(*) FROM schemas"), 1);
 
     /* A database as the previous evbridged left it (step 1 only, with data). */
-    CU_ASSERT_EQUAL_FATAL(db_exec(dir, "DROP TABLE event_filter; DROP TABLE delivery_attempts;"
-                                       "DROP TABLE deliveries; DROP TABLE connections;"
-                                       "DROP TABLE actions;" /* step 3 */
-                                       "DROP TABLE schemas; DROP TABLE schema_subjects;"
-                                       "DROP TABLE subject_config;"
-                                       "DELETE FROM schema_version WHERE version >= 2;"
-                                       "INSERT INTO connectors(name, types, create_ms, "
+    CU_ASSERT_EQUAL_FATAL(db_rewind(dir, 2,
+                                    "DROP TABLE event_filter; DROP TABLE delivery_attempts;"
+                                    "DROP TABLE deliveries; DROP TABLE connections;"
+                                    "DROP TABLE actions;" /* step 3 */
+                                    "DROP TABLE schemas; DROP TABLE schema_subjects;"
+                                    "DROP TABLE subject_config;"
+                                    "DROP INDEX events_by_recv;" /* step 5 */
+                                    "DELETE FROM schema_version WHERE version >= 2;"),
+                          SQLITE_OK);
+    CU_ASSERT_EQUAL_FATAL(db_exec(dir, "INSERT INTO connectors(name, types, create_ms, "
                                        "update_ms) VALUES('crm', '[]', 1, 1);"),
                           SQLITE_OK);
     CU_ASSERT_EQUAL(db_int(dir, "SELECT max(version) FROM schema_version"), 1);
@@ -560,7 +566,7 @@ static void test_commit_failure(void)
     evb_store *s = open_store(dir);
     reg_ok(s, "sub", "a", NULL);
 
-    store_test_fail_commits(s, 1);
+    fail_commits(s, dir, 1);
     evb_schema_rec *r = NULL;
     CU_ASSERT_EQUAL(evb_store_schema_register(s, "sub", "{}", "b", 1, &r, NULL),
                     EVB_ERR_UNAVAILABLE);
@@ -570,7 +576,7 @@ static void test_commit_failure(void)
     CU_ASSERT_EQUAL(evb_store_schema_delete(s, "sub", 1, 0, &vs, &n), EVB_ERR_UNAVAILABLE);
     CU_ASSERT_PTR_NULL(vs);
     CU_ASSERT_EQUAL(evb_store_subject_config_set(s, "sub", 1, 0), EVB_ERR_UNAVAILABLE);
-    store_test_fail_commits(s, 0);
+    fail_commits(s, dir, 0);
 
     cfg_expect(s, "sub", 0, 0);
     CU_ASSERT_EQUAL(list_count(s, "sub", 1), 1);
