@@ -14,7 +14,8 @@
    client that keeps sending and never reads its replies; a normal client's PutEvents still
    completes (within a generous 10 s deadline) and the server still stops with exit 0.
 
-A storage fault (read-only or full disk) is not part of this file: see docs/reliability.md.
+Storage faults (full disk, read-only data dir, locked database) have their own file,
+test_storage_faults.py (docs/reliability.md, "Storage faults").
 
 EVB_FAULTS_LONG=1 runs the long mode: more kills over a longer load, a longer outage.
 """
