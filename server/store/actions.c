@@ -8,12 +8,13 @@
  * configuration is JSON text the store keeps as given (it holds secrets: never logged).
  * Actions are few and rarely written: statements are prepared per call.
  */
+#include "server/store/store_common_meta.h"
 #include "server/store/store_int.h"
 #include "server/store/store_routing.h"
 
 #include <stdlib.h>
 
-#define ACTION_COLS "name, isv, org, kind, config, disabled, disabled_reason, create_ms, update_ms"
+#define ACTION_COLS STORE_ACTION_COLS
 
 /* ---- records ---- */
 
@@ -183,8 +184,7 @@ evb_err sq_action_update(evb_store *s, const evb_action_rec *a)
     return store_routing_run_sync(s, &x.sync, &action_ops);
 }
 
-evb_err sq_action_set_disabled(evb_store *s, const char *name, int disabled,
-                                      const char *reason)
+evb_err sq_action_set_disabled(evb_store *s, const char *name, int disabled, const char *reason)
 {
     if (s == NULL || name == NULL)
         return EVB_ERR_INVALID;
@@ -206,25 +206,9 @@ evb_err sq_action_delete(evb_store *s, const char *name)
 static evb_err rec_from_row(sqlite3_stmt *st, void *slot, void *arg)
 {
     (void)arg;
-    evb_action_rec *a = calloc(1, sizeof *a);
-    if (a == NULL)
-        return EVB_ERR_NOMEM;
-    int ok = 1;
-    a->name = store_col_text(st, 0, &ok);
-    a->isv = store_col_text(st, 1, &ok);
-    a->org = store_col_text(st, 2, &ok);
-    a->kind = sqlite3_column_int(st, 3);
-    a->config = store_col_text(st, 4, &ok);
-    a->disabled = sqlite3_column_int(st, 5) != 0;
-    a->disabled_reason = store_col_text(st, 6, &ok);
-    a->create_ms = sqlite3_column_int64(st, 7);
-    a->update_ms = sqlite3_column_int64(st, 8);
-    if (!ok) {
-        evb_action_rec_free(a);
-        return EVB_ERR_NOMEM;
-    }
-    *(evb_action_rec **)slot = a;
-    return EVB_OK;
+    store_row r;
+    store_row_sqlite(&r, st);
+    return store_action_from_row(&r, slot);
 }
 
 evb_err sq_action_get(evb_store *s, const char *name, evb_action_rec **out)
@@ -243,7 +227,7 @@ evb_err sq_action_get(evb_store *s, const char *name, evb_action_rec **out)
 }
 
 evb_err sq_action_list(evb_store *s, const char *isv, const char *org, evb_action_rec ***out,
-                              size_t *n_out)
+                       size_t *n_out)
 {
     if (s == NULL || out == NULL || n_out == NULL)
         return EVB_ERR_INVALID;

@@ -10,15 +10,13 @@
  * bumped. The settings are JSON text the store keeps as given. Statements are prepared per
  * call: connections are written rarely and read whole into routing snapshots.
  */
+#include "server/store/store_common_meta.h"
 #include "server/store/store_int.h"
 #include "server/store/store_routing.h"
 
 #include <stdlib.h>
 
-#define CONNECTION_COLS                                                                            \
-    "id, org, name, connector, action, config, state, state_reason, create_ms, update_ms"
-
-enum { STATE_ENABLED = 1, STATE_PAUSED = 2, STATE_DISABLED = 3 };
+#define CONNECTION_COLS STORE_CONNECTION_COLS
 
 /* ---- records ---- */
 
@@ -43,11 +41,6 @@ void evb_connection_rec_array_free(evb_connection_rec **cs, size_t n)
     for (size_t i = 0; i < n; i++)
         evb_connection_rec_free(cs[i]);
     free(cs);
-}
-
-static int state_ok(int state)
-{
-    return state >= STATE_ENABLED && state <= STATE_DISABLED;
 }
 
 /* ---- writes ---- */
@@ -131,7 +124,7 @@ static evb_err connection_update(evb_store *s, const connection_job *x)
     e = store_exec_finalize(s, st, &changes);
     if (e == EVB_OK && changes == 0)
         return EVB_ERR_NOT_FOUND;
-    if (e == EVB_OK && c->state == STATE_ENABLED)
+    if (e == EVB_OK && c->state == STORE_CONN_ENABLED)
         e = release_held(s, c->id, now);
     return e;
 }
@@ -155,7 +148,7 @@ static evb_err connection_state(evb_store *s, const connection_job *x)
     e = store_exec_finalize(s, st, &changes);
     if (e == EVB_OK && changes == 0)
         return EVB_ERR_NOT_FOUND;
-    if (e == EVB_OK && x->state == STATE_ENABLED)
+    if (e == EVB_OK && x->state == STORE_CONN_ENABLED)
         e = release_held(s, x->id, now);
     return e;
 }
@@ -200,15 +193,9 @@ static evb_err connection_run(evb_store *s, store_job *j)
 
 static const store_job_ops connection_ops = {connection_run, NULL, store_sync_complete};
 
-static int rec_ok(const evb_connection_rec *c)
-{
-    return c != NULL && c->id != NULL && c->org != NULL && c->name != NULL &&
-           c->connector != NULL && c->action != NULL && state_ok(c->state);
-}
-
 evb_err sq_connection_create(evb_store *s, const evb_connection_rec *c)
 {
-    if (s == NULL || !rec_ok(c))
+    if (s == NULL || !store_connection_ok(c))
         return EVB_ERR_INVALID;
     connection_job x = {.op = OP_CREATE, .c = c};
     return store_routing_run_sync(s, &x.sync, &connection_ops);
@@ -216,7 +203,7 @@ evb_err sq_connection_create(evb_store *s, const evb_connection_rec *c)
 
 evb_err sq_connection_update(evb_store *s, const evb_connection_rec *c)
 {
-    if (s == NULL || !rec_ok(c))
+    if (s == NULL || !store_connection_ok(c))
         return EVB_ERR_INVALID;
     connection_job x = {.op = OP_UPDATE, .c = c};
     return store_routing_run_sync(s, &x.sync, &connection_ops);
@@ -224,7 +211,7 @@ evb_err sq_connection_update(evb_store *s, const evb_connection_rec *c)
 
 evb_err sq_connection_set_state(evb_store *s, const char *id, int state, const char *reason)
 {
-    if (s == NULL || id == NULL || !state_ok(state))
+    if (s == NULL || id == NULL || !store_connection_state_ok(state))
         return EVB_ERR_INVALID;
     connection_job x = {.op = OP_STATE, .id = id, .state = state, .reason = reason};
     return store_routing_run_sync(s, &x.sync, &connection_ops);
@@ -244,26 +231,9 @@ evb_err sq_connection_delete(evb_store *s, const char *id)
 static evb_err rec_from_row(sqlite3_stmt *st, void *slot, void *arg)
 {
     (void)arg;
-    evb_connection_rec *c = calloc(1, sizeof *c);
-    if (c == NULL)
-        return EVB_ERR_NOMEM;
-    int ok = 1;
-    c->id = store_col_text(st, 0, &ok);
-    c->org = store_col_text(st, 1, &ok);
-    c->name = store_col_text(st, 2, &ok);
-    c->connector = store_col_text(st, 3, &ok);
-    c->action = store_col_text(st, 4, &ok);
-    c->config = store_col_text(st, 5, &ok);
-    c->state = sqlite3_column_int(st, 6);
-    c->state_reason = store_col_text(st, 7, &ok);
-    c->create_ms = sqlite3_column_int64(st, 8);
-    c->update_ms = sqlite3_column_int64(st, 9);
-    if (!ok) {
-        evb_connection_rec_free(c);
-        return EVB_ERR_NOMEM;
-    }
-    *(evb_connection_rec **)slot = c;
-    return EVB_OK;
+    store_row r;
+    store_row_sqlite(&r, st);
+    return store_connection_from_row(&r, slot);
 }
 
 /* Steps st (parameters bound) into a malloc'd array. */
@@ -317,7 +287,7 @@ static evb_err list_sql(evb_store *s, const char *sql, const char *p1, const cha
 }
 
 evb_err sq_connection_list(evb_store *s, const char *org, const char *connector,
-                                  evb_connection_rec ***out, size_t *n_out)
+                           evb_connection_rec ***out, size_t *n_out)
 {
     return list_sql(s,
                     "SELECT " CONNECTION_COLS " FROM connections WHERE (?1 IS NULL OR org = ?1) "

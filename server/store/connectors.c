@@ -2,99 +2,17 @@
  * through the reader pool.
  *
  * Writes are synchronous wrappers over the write queue: the caller's thread encodes the
- * event types as JSON (jansson), queues a job and waits for its outcome, so metadata writes
- * ride in the same group commit as events. A connector's event types are always read and
- * written whole, so they are one JSON array column: [{"type","subject","version",
- * "description"}...] (absent members for NULL strings). Times are set here, not by callers.
+ * event types as JSON, queues a job and waits for its outcome, so metadata writes ride in
+ * the same group commit as events. A connector's event types are one JSON array column,
+ * encoded and decoded by store_common_meta.c (shared with PostgreSQL). Times are set here,
+ * not by callers.
  */
+#include "server/store/store_common_meta.h"
 #include "server/store/store_int.h"
 
-#include <jansson.h>
 #include <stdlib.h>
-#include <string.h>
 
-#define CONN_COLS "name, display_name, isv, source, types, create_ms, update_ms"
-
-/* ---- event types <-> JSON ---- */
-
-static int set_str(json_t *o, const char *k, const char *v)
-{
-    if (v == NULL)
-        return 0;
-    json_t *s = json_string(v);
-    return s == NULL ? -1 : json_object_set_new(o, k, s);
-}
-
-static evb_err types_encode(const evb_connector *c, char **out)
-{
-    json_t *a = json_array();
-    if (a == NULL)
-        return EVB_ERR_NOMEM;
-    evb_err e = EVB_OK;
-    for (size_t i = 0; i < c->n_types && e == EVB_OK; i++) {
-        const evb_event_type_def *t = &c->types[i];
-        json_t *o = json_object();
-        if (o == NULL || json_array_append_new(a, o) != 0) {
-            e = EVB_ERR_NOMEM;
-            break;
-        }
-        if (t->type == NULL || set_str(o, "type", t->type) != 0 ||
-            set_str(o, "subject", t->subject) != 0 ||
-            json_object_set_new(o, "version", json_integer(t->version)) != 0 ||
-            set_str(o, "description", t->description) != 0)
-            e = EVB_ERR_INVALID; /* no type name, or text that is not UTF-8 */
-    }
-    if (e == EVB_OK) {
-        *out = json_dumps(a, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        if (*out == NULL)
-            e = EVB_ERR_NOMEM;
-    }
-    json_decref(a);
-    return e;
-}
-
-static char *get_str(json_t *o, const char *k, int *ok)
-{
-    json_t *v = json_object_get(o, k);
-    if (v == NULL || json_is_null(v))
-        return NULL;
-    if (!json_is_string(v)) {
-        *ok = 0;
-        return NULL;
-    }
-    return store_strdup(json_string_value(v), ok);
-}
-
-static evb_err types_decode(const char *text, evb_connector *c)
-{
-    json_t *a = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
-    if (a == NULL || !json_is_array(a)) {
-        json_decref(a);
-        return EVB_ERR_INTERNAL; /* the store wrote it: a corrupt row */
-    }
-    evb_err e = EVB_OK;
-    size_t n = json_array_size(a);
-    if (n > 0) {
-        c->types = calloc(n, sizeof *c->types);
-        if (c->types == NULL)
-            e = EVB_ERR_NOMEM;
-    }
-    for (size_t i = 0; i < n && e == EVB_OK; i++) {
-        json_t *o = json_array_get(a, i);
-        evb_event_type_def *t = &c->types[c->n_types++];
-        int ok = json_is_object(o);
-        if (ok) {
-            t->type = get_str(o, "type", &ok);
-            t->subject = get_str(o, "subject", &ok);
-            t->description = get_str(o, "description", &ok);
-            t->version = (int32_t)json_integer_value(json_object_get(o, "version"));
-        }
-        if (!ok || t->type == NULL)
-            e = EVB_ERR_INTERNAL;
-    }
-    json_decref(a);
-    return e;
-}
+#define CONN_COLS STORE_CONNECTOR_COLS
 
 /* ---- writes ---- */
 
@@ -160,10 +78,10 @@ static const store_job_ops conn_ops = {conn_run, NULL, store_sync_complete};
 
 static evb_err conn_submit(evb_store *s, int op, const evb_connector *c)
 {
-    if (s == NULL || c == NULL || c->name == NULL || (c->n_types > 0 && c->types == NULL))
+    if (s == NULL || !store_connector_ok(c))
         return EVB_ERR_INVALID;
     char *types = NULL;
-    evb_err e = types_encode(c, &types);
+    evb_err e = store_connector_types_encode(c, &types);
     if (e != EVB_OK)
         return e;
     conn_job x = {.sync = {.job = {.ops = &conn_ops}}, .op = op, .c = c, .types_json = types};
@@ -196,25 +114,9 @@ evb_err sq_connector_delete(evb_store *s, const char *name)
 static evb_err conn_from_row(sqlite3_stmt *st, void *slot, void *arg)
 {
     (void)arg;
-    evb_connector *c = calloc(1, sizeof *c);
-    if (c == NULL)
-        return EVB_ERR_NOMEM;
-    int ok = 1;
-    c->name = store_col_text(st, 0, &ok);
-    c->display_name = store_col_text(st, 1, &ok);
-    c->isv = store_col_text(st, 2, &ok);
-    c->source = store_col_text(st, 3, &ok);
-    c->create_ms = sqlite3_column_int64(st, 5);
-    c->update_ms = sqlite3_column_int64(st, 6);
-    evb_err e = ok ? EVB_OK : EVB_ERR_NOMEM;
-    if (e == EVB_OK)
-        e = types_decode((const char *)sqlite3_column_text(st, 4), c);
-    if (e != EVB_OK) {
-        evb_connector_free(c);
-        return e;
-    }
-    *(evb_connector **)slot = c;
-    return EVB_OK;
+    store_row r;
+    store_row_sqlite(&r, st);
+    return store_connector_from_row(&r, slot);
 }
 
 evb_err sq_connector_get(evb_store *s, const char *name, evb_connector **out)

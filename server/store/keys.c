@@ -5,11 +5,12 @@
  * set once: revoking a revoked key succeeds and keeps the first time, so a retried admin
  * call is harmless. Writes are synchronous wrappers over the write queue (see writer.c).
  */
+#include "server/store/store_common_meta.h"
 #include "server/store/store_int.h"
 
 #include <stdlib.h>
 
-#define KEY_COLS "key_id, hash, role, scope, description, create_ms, revoke_ms"
+#define KEY_COLS STORE_KEY_COLS
 
 /* ---- writes ---- */
 
@@ -77,7 +78,7 @@ static const store_job_ops key_revoke_ops = {key_revoke_run, NULL, store_sync_co
 
 evb_err sq_key_create(evb_store *s, const evb_api_key *k)
 {
-    if (s == NULL || k == NULL || k->key_id == NULL || k->hash == NULL || k->role == NULL)
+    if (s == NULL || !store_key_ok(k))
         return EVB_ERR_INVALID;
     key_job x = {.sync = {.job = {.ops = &key_create_ops}}, .k = k};
     return store_config_run_sync(s, &x.sync);
@@ -99,23 +100,9 @@ evb_err sq_key_revoke(evb_store *s, const char *key_id, int64_t revoke_ms)
 static evb_err key_from_row(sqlite3_stmt *st, void *slot, void *arg)
 {
     (void)arg;
-    evb_api_key *k = calloc(1, sizeof *k);
-    if (k == NULL)
-        return EVB_ERR_NOMEM;
-    int ok = 1;
-    k->key_id = store_col_text(st, 0, &ok);
-    k->hash = store_col_text(st, 1, &ok);
-    k->role = store_col_text(st, 2, &ok);
-    k->scope = store_col_text(st, 3, &ok);
-    k->description = store_col_text(st, 4, &ok);
-    k->create_ms = sqlite3_column_int64(st, 5);
-    k->revoke_ms = sqlite3_column_int64(st, 6);
-    if (!ok) {
-        evb_api_key_free(k);
-        return EVB_ERR_NOMEM;
-    }
-    *(evb_api_key **)slot = k;
-    return EVB_OK;
+    store_row r;
+    store_row_sqlite(&r, st);
+    return store_key_from_row(&r, slot);
 }
 
 evb_err sq_key_get(evb_store *s, const char *key_id, evb_api_key **out)

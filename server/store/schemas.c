@@ -14,13 +14,14 @@
  * call rather than cached: schema writes and reads are rare (callers cache compiled
  * schemas), and this keeps the store's statement slots untouched.
  */
+#include "server/store/store_common_meta.h"
 #include "server/store/store_int.h"
 #include "server/store/store_schemas.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#define SCHEMA_COLS "id, subject, version, schema, canon_hash, deleted, create_ms"
+#define SCHEMA_COLS STORE_SCHEMA_COLS
 
 /* ---- records ---- */
 
@@ -47,23 +48,9 @@ void evb_schema_rec_array_free(evb_schema_rec **rs, size_t n)
 static evb_err rec_from_row(sqlite3_stmt *st, void *slot, void *arg)
 {
     (void)arg;
-    evb_schema_rec *r = calloc(1, sizeof *r);
-    if (r == NULL)
-        return EVB_ERR_NOMEM;
-    int ok = 1;
-    r->id = sqlite3_column_int64(st, 0);
-    r->subject = store_col_text(st, 1, &ok);
-    r->version = (int32_t)sqlite3_column_int64(st, 2);
-    r->schema = store_col_text(st, 3, &ok);
-    r->canon_hash = store_col_text(st, 4, &ok);
-    r->deleted = sqlite3_column_int(st, 5) != 0;
-    r->create_ms = sqlite3_column_int64(st, 6);
-    if (!ok) {
-        evb_schema_rec_free(r);
-        return EVB_ERR_NOMEM;
-    }
-    *(evb_schema_rec **)slot = r;
-    return EVB_OK;
+    store_row r;
+    store_row_sqlite(&r, st);
+    return store_schema_from_row(&r, slot);
 }
 
 /* ---- statement helpers ---- */
@@ -212,11 +199,10 @@ static void reg_reset(store_job *j)
 static const store_job_ops reg_ops = {reg_run, reg_reset, store_sync_complete};
 
 evb_err sq_schema_register(evb_store *s, const char *subject, const char *schema,
-                                  const char *canon_hash, int32_t expect_latest,
-                                  evb_schema_rec **out, int *created)
+                           const char *canon_hash, int32_t expect_latest, evb_schema_rec **out,
+                           int *created)
 {
-    if (s == NULL || subject == NULL || subject[0] == '\0' || schema == NULL ||
-        canon_hash == NULL || canon_hash[0] == '\0' || out == NULL)
+    if (s == NULL || !store_schema_register_ok(subject, schema, canon_hash) || out == NULL)
         return EVB_ERR_INVALID;
     reg_job x = {.sync = {.job = {.ops = &reg_ops}},
                  .subject = subject,
@@ -321,7 +307,7 @@ static void del_reset(store_job *j)
 static const store_job_ops del_ops = {del_run, del_reset, store_sync_complete};
 
 evb_err sq_schema_delete(evb_store *s, const char *subject, int32_t version, int permanent,
-                                int32_t **versions_out, size_t *n_out)
+                         int32_t **versions_out, size_t *n_out)
 {
     if (s == NULL || subject == NULL || version < 0)
         return EVB_ERR_INVALID;
@@ -345,8 +331,8 @@ evb_err sq_schema_delete(evb_store *s, const char *subject, int32_t version, int
 
 /* ---- reads ---- */
 
-evb_err sq_schema_get(evb_store *s, const char *subject, int32_t version,
-                             int include_deleted, evb_schema_rec **out)
+evb_err sq_schema_get(evb_store *s, const char *subject, int32_t version, int include_deleted,
+                      evb_schema_rec **out)
 {
     if (s == NULL || subject == NULL || version < 0 || out == NULL)
         return EVB_ERR_INVALID;
@@ -389,7 +375,7 @@ evb_err sq_schema_get_by_id(evb_store *s, int64_t id, evb_schema_rec **out)
 }
 
 evb_err sq_schema_list(evb_store *s, const char *subject, int include_deleted,
-                              evb_schema_rec ***out, size_t *n_out)
+                       evb_schema_rec ***out, size_t *n_out)
 {
     if (s == NULL || subject == NULL || out == NULL || n_out == NULL)
         return EVB_ERR_INVALID;
@@ -420,17 +406,8 @@ evb_err sq_schema_list(evb_store *s, const char *subject, int include_deleted,
     return EVB_OK;
 }
 
-static void strv_free(char **v, size_t n)
-{
-    if (v == NULL)
-        return;
-    for (size_t i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
-evb_err sq_schema_subjects(evb_store *s, const char *prefix, int include_deleted,
-                                  char ***out, size_t *n_out)
+evb_err sq_schema_subjects(evb_store *s, const char *prefix, int include_deleted, char ***out,
+                           size_t *n_out)
 {
     if (s == NULL || out == NULL || n_out == NULL)
         return EVB_ERR_INVALID;
@@ -455,7 +432,7 @@ evb_err sq_schema_subjects(evb_store *s, const char *prefix, int include_deleted
     e = store_collect(st, sizeof(char *), 16, store_text_from_row, NULL, &v, &n);
     store_read_end(s, r, st);
     if (e != EVB_OK) {
-        strv_free(v, n);
+        store_strv_free(v, n);
         return e;
     }
     *out = v;

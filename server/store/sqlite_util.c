@@ -1,7 +1,9 @@
 /* evbridge — small SQLite helpers shared by the store's files: result-code mapping,
  * column and binding helpers, the wall clock, per-call statements (prepare, execute), and
  * reading rows: one, or all of them into a growing array through a decoder callback (the
- * array is untyped bytes, so each file keeps its typed decoder and free function).
+ * array is untyped bytes, so each file keeps its typed decoder and free function), and the
+ * store_row view of a statement's row for the decoders both backends share
+ * (store_common_meta.h).
  *
  * SQLite codes stop here: store_map_rc turns them into evb_err so no caller outside
  * server/store/ ever sees one. Faults of the database as a whole (I/O, full disk, read-only
@@ -9,6 +11,7 @@
  * later, and the writer treats them as a failed transaction rather than a bad job.
  */
 #include "server/store/store_int.h"
+#include "server/store/store_common_meta.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -179,4 +182,21 @@ evb_err store_collect(sqlite3_stmt *st, size_t elem_size, size_t first_cap, stor
     *arr = v;
     *n = len;
     return e;
+}
+
+/* ---- store_row over a statement (store_common_meta.h) ---- */
+
+static char *row_text(const store_row *r, int col, int *ok)
+{
+    return store_col_text(r->src, col, ok);
+}
+
+static int64_t row_i64(const store_row *r, int col)
+{
+    return sqlite3_column_int64(r->src, col);
+}
+
+void store_row_sqlite(store_row *r, sqlite3_stmt *st)
+{
+    *r = (store_row){.text = row_text, .i64 = row_i64, .src = st};
 }

@@ -8,11 +8,9 @@
  * independent of the subject's versions: it may be set before the first registration and
  * survives deletes. Writes are synchronous jobs on the writer queue; reads use the pool.
  */
+#include "server/store/store_common_meta.h"
 #include "server/store/store_int.h"
 #include "server/store/store_schemas.h"
-
-#define LEVEL_MAX 7  /* CompatibilityLevel FULL_TRANSITIVE */
-#define FORMAT_MAX 2 /* FormatMode */
 
 typedef struct cfg_job {
     store_sync_job sync;
@@ -57,8 +55,7 @@ static const store_job_ops cfg_ops = {cfg_run, NULL, store_sync_complete};
 
 evb_err sq_subject_config_set(evb_store *s, const char *subject, int level, int format_mode)
 {
-    if (s == NULL || subject == NULL || level < -1 || level > LEVEL_MAX || format_mode < -1 ||
-        format_mode > FORMAT_MAX)
+    if (s == NULL || subject == NULL || !store_subject_config_ok(level, format_mode))
         return EVB_ERR_INVALID;
     if (level == 0 && format_mode == 0)
         return EVB_OK; /* nothing to change */
@@ -69,8 +66,7 @@ evb_err sq_subject_config_set(evb_store *s, const char *subject, int level, int 
     return store_config_run_sync(s, &x.sync);
 }
 
-evb_err sq_subject_config_get(evb_store *s, const char *subject, int *level,
-                                     int *format_mode)
+evb_err sq_subject_config_get(evb_store *s, const char *subject, int *level, int *format_mode)
 {
     if (s == NULL || subject == NULL)
         return EVB_ERR_INVALID;
