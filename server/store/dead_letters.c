@@ -12,46 +12,9 @@
 #include "server/store/store_dispatch.h"
 #include "server/store/store_int.h"
 
-#include <errno.h>
-#include <inttypes.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-
-#define LIST_MAX 1000
-#define REDRIVE_IDS_MAX 1000
 
 /* ---- list ---- */
-
-/* "" or NULL: first page (before everything). */
-static evb_err token_parse(const char *t, int64_t *ms, const char **id)
-{
-    if (t == NULL || t[0] == '\0') {
-        *ms = INT64_MAX;
-        *id = "";
-        return EVB_OK;
-    }
-    if ((t[0] < '0' || t[0] > '9') && t[0] != '-')
-        return EVB_ERR_INVALID;
-    char *end = NULL;
-    errno = 0;
-    long long v = strtoll(t, &end, 10);
-    if (errno != 0 || end == NULL || *end != '.')
-        return EVB_ERR_INVALID;
-    *ms = (int64_t)v;
-    *id = end + 1;
-    return EVB_OK;
-}
-
-static evb_err token_make(const evb_delivery_rec *d, char **out)
-{
-    size_t n = strlen(d->id) + 24;
-    *out = malloc(n);
-    if (*out == NULL)
-        return EVB_ERR_NOMEM;
-    snprintf(*out, n, "%" PRId64 ".%s", d->update_ms, d->id);
-    return EVB_OK;
-}
 
 /* Steps st into cs (at most limit rows; *more set when a further row exists). */
 static evb_err list_collect(sqlite3_stmt *st, int limit, evb_claim *cs, size_t *n, int *more)
@@ -71,18 +34,16 @@ static evb_err list_collect(sqlite3_stmt *st, int limit, evb_claim *cs, size_t *
 }
 
 evb_err sq_dead_list(evb_store *s, const char *org, const char *connection_id, int limit,
-                            const char *after_token, evb_claim **out, size_t *n_out,
-                            char **next_token_out)
+                     const char *after_token, evb_claim **out, size_t *n_out, char **next_token_out)
 {
-    if (s == NULL || org == NULL || out == NULL || n_out == NULL || next_token_out == NULL ||
-        limit < 1 || limit > LIST_MAX)
+    if (s == NULL || !store_dead_list_args_ok(org, limit, out, n_out, next_token_out))
         return EVB_ERR_INVALID;
     *out = NULL;
     *n_out = 0;
     *next_token_out = NULL;
     int64_t after_ms = 0;
     const char *after_id = NULL;
-    evb_err e = token_parse(after_token, &after_ms, &after_id);
+    evb_err e = store_dead_token_parse(after_token, &after_ms, &after_id);
     if (e != EVB_OK)
         return e;
     evb_claim *cs = calloc((size_t)limit, sizeof *cs);
@@ -121,8 +82,7 @@ evb_err sq_dead_list(evb_store *s, const char *org, const char *connection_id, i
 
     /* The token comes from the last row read, even if its event turns out to be gone. */
     if (e == EVB_OK)
-        e = more ? token_make(cs[n - 1].delivery, next_token_out)
-                 : ((*next_token_out = calloc(1, 1)) != NULL ? EVB_OK : EVB_ERR_NOMEM);
+        e = store_dead_token_next(more, more ? cs[n - 1].delivery : NULL, next_token_out);
     size_t kept = n;
     if (e == EVB_OK)
         e = store_claims_load_events(s, cs, &kept);
@@ -193,11 +153,10 @@ static void redrive_reset(store_job *j)
 static const store_job_ops redrive_ops = {redrive_run, redrive_reset, store_sync_complete};
 
 evb_err sq_dead_redrive(evb_store *s, const char *org, const char *connection_id,
-                               const char *const *ids, size_t n_ids, int64_t start_ms,
-                               int64_t end_ms, int64_t now_ms, int64_t *count_out)
+                        const char *const *ids, size_t n_ids, int64_t start_ms, int64_t end_ms,
+                        int64_t now_ms, int64_t *count_out)
 {
-    if (s == NULL || org == NULL || count_out == NULL || (ids == NULL && n_ids > 0) ||
-        n_ids > REDRIVE_IDS_MAX || (connection_id == NULL && n_ids == 0))
+    if (s == NULL || !store_redrive_args_ok(org, connection_id, ids, n_ids, count_out))
         return EVB_ERR_INVALID;
     *count_out = 0;
     char *ids_json = NULL;

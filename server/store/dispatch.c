@@ -20,13 +20,11 @@
 #include "server/store/store_dispatch.h"
 #include "server/store/store_int.h"
 
-#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define CLAIM_MAX 1000
-#define CANDIDATES_PER_CLAIM 4
-#define PARK_MS 60000
+#define CANDIDATES_PER_CLAIM STORE_CLAIM_CANDIDATES
+#define PARK_MS STORE_PARK_MS
 
 /* The rows that block an ordering key: must match dispatch_heads' WHERE (migrate.c step 4)
  * for the planner to use it (INDEXED BY makes a mismatch a prepare error, not a scan). */
@@ -46,27 +44,6 @@ void evb_claim_array_free(evb_claim *cs, size_t n)
         evb_event_free(cs[i].event);
     }
     free(cs);
-}
-
-evb_err store_json_str_array(const char *const *v, size_t n, char **out)
-{
-    *out = NULL;
-    json_t *a = json_array();
-    if (a == NULL)
-        return EVB_ERR_NOMEM;
-    evb_err e = EVB_OK;
-    for (size_t i = 0; i < n && e == EVB_OK; i++) {
-        json_t *x = v[i] != NULL ? json_string(v[i]) : NULL; /* NULL when not UTF-8 */
-        if (x == NULL || json_array_append_new(a, x) != 0)
-            e = EVB_ERR_INVALID;
-    }
-    if (e == EVB_OK) {
-        *out = json_dumps(a, JSON_COMPACT);
-        if (*out == NULL)
-            e = EVB_ERR_NOMEM;
-    }
-    json_decref(a);
-    return e;
 }
 
 evb_err store_claims_load_events(evb_store *s, evb_claim *cs, size_t *n)
@@ -279,11 +256,10 @@ static evb_err claim_run(evb_store *s, store_job *j)
 static const store_job_ops claim_ops = {claim_run, claim_reset, store_sync_complete};
 
 evb_err sq_delivery_claim(evb_store *s, int64_t now_ms, int64_t lease_ms, int limit,
-                                 const char *const *skip_connections, size_t n_skip,
-                                 evb_claim **out, size_t *n_out)
+                          const char *const *skip_connections, size_t n_skip, evb_claim **out,
+                          size_t *n_out)
 {
-    if (s == NULL || out == NULL || n_out == NULL || limit < 1 || limit > CLAIM_MAX ||
-        lease_ms <= 0 || (skip_connections == NULL && n_skip > 0))
+    if (s == NULL || !store_claim_args_ok(lease_ms, limit, skip_connections, n_skip, out, n_out))
         return EVB_ERR_INVALID;
     *out = NULL;
     *n_out = 0;
@@ -376,11 +352,11 @@ static evb_err complete_run(evb_store *s, store_job *j)
         &e);
     if (st == NULL)
         return e;
-    int64_t end = a->time_ms != 0 ? a->time_ms + a->latency_ms : store_now_ms();
+    int64_t end = store_attempt_end_ms(a);
     store_bind_text(st, 1, x->id);
     sqlite3_bind_int(st, 2, x->state);
     sqlite3_bind_int64(st, 3, x->next_ms);
-    sqlite3_bind_int64(st, 4, a->http_status != 0 ? a->http_status : a->errcode);
+    sqlite3_bind_int64(st, 4, store_attempt_status(a));
     store_bind_text(st, 5, a->error != NULL ? a->error : "");
     sqlite3_bind_int64(st, 6, end);
     sqlite3_bind_int(st, 7, a->attempt);
@@ -392,7 +368,7 @@ static evb_err complete_run(evb_store *s, store_job *j)
         conn = store_col_text(st, 0, &ok);
         key = store_col_text(st, 1, &ok);
         int strict = sqlite3_column_int(st, 2);
-        unblocks = x->state == EVB_DELIVERY_DELIVERED || (x->state == EVB_DELIVERY_DEAD && !strict);
+        unblocks = store_complete_unblocks(x->state, strict);
     }
     rc = store_step_done(st);
     e = !ok ? EVB_ERR_NOMEM : store_map_rc(rc);
@@ -410,11 +386,9 @@ static evb_err complete_run(evb_store *s, store_job *j)
 static const store_job_ops complete_ops = {complete_run, NULL, store_sync_complete};
 
 evb_err sq_delivery_complete(evb_store *s, const char *delivery_id, const evb_attempt *a,
-                                    int new_state, int64_t next_ms)
+                             int new_state, int64_t next_ms)
 {
-    if (s == NULL || delivery_id == NULL || a == NULL || a->outcome == NULL ||
-        (new_state != EVB_DELIVERY_DELIVERED && new_state != EVB_DELIVERY_PENDING &&
-         new_state != EVB_DELIVERY_DEAD))
+    if (s == NULL || !store_complete_args_ok(delivery_id, a, new_state))
         return EVB_ERR_INVALID;
     complete_job x = {.sync = {.job = {.ops = &complete_ops}},
                       .id = delivery_id,
@@ -428,8 +402,7 @@ evb_err sq_delivery_complete(evb_store *s, const char *delivery_id, const evb_at
  * group commit with other jobs, and reports through cb on the writer thread. */
 typedef struct complete_async_job {
     complete_job inner; /* first: the writer sees a store_job */
-    evb_attempt attempt;
-    char *id, *outcome, *error;
+    store_attempt_copy copy;
     evb_store_complete_cb cb;
     void *arg;
 } complete_async_job;
@@ -440,38 +413,28 @@ static void complete_async_done(evb_store *s, store_job *j, evb_err err)
     complete_async_job *x = (complete_async_job *)j;
     if (x->cb != NULL)
         x->cb(x->arg, err);
-    free(x->id);
-    free(x->outcome);
-    free(x->error);
+    store_attempt_copy_fini(&x->copy);
     free(x);
 }
 
 static const store_job_ops complete_async_ops = {complete_run, NULL, complete_async_done};
 
-evb_err sq_delivery_complete_async(evb_store *s, const char *delivery_id,
-                                          const evb_attempt *a, int new_state, int64_t next_ms,
-                                          evb_store_complete_cb cb, void *arg)
+evb_err sq_delivery_complete_async(evb_store *s, const char *delivery_id, const evb_attempt *a,
+                                   int new_state, int64_t next_ms, evb_store_complete_cb cb,
+                                   void *arg)
 {
-    if (s == NULL || delivery_id == NULL || a == NULL || a->outcome == NULL ||
-        (new_state != EVB_DELIVERY_DELIVERED && new_state != EVB_DELIVERY_PENDING &&
-         new_state != EVB_DELIVERY_DEAD))
+    if (s == NULL || !store_complete_args_ok(delivery_id, a, new_state))
         return EVB_ERR_INVALID;
     complete_async_job *x = calloc(1, sizeof *x);
     if (x == NULL)
         return EVB_ERR_NOMEM;
-    x->id = strdup(delivery_id);
-    x->outcome = strdup(a->outcome);
-    x->error = strdup(a->error != NULL ? a->error : "");
-    if (x->id == NULL || x->outcome == NULL || x->error == NULL) {
-        complete_async_done(s, &x->inner.sync.job, EVB_ERR_NOMEM);
+    if (store_attempt_copy_init(&x->copy, delivery_id, a) != EVB_OK) {
+        free(x);
         return EVB_ERR_NOMEM;
     }
-    x->attempt = *a;
-    x->attempt.outcome = x->outcome;
-    x->attempt.error = x->error;
     x->inner.sync.job.ops = &complete_async_ops;
-    x->inner.id = x->id;
-    x->inner.a = &x->attempt;
+    x->inner.id = x->copy.id;
+    x->inner.a = &x->copy.a;
     x->inner.state = new_state;
     x->inner.next_ms = next_ms;
     x->cb = cb;
@@ -569,7 +532,7 @@ static evb_err attempts_collect(sqlite3_stmt *st, evb_attempt_rec **out, size_t 
 }
 
 evb_err sq_delivery_attempts(evb_store *s, const char *delivery_id, evb_attempt_rec **out,
-                                    size_t *n_out)
+                             size_t *n_out)
 {
     if (s == NULL || delivery_id == NULL || out == NULL || n_out == NULL)
         return EVB_ERR_INVALID;

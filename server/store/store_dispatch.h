@@ -117,7 +117,10 @@ evb_err evb_store_delivery_attempts(evb_store *s, const char *delivery_id, evb_a
 
 /* At start of a single-process store: every LEASED delivery belongs to a process that is
  * gone, so make it PENDING again, due at now_ms. *count_out (may be NULL) receives how many.
- * Never call this while a dispatcher of this store runs. */
+ * Never call this while a dispatcher of this store runs.
+ * PostgreSQL: leases of a dead node simply expire; nothing is released at start (the
+ * database is shared: a LEASED delivery may be another node's live transfer). EVB_OK with
+ * *count_out 0. */
 evb_err evb_store_delivery_release_leases(evb_store *s, int64_t now_ms, int64_t *count_out);
 
 /* Gives claims back unsent: each delivery (id, with the attempts value it was claimed with)

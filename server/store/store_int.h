@@ -28,6 +28,7 @@
 
 #include "server/store/store_backend.h"
 #include "server/store/store_common_events.h"
+#include "server/store/store_common_dispatch.h"
 
 /* ---- write jobs ---- */
 
@@ -266,9 +267,7 @@ evb_err store_event_from_row(sqlite3_stmt *st, evb_event **out);
 struct evb_delivery_rec;
 evb_err store_delivery_from_row(sqlite3_stmt *st, struct evb_delivery_rec **out);
 
-/* dispatch.c: a JSON array text of the strings (for json_each); NULL strings are
- * EVB_ERR_INVALID, as are strings that are not UTF-8. *out is malloc'd. */
-evb_err store_json_str_array(const char *const *v, size_t n, char **out);
+/* store_json_str_array: store_common_dispatch.h. */
 struct evb_claim;
 /* dispatch.c: loads the event of each claim (cs[i].delivery set, cs[i].event NULL) on a
  * reader; claims whose event is gone (purged, the delivery with it) are dropped and
