@@ -57,13 +57,9 @@ evb_err store_connector_types_encode(const evb_connector *c, char **out)
 
 static char *strdup_ok(const char *src, int *ok)
 {
-    size_t n = strlen(src) + 1;
-    char *d = malloc(n);
-    if (d == NULL) {
+    char *d = strdup(src);
+    if (d == NULL)
         *ok = 0;
-        return NULL;
-    }
-    memcpy(d, src, n);
     return d;
 }
 
