@@ -9,6 +9,9 @@
  *  - a writer that holds a key (an insert not yet committed, holding the key lock as
  *    pg_dispatch_int.h requires) makes claims skip the key until it commits, so a newer
  *    delivery that committed first is not leased before the older one;
+ *  - replay, give back and redrive through one node wake the other (NOTIFY at commit);
+ *    replay creates deliveries as a put does (HELD for a paused connection, due at the
+ *    event's receipt), all or nothing;
  *  - a node that dies with leases (a store closed without completing): its deliveries are
  *    claimable by the other node once the lease has expired, not before; release_leases
  *    leaves them alone; an ordering key's head stays the head.
@@ -592,6 +595,102 @@ static void test_writer_holds_key(void)
     tmpdir_free(dir);
 }
 
+/* ---- writes that make deliveries due wake the other node ---- */
+
+static atomic_int wakes[2];
+
+static void wake_cb(void *arg)
+{
+    atomic_fetch_add(&wakes[*(const int *)arg], 1);
+}
+
+/* Whether node n's wake hook ran (within 5 s) since the count was cleared. */
+static int woken(int n)
+{
+    for (int i = 0; i < 500 && atomic_load(&wakes[n]) == 0; i++)
+        sleep_ms(10);
+    return atomic_load(&wakes[n]) > 0;
+}
+
+static void test_wakes(void)
+{
+    char *dir = tmpdir_new("pgdisp");
+    evb_store *s1 = open_store(dir);
+    evb_store *s2 = open_store(dir);
+    static const int ix[2] = {0, 1};
+    evb_store_set_remote_wake(s1, wake_cb, (void *)&ix[0]);
+    evb_store_set_remote_wake(s2, wake_cb, (void *)&ix[1]);
+    evb_connection_rec cp = {
+        .id = "cp", .org = "o1", .name = "paused", .connector = "crm", .action = "a", .state = 2};
+    CU_ASSERT_EQUAL_FATAL(evb_store_connection_create(s1, &cp), EVB_OK);
+    char *r0[] = {"r0"};
+    put_deliveries(s1, r0, NULL, 1, "c1", DUE);
+    evb_event *ev = NULL;
+    CU_ASSERT_EQUAL_FATAL(evb_store_get_event(s2, "ev-r0", NULL, NULL, &ev), EVB_OK);
+
+    /* Replay through node 1: a keyed delivery due at the event's receipt, a held one. */
+    const evb_event *evs[2] = {ev, ev};
+    evb_delivery_new ds[2] = {{.id = "r1", .connection_id = "c1", .ordering_key = "key"},
+                              {.id = "r2", .connection_id = "cp"}};
+    atomic_store(&wakes[1], 0);
+    CU_ASSERT_EQUAL(evb_store_delivery_replay(s1, evs, ds, 2), EVB_OK);
+    CU_ASSERT_TRUE(woken(1));
+    CU_ASSERT_EQUAL(db_int(dir, "SELECT state FROM deliveries WHERE id = 'r1'"),
+                    EVB_DELIVERY_PENDING);
+    CU_ASSERT_EQUAL(db_int(dir, "SELECT next_ms FROM deliveries WHERE id = 'r1'"), DUE);
+    CU_ASSERT_EQUAL(db_int(dir, "SELECT state FROM deliveries WHERE id = 'r2'"), EVB_DELIVERY_HELD);
+    CU_ASSERT_EQUAL(db_int(dir, "SELECT count(*) FROM deliveries WHERE event_seq = (SELECT seq "
+                                "FROM events WHERE id = 'ev-r0') AND ordering_key = 'key'"),
+                    1);
+    /* A taken id: nothing of the call is written. */
+    evb_delivery_new again[2] = {{.id = "r3", .connection_id = "c1"},
+                                 {.id = "r1", .connection_id = "c1"}};
+    CU_ASSERT_EQUAL(evb_store_delivery_replay(s1, evs, again, 2), EVB_ERR_INVALID);
+    CU_ASSERT_EQUAL(db_int(dir, "SELECT count(*) FROM deliveries"), 3);
+    evb_delivery_new bad = {.id = NULL, .connection_id = "c1"};
+    CU_ASSERT_EQUAL(evb_store_delivery_replay(s1, evs, &bad, 1), EVB_ERR_INVALID);
+    CU_ASSERT_EQUAL(evb_store_delivery_replay(s1, NULL, ds, 1), EVB_ERR_INVALID);
+    CU_ASSERT_EQUAL(evb_store_delivery_replay(s1, NULL, NULL, 0), EVB_OK);
+
+    /* Node 2 claims both and gives r1 back: node 1 wakes; a stale give back changes nothing. */
+    evb_claim *cs = NULL;
+    size_t n = 0;
+    CU_ASSERT_EQUAL_FATAL(evb_store_delivery_claim(s2, NOW, LEASE, 10, NULL, 0, &cs, &n), EVB_OK);
+    CU_ASSERT_EQUAL_FATAL(n, 2);
+    CU_ASSERT_STRING_EQUAL(cs[0].delivery->id, "r0");
+    CU_ASSERT_STRING_EQUAL(cs[1].delivery->id, "r1");
+    const char *back[] = {"r1"};
+    int stale[] = {2}, att[] = {1};
+    CU_ASSERT_EQUAL(evb_store_delivery_give_back(s2, back, stale, 1, NOW + 100), EVB_OK);
+    CU_ASSERT_EQUAL(db_int(dir, "SELECT state FROM deliveries WHERE id = 'r1'"),
+                    EVB_DELIVERY_LEASED);
+    atomic_store(&wakes[0], 0);
+    CU_ASSERT_EQUAL(evb_store_delivery_give_back(s2, back, att, 1, NOW + 100), EVB_OK);
+    CU_ASSERT_TRUE(woken(0));
+    CU_ASSERT_EQUAL(db_int(dir, "SELECT state FROM deliveries WHERE id = 'r1'"),
+                    EVB_DELIVERY_PENDING);
+    CU_ASSERT_EQUAL(db_int(dir, "SELECT attempts FROM deliveries WHERE id = 'r1'"), 0);
+    CU_ASSERT_EQUAL(db_int(dir, "SELECT next_ms FROM deliveries WHERE id = 'r1'"), NOW + 100);
+    CU_ASSERT_EQUAL(evb_store_delivery_give_back(s2, NULL, att, 1, NOW), EVB_ERR_INVALID);
+
+    /* r0 dies on node 2; node 1 redrives it: node 2 wakes. */
+    evb_attempt a = {.attempt = 1, .time_ms = NOW, .outcome = "DEAD", .http_status = 500};
+    CU_ASSERT_EQUAL(evb_store_delivery_complete(s2, "r0", &a, EVB_DELIVERY_DEAD, 0), EVB_OK);
+    evb_claim_array_free(cs, n);
+    int64_t count = 0;
+    atomic_store(&wakes[1], 0);
+    CU_ASSERT_EQUAL(
+        evb_store_dead_redrive(s1, "o1", "c1", NULL, 0, INT64_MIN, INT64_MAX, NOW, &count), EVB_OK);
+    CU_ASSERT_EQUAL(count, 1);
+    CU_ASSERT_TRUE(woken(1));
+    evb_store_set_remote_wake(s1, NULL, NULL);
+    evb_store_set_remote_wake(s2, NULL, NULL);
+    evb_event_free(ev);
+    evb_store_close(s1);
+    evb_store_close(s2);
+    tmpdir_free(dir);
+}
+
 /* ---- a node dies with leases ---- */
 
 static void test_dead_node(void)
@@ -659,6 +758,7 @@ static const store_test tests[] = {
     {"ordering keys across two nodes", test_keys_two_nodes},
     {"ordering keys while both nodes put", test_keys_while_putting},
     {"a writer holding a key makes claims skip it", test_writer_holds_key},
+    {"replay, give back and redrive wake the other node", test_wakes},
     {"a dead node's leases expire to the other", test_dead_node},
     {NULL, NULL},
 };
