@@ -51,20 +51,21 @@ evb_err pg_dead_list(evb_store *s, const char *org, const char *connection_id, i
                  &p, &r);
     if (e != EVB_OK)
         return e;
-    int rows = PQntuples(r), more = rows > limit;
+    int rows = PQntuples(r);
     size_t n = 0;
     evb_claim *cs = rows > 0 ? calloc((size_t)rows, sizeof *cs) : NULL;
     if (rows > 0 && cs == NULL)
         e = EVB_ERR_NOMEM;
-    for (int i = 0; i < rows && i < limit && e == EVB_OK; i++) {
+    for (int i = 0; cs != NULL && i < rows && i < limit && e == EVB_OK; i++) {
         e = pg_delivery_from_row(r, i, 0, &cs[n].delivery);
         if (e == EVB_OK)
             n++;
     }
     PQclear(r);
     /* The token comes from the last row read, even if its event turns out to be gone. */
+    const evb_delivery_rec *last = cs != NULL && rows > limit && n > 0 ? cs[n - 1].delivery : NULL;
     if (e == EVB_OK)
-        e = store_dead_token_next(more, more ? cs[n - 1].delivery : NULL, next_token_out);
+        e = store_dead_token_next(last != NULL, last, next_token_out);
     size_t kept = n;
     if (e == EVB_OK)
         e = pg_claims_load_events(PG_STORE(s), cs, &kept);

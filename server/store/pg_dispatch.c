@@ -39,7 +39,6 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 /* The rows that block an ordering key: dispatch_heads' WHERE (pg_migrate.c), so the head
  * seek can use it. */
@@ -315,8 +314,10 @@ static evb_err claim_run(pg_store *ps, PGconn *c, void *arg)
     if (e != EVB_OK)
         return e;
     int n = PQntuples(r);
-    memset(x->locked, 0, cap * sizeof *x->locked);
-    memset(x->head, 0, cap * sizeof *x->head);
+    for (size_t i = 0; i < cap; i++) {
+        x->locked[i] = 0;
+        x->head[i] = 0;
+    }
     e = key_heads(c, x, r);
     for (int i = 0; e == EVB_OK && i < n && x->n_lease < (size_t)x->limit; i++) {
         int64_t rid = pg_i64(r, i, 0);

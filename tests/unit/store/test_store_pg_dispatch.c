@@ -490,7 +490,7 @@ static void *keyed_putter(void *arg)
             ids[i] = strdup(id);
             keys[i] = key_names[i % KEYS];
         }
-        put_deliveries(pt->s, ids, keys, KEYS * 5, "c1", 0); /* due at the wall clock */
+        put_deliveries(pt->s, ids, keys, (size_t)KEYS * 5, "c1", 0); /* due at the wall clock */
         for (int i = 0; i < KEYS * 5; i++)
             free(ids[i]);
     }
@@ -528,7 +528,7 @@ static PGconn *raw_connect(const char *dir)
     const char *b = strrchr(dir, '/');
     size_t n = strlen(schema);
     for (b = b != NULL ? b + 1 : dir; *b != '\0' && n + 1 < sizeof schema; b++)
-        schema[n++] = *b == '-' ? '_' : (char)tolower((unsigned char)*b);
+        schema[n++] = (char)(*b == '-' ? '_' : tolower((unsigned char)*b));
     schema[n] = '\0';
     PGconn *c = PQconnectdb(test_pg_url());
     CU_ASSERT_EQUAL_FATAL(PQstatus(c), CONNECTION_OK);
