@@ -307,22 +307,23 @@ evb_err pg_tx(pg_store *ps, pg_tx_fn fn, void *arg)
     return e;
 }
 
-static evb_err notify(PGconn *c, const char *channel)
+static evb_err notify(pg_store *ps, PGconn *c, const char *channel)
 {
     pg_params p;
     pg_params_init(&p);
     pg_p_text(&p, channel);
-    return pg_cmd(c, "SELECT pg_notify($1, '')", &p, NULL);
+    pg_p_text(&p, ps->node_id);
+    return pg_cmd(c, "SELECT pg_notify($1, $2)", &p, NULL);
 }
 
 evb_err pg_notify_config(pg_store *ps, PGconn *c, int routing)
 {
-    return notify(c, ps->chan[routing ? PG_CHAN_ROUTING : PG_CHAN_CONFIG]);
+    return notify(ps, c, ps->chan[routing ? PG_CHAN_ROUTING : PG_CHAN_CONFIG]);
 }
 
 evb_err pg_notify_deliveries(pg_store *ps, PGconn *c)
 {
-    return notify(c, ps->chan[PG_CHAN_DELIVERIES]);
+    return notify(ps, c, ps->chan[PG_CHAN_DELIVERIES]);
 }
 
 typedef struct config_tx {

@@ -135,7 +135,9 @@ evb_err pg_config_tx(pg_store *ps, int routing, pg_tx_fn fn, void *arg);
 /* Inside a transaction: announce a configuration change / new due deliveries to every
  * node (sent on commit). Channels are "<schema>.evb_config", "<schema>.evb_routing" and
  * "<schema>.evb_deliveries", <schema> the session's current schema, so deployments (and
- * test runs) in different schemas of one database do not wake each other. */
+ * test runs) in different schemas of one database do not wake each other. The payload is
+ * the store's node_id: the listener skips its own node's notifications (the local
+ * generations were bumped at commit already). */
 evb_err pg_notify_config(pg_store *ps, PGconn *c, int routing);
 evb_err pg_notify_deliveries(pg_store *ps, PGconn *c);
 
@@ -163,6 +165,8 @@ struct pg_store {
     const store_backend *be; /* first: store_head (store_backend.h) */
     char *url;
     char chan[3][96]; /* notification channels: config, routing, deliveries */
+    char node_id[33]; /* random per open store: the payload of its notifications, so the
+                         listener can tell (and skip) this node's own */
     int64_t dedup_window_ms;
     int64_t retention_ms; /* < 0 = keep forever (retention.h) */
     size_t queue_cap;

@@ -5,7 +5,8 @@
  * config) bumps config_gen; evb_routing (actions, connections) bumps config_gen and routing_gen;
  * evb_deliveries calls the remote-wake hook, so dispatchers and stream subscribers of
  * this node look for new work at once instead of at their next poll. Notifications of this
- * node's own commits come back too: an extra bump or look is harmless.
+ * node's own commits come back too; their payload (node_id) tells them apart and they are
+ * skipped (the commit bumped the local generations already; the caller woke its own).
  * When the connection is lost, notifications may have been missed: after reconnecting it
  * bumps both generations and wakes once, so every cache reloads. It waits with poll() at
  * most LISTEN_TICK_MS, so stopping takes at most that long; reconnect attempts back off
@@ -101,7 +102,8 @@ static void *listen_main(void *arg)
         }
         PGnotify *n;
         while ((n = PQnotifies(c)) != NULL) {
-            remote_changed(ps, n->relname);
+            if (strcmp(n->extra, ps->node_id) != 0) /* not this node's own */
+                remote_changed(ps, n->relname);
             PQfreemem(n);
         }
     }

@@ -10,6 +10,8 @@
 
 #include "server/store/retention.h"
 
+#include "common/id.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,7 +75,7 @@ evb_err store_pg_open(const evb_store_options *opt, evb_store **out, evb_error *
     ps->queue_cap = opt->queue_cap > 0 ? opt->queue_cap : DEFAULT_QUEUE_CAP;
     ps->max_batch = opt->max_batch > 0 ? opt->max_batch : DEFAULT_MAX_BATCH;
     ps->url = strdup(opt->url);
-    if (ps->url == NULL) {
+    if (ps->url == NULL || evb_random_hex(ps->node_id, sizeof ps->node_id, 16) != EVB_OK) {
         free_store(ps);
         return evb_error_set(err, EVB_ERR_NOMEM, NULL, "out of memory");
     }
