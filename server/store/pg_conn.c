@@ -285,6 +285,8 @@ static void backoff(int attempt)
 
 evb_err pg_tx(pg_store *ps, pg_tx_fn fn, void *arg)
 {
+    if (pg_on_writer_thread())
+        return EVB_ERR_INTERNAL; /* a synchronous write from a completion (store.h) */
     evb_err e = EVB_ERR_UNAVAILABLE;
     for (int attempt = 0; attempt < TX_ATTEMPTS; attempt++) {
         PGconn *c = NULL;

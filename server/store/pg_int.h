@@ -78,6 +78,10 @@ struct pg_job {
 /* Queues j: EVB_ERR_LIMIT when the queue is full, EVB_ERR_UNAVAILABLE when closing. */
 evb_err pg_submit(pg_store *ps, pg_job *j);
 evb_err pg_writer_start(pg_store *ps);
+/* 1 on a writer thread (inside a job's run or completion). Synchronous writes (pg_tx)
+ * refuse to run there with EVB_ERR_INTERNAL, as the SQLite store does: the contracts
+ * forbid them in put completions. */
+int pg_on_writer_thread(void);
 void pg_writer_stop(pg_store *ps); /* completes what is queued, joins */
 
 /* ---- connections (pg_conn.c) ---- */

@@ -111,8 +111,8 @@ evb_err store_pg_open(const evb_store_options *opt, evb_store **out, evb_error *
 void pg_close(evb_store *s)
 {
     pg_store *ps = PG_STORE(s);
+    pg_writer_stop(ps); /* first: refuses new writes at once, commits what is queued */
     pg_listen_stop(ps);
-    pg_writer_stop(ps);
     atomic_store(&ps->ready, 0);
     free_store(ps);
 }

@@ -28,6 +28,13 @@
 #define IDLE_WAIT_MS 1000
 #define BATCH_ATTEMPTS 5
 
+static _Thread_local int on_writer;
+
+int pg_on_writer_thread(void)
+{
+    return on_writer;
+}
+
 /* ---- queue ---- */
 
 evb_err pg_submit(pg_store *ps, pg_job *j)
@@ -227,6 +234,7 @@ static void *writer_main(void *arg)
 {
     writer *w = arg;
     pg_store *ps = w->ps;
+    on_writer = 1;
     for (;;) {
         int do_purge = 0;
         int n = take(ps, w->batch, ps->max_batch, &do_purge);
