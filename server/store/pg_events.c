@@ -16,7 +16,9 @@
  *      connection's state wins (PAUSED -> HELD, else PENDING), else the caller's flag — and
  *      the connection row is read FOR SHARE, so a concurrent pause or resume (which updates
  *      that row before it touches deliveries) commits either before (and is seen) or after
- *      this commit (and then sees these deliveries).
+ *      this commit (and then sees these deliveries). A delivery with an ordering key takes
+ *      the key's lock shared before its rid is allocated, until the commit, so no claim
+ *      decides on that key meanwhile (pg_dispatch_int.h: per-key order across nodes).
  * No row back means DEDUPLICATED: first_id is the event's id (the key's first_id always
  * is). A PENDING delivery sets j->wakes: the writer NOTIFYs the dispatchers of every node.
  * A delivery id already taken (23505) fails the submission with EVB_ERR_INVALID; the writer
@@ -24,6 +26,8 @@
  * NULL org/connector take part in the dedup key as "".
  */
 #include "server/store/pg_events_int.h"
+
+#include "server/store/pg_dispatch_int.h"
 
 #include "common/timeutil.h"
 
@@ -111,6 +115,11 @@ static evb_err deliveries_json(const evb_put_item *it, char **out)
     return e;
 }
 
+/* The delivery's ordering key, locked shared (keyed deliveries only: see the WHERE). The
+ * planner filters the JSON rows before joining them with e, so a DEDUPLICATED item may
+ * lock its keys too: harmless, claims only skip those keys until the commit. */
+#define DELIVERY_KEY_LOCKED PG_KEY_LOCKED_SHARED("x.j->>'c'", "x.j->>'k'")
+
 /* One item: dedup key, event, then (when the item has them) deliveries and filter trace
  * (see the top of the file); the variant without what the item lacks is much cheaper to
  * plan. Parameters: $1..$13 the event's columns, $14 connector or "", $15 org or "", $16
@@ -139,6 +148,7 @@ static evb_err deliveries_json(const evb_put_item *it, char **out)
     " FOR SHARE), (x.j->>'h')::int),"                                                              \
     " 0, $18::bigint, 0, x.j->>'k', 0, '', $16::bigint, $16::bigint, (x.j->>'s')::int"             \
     " FROM e, json_array_elements($19::json) WITH ORDINALITY AS x(j, n)"                           \
+    " WHERE (x.j->>'k' = '' OR " DELIVERY_KEY_LOCKED ")"                                           \
     " ORDER BY x.n RETURNING state)"
 #define PUT_TRACE(param)                                                                           \
     ", f AS (INSERT INTO event_filter(event_seq, trace) SELECT e.seq, $" param "::text FROM e)"

@@ -6,7 +6,8 @@
  *  - what is put through one node is read through the other (event, listing, count,
  *    deliveries, filter trace, stats);
  *  - a delivery's HELD/PENDING state follows the connection's state committed by another
- *    session while the put runs; a PENDING delivery wakes the other node.
+ *    session while the put runs, and its ordering key stays locked (shared) until the put
+ *    commits; a PENDING delivery wakes the other node.
  * Without EVB_TEST_PG_URL the suite prints "SKIPPED: EVB_TEST_PG_URL not set" and passes.
  */
 #define _XOPEN_SOURCE 700 /* strdup, nanosleep */
@@ -326,17 +327,29 @@ static void test_state_at_commit_and_wake(void)
     pthread_create(&t, NULL, resume_slowly, &l);
     sleep_ms(200); /* the other session holds the row */
     evb_event *ev = make_event("s1", "o", at(100));
-    evb_delivery_new d = {.id = "s1-p", .connection_id = "p", .held = 1};
+    evb_delivery_new d = {.id = "s1-p", .connection_id = "p", .held = 1, .ordering_key = "k1"};
     evb_put_item it = {.ev = ev, .deliveries = &d, .n_deliveries = 1};
     int64_t t0 = mono_ms();
     waiter w;
     waiter_init(&w);
     CU_ASSERT_EQUAL_FATAL(evb_store_put_events(a, &it, 1, waiter_cb, &w), EVB_OK);
+    /* Meanwhile the put holds its ordering key's lock shared (pg_dispatch_int.h), so no
+     * claim of any node decides on that key before the put commits. */
+    sleep_ms(150);
+    CU_ASSERT_EQUAL(db_int(dir, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                                "AND mode = 'ShareLock' AND granted AND objsubid = 2 "
+                                "AND classid = 74539 AND objid::bigint = (hashtext("
+                                "current_schema() || chr(1) || 'p' || chr(1) || 'k1')::bigint "
+                                "& 4294967295)"),
+                    1);
     CU_ASSERT_EQUAL(waiter_wait(&w), EVB_OK);
     int64_t waited = mono_ms() - t0;
     pthread_join(t, NULL);
     CU_ASSERT_EQUAL(l.rc, 0);
     CU_ASSERT_TRUE(waited >= 200); /* it waited for the other session's commit */
+    CU_ASSERT_EQUAL(db_int(dir, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                                "AND classid = 74539"),
+                    0);
     CU_ASSERT_EQUAL(db_int(dir, "SELECT state FROM deliveries WHERE id = 's1-p'"),
                     EVB_DELIVERY_PENDING);
 
