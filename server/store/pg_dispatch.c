@@ -22,10 +22,11 @@
  *  4. one UPDATE ... RETURNING leases them all, one UPDATE parks the others.
  * The events are read after the commit (a claim whose event was purged meanwhile is left
  * out). A completion runs as one transaction (delivery_complete, pg_tx) or inside a writer
- * batch (delivery_complete_async, a pg_job): when it may unblock the key it first takes the
- * key lock shared, then checks the lease and moves the row (attempts = the claim's, state
- * LEASED) and records the attempt in one statement, then unparks the key's new head — and
- * announces new due work (pg_notify_deliveries / j->wakes) when that put one back.
+ * batch (delivery_complete_async, a pg_job): one statement checks the lease (attempts = the
+ * claim's, state LEASED), moves the row, records the attempt and, when this unblocks the
+ * key, takes the key lock shared; the next statement unparks the key's new head (after any
+ * claim that held the key has committed) and new due work is announced
+ * (pg_notify_deliveries / j->wakes) when that put one back.
  * delivery_release_leases does nothing here: the database is shared, and a LEASED row may
  * belong to a live node; a dead node's leases simply expire.
  */
@@ -389,7 +390,8 @@ typedef struct complete_args {
 
 /* $1 id, $2 new state, $3 next_ms, $4 last_status, $5 error, $6 end of the attempt,
  * $7 attempt, $8 time_ms, $9 outcome, $10 http_status, $11 errcode, $12 latency_ms. The
- * attempt row is inserted only when the lease matched. */
+ * attempt row is inserted only when the lease matched; when the completion unblocks the
+ * delivery's key (DELIVERED, or DEAD without strict), the key's lock is taken shared. */
 static const char COMPLETE_SQL[] =
     "WITH u AS (UPDATE deliveries SET state = $2::int, "
     "next_ms = CASE WHEN $2::int = 0 THEN $3::bigint ELSE next_ms END, lease_ms = 0, "
@@ -399,13 +401,9 @@ static const char COMPLETE_SQL[] =
     "a AS (INSERT INTO delivery_attempts(delivery_id, attempt, time_ms, outcome, http_status, "
     "errcode, latency_ms, error) SELECT $1::text, $7::int, $8::bigint, $9::text, $10::int, "
     "$11::bigint, $12::bigint, $5::text FROM u) "
-    "SELECT connection_id, ordering_key, strict FROM u";
-
-/* $1 id: takes the key lock (shared) of a keyed delivery still LEASED. */
-static const char COMPLETE_LOCK_SQL[] = "SELECT pg_advisory_xact_lock_shared(" PG_KEY_LOCK_ID(
-    "connection_id",
-    "ordering_key") ") "
-                    "FROM deliveries WHERE id = $1::text AND state = 2 AND ordering_key <> ''";
+    "SELECT connection_id, ordering_key, strict, CASE WHEN ordering_key <> '' AND "
+    "($2::int = 3 OR ($2::int = 4 AND strict = 0)) "
+    "THEN " PG_KEY_LOCKED_SHARED("connection_id", "ordering_key") " END FROM u";
 
 /* The key's new head, when it is parked, goes back to its due time. *changes: 1 if so. */
 static evb_err unpark_head(PGconn *c, const char *connection_id, const char *key, int64_t *changes)
@@ -430,11 +428,6 @@ static evb_err complete_run(PGconn *c, const complete_args *x, int *wakes)
     pg_params p;
     pg_params_init(&p);
     pg_p_text(&p, x->id);
-    evb_err e = EVB_OK;
-    if (x->state != EVB_DELIVERY_PENDING) /* may unblock its key: lock it first */
-        e = pg_cmd(c, COMPLETE_LOCK_SQL, &p, NULL);
-    if (e != EVB_OK)
-        return e;
     pg_p_i64(&p, x->state);
     pg_p_i64(&p, x->next_ms);
     pg_p_i64(&p, store_attempt_status(a));
@@ -447,7 +440,7 @@ static evb_err complete_run(PGconn *c, const complete_args *x, int *wakes)
     pg_p_i64(&p, a->errcode);
     pg_p_i64(&p, a->latency_ms);
     PGresult *r = NULL;
-    e = pg_exec(c, COMPLETE_SQL, &p, &r);
+    evb_err e = pg_exec(c, COMPLETE_SQL, &p, &r);
     if (e != EVB_OK)
         return e;
     if (PQntuples(r) == 0) {
@@ -456,6 +449,7 @@ static evb_err complete_run(PGconn *c, const complete_args *x, int *wakes)
     }
     const char *key = PQgetvalue(r, 0, 1);
     if (key[0] != '\0' && store_complete_unblocks(x->state, (int)pg_i64(r, 0, 2))) {
+        /* A statement of its own: it sees what a claim that held the key committed. */
         int64_t n = 0;
         e = unpark_head(c, PQgetvalue(r, 0, 0), key, &n);
         if (n > 0)
