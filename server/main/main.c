@@ -24,6 +24,7 @@
 #include "server/auth/auth.h"
 #include "server/auth/ratelimit.h"
 #include "server/config/config.h"
+#include "server/rpc/conn_cache.h"
 #include "server/rpc/rpc.h"
 #include "server/delivery/dispatcher.h"
 #include "server/delivery/ssrf.h"
@@ -266,6 +267,16 @@ static int serve(const evb_config *cfg, evb_store *store, evb_auth *auth, evb_sc
         evb_router_free(router);
         return 1;
     }
+    evb_conn_cache *connectors = NULL;
+    if (evb_conn_cache_new(store, &connectors) != EVB_OK) {
+        evb_log_error("rpc", "cannot create the connector cache");
+        evb_ratelimit_free(ratelimit);
+        evb_stream_hub_stop(hub);
+        evb_dispatcher_stop(dispatcher, 0);
+        evb_cidr_list_free(allow);
+        evb_router_free(router);
+        return 1;
+    }
     if (ratelimit != NULL)
         evb_log_info(COMP, "per-key rate limit: %d calls per second, burst %d",
                      evb_ratelimit_rate(ratelimit), evb_ratelimit_burst(ratelimit));
@@ -273,6 +284,7 @@ static int serve(const evb_config *cfg, evb_store *store, evb_auth *auth, evb_sc
     evb_store_set_remote_wake(store, wake_deliveries, &wakers);
     evb_services svc = {
         .router = router,
+        .connectors = connectors,
         .deliveries_hook = wake_deliveries,
         .deliveries_hook_arg = &wakers,
         .stream_hub = hub,
@@ -338,6 +350,7 @@ out:
     evb_dispatcher_stop(dispatcher, cfg->grace_ms);
     evb_cidr_list_free(allow);
     evb_router_free(router);
+    evb_conn_cache_free(connectors); /* calls are over: put jobs hold no reference */
     evb_ratelimit_free(ratelimit);
     free_tls(&tls);
     return status;

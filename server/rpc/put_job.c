@@ -18,6 +18,7 @@
 #include "server/cloudevents/ce_rules.h"
 #include "server/metrics/catalog.h"
 #include "server/router/router.h"
+#include "server/rpc/conn_cache.h"
 #include "server/rpc/pb_wire.h"
 
 typedef struct entry_result {
@@ -257,7 +258,8 @@ static int check_nuls(put_job *j, const uint8_t *req, size_t len)
 }
 
 /* Request-level checks. Returns 0 and finishes the job on failure. */
-static int check_request(put_job *j, const evb_principal *p, size_t len, evb_connector **conn)
+static int check_request(put_job *j, const evb_principal *p, size_t len,
+                         const evb_connector **conn, evb_conn_ref **ref)
 {
     const Evbridge__V1__PutEventsRequest *r = j->req;
     const evb_ingest_limits *lim = &j->svc->limits;
@@ -282,18 +284,20 @@ static int check_request(put_job *j, const evb_principal *p, size_t len, evb_con
         finish_err(j, EVB_RPC_INVALID_ARGUMENT, "connector must match [a-z0-9-]{1,64}");
         return 0;
     }
-    evb_err rc = evb_store_connector_get(j->svc->store, r->connector, conn);
+    evb_err rc = evb_conn_cache_get(j->svc->connectors, r->connector, ref);
     if (rc != EVB_OK) {
         snprintf(msg, sizeof msg, "connector %s: %s", r->connector, evb_strerror(rc));
         finish_err(j, evb_rpc_status_from_err(rc), msg);
         return 0;
     }
+    *conn = evb_conn_ref_connector(*ref);
     j->mx_connector = r->connector;
     if (!evb_svc_allowed(p, EVB_ROLE_ISV, (*conn)->isv)) {
         snprintf(msg, sizeof msg,
                  "permission denied: only an isv key of ISV \"%s\" (or admin) may publish to "
                  "connector %s", (*conn)->isv, r->connector);
-        evb_connector_free(*conn);
+        evb_conn_ref_release(*ref);
+        *ref = NULL;
         *conn = NULL;
         finish_err(j, EVB_RPC_PERMISSION_DENIED, msg);
         return 0;
@@ -488,12 +492,13 @@ void evb_put_start(evb_services *svc, const evb_principal *p, const uint8_t *req
     }
     if (!check_nuls(j, req, len))
         return;
-    evb_connector *conn = NULL;
-    if (!check_request(j, p, len, &conn))
+    const evb_connector *conn = NULL;
+    evb_conn_ref *ref = NULL;
+    if (!check_request(j, p, len, &conn, &ref))
         return;
     build_entries(j, conn);
     j->traceparent = j->tracestate = NULL; /* the call's metadata: not needed past here */
-    evb_connector_free(conn);
+    evb_conn_ref_release(ref); /* the events hold copies of what they need */
     if (j->n_items == 0) {
         finish_ok(j);
         return;

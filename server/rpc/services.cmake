@@ -8,6 +8,7 @@ evb_module(evb_rpc_services
   ${CMAKE_CURRENT_SOURCE_DIR}/svc_connector.c
   ${CMAKE_CURRENT_SOURCE_DIR}/svc_events.c
   ${CMAKE_CURRENT_SOURCE_DIR}/put_job.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/conn_cache.c
   ${CMAKE_CURRENT_SOURCE_DIR}/pb_wire.c
   ${CMAKE_CURRENT_SOURCE_DIR}/svc_events_read.c
   ${CMAKE_CURRENT_SOURCE_DIR}/svc_registry.c

@@ -24,6 +24,7 @@ typedef struct evb_services {
     evb_auth *auth;            /* borrowed */
     evb_schemas *schemas;      /* borrowed */
     struct evb_router *router; /* borrowed */
+    struct evb_conn_cache *connectors; /* borrowed; connectors PutEvents publishes to */
     /* called (on the store's writer thread) after a commit that created deliveries */
     void (*deliveries_hook)(void *arg);
     void *deliveries_hook_arg;

@@ -12,7 +12,8 @@ import grpc  # noqa: E402
 
 from evbharness import (  # noqa: E402
     DEDUPLICATED, PUBLISHED, REJECTED, TYPE_CONTRACT, TYPE_CUSTOMER, TYPE_PRODUCT,
-    ServerTestCase, create_connector, describe, entry, events_pb2, main, put, rpc_code, unique)
+    ServerTestCase, connector_pb2, create_connector, describe, entry, events_pb2, main, put,
+    rpc_code, unique)
 
 UUID7 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$",
                    re.I)
@@ -305,6 +306,31 @@ class PutEventsTest(ServerTestCase):
         self.assertEqual([x.status for x in r.results], [REJECTED, PUBLISHED], describe(r))
         self.assertEqual(r.results[0].error_code, "UNKNOWN_TYPE")
         self.assertEqual(r.failed_entry_count, 1)
+
+    def test_connector_changes_apply_to_the_next_request(self):
+        # PutEvents caches connectors (server/rpc/conn_cache.c): an update or a delete must
+        # take effect on the very next request, as when every request read the store.
+        isv, cli, conn = self.new_isv(types=(TYPE_CUSTOMER,))
+        org = unique("org")
+        for _ in range(3):  # warm the cache
+            r = put(cli, conn.name, [entry(org, TYPE_CUSTOMER), entry(org, TYPE_PRODUCT)])
+            self.assertEqual([x.status for x in r.results], [PUBLISHED, REJECTED], describe(r))
+        c = connector_pb2.Connector(name=conn.name, display_name=conn.display_name, isv=isv,
+                                    source="/custom/source")
+        c.event_types.add(type=TYPE_PRODUCT, subject="", version=0)
+        cli.connectors.UpdateConnector(connector_pb2.UpdateConnectorRequest(connector=c))
+        r = put(cli, conn.name, [entry(org, TYPE_CUSTOMER), entry(org, TYPE_PRODUCT)])
+        self.assertEqual([x.status for x in r.results], [REJECTED, PUBLISHED], describe(r))
+        self.assertEqual(r.results[0].error_code, "UNKNOWN_TYPE")
+        ev = self.admin.events.GetEvent(events_pb2.GetEventRequest(
+            event_id=r.results[1].event_id, org=org, connector=conn.name))
+        self.assertEqual(ev.source, "/custom/source")
+        cli.connectors.DeleteConnector(connector_pb2.DeleteConnectorRequest(name=conn.name))
+        self.assertRpcError(grpc.StatusCode.NOT_FOUND, put, cli, conn.name,
+                            [entry(org, TYPE_PRODUCT)])
+        create_connector(cli, isv, name=conn.name, types=(TYPE_CUSTOMER,))
+        r = put(cli, conn.name, [entry(org, TYPE_CUSTOMER), entry(org, TYPE_PRODUCT)])
+        self.assertEqual([x.status for x in r.results], [PUBLISHED, REJECTED], describe(r))
 
     def test_still_serving(self):
         self.assertServing()
