@@ -201,7 +201,9 @@ struct pg_store {
     atomic_uint_fast64_t routing_gen;
     atomic_uint_fast64_t config_gen;
 
-    pthread_mutex_t wmu; /* guards wake_fn / wake_arg */
+    pthread_mutex_t wmu; /* guards wake_fn / wake_arg, listen_ready */
+    pthread_cond_t listen_cv;
+    int listen_ready; /* the listener's first attempt to LISTEN is over */
     evb_store_wake_fn wake_fn;
     void *wake_arg;
 };

@@ -64,14 +64,27 @@ static PGconn *listen_connect(pg_store *ps)
     return c;
 }
 
+/* Tells pg_listen_start the first attempt to listen is over (listening or not). */
+static void first_attempt_done(pg_store *ps)
+{
+    pthread_mutex_lock(&ps->wmu);
+    ps->listen_ready = 1;
+    pthread_cond_broadcast(&ps->listen_cv);
+    pthread_mutex_unlock(&ps->wmu);
+}
+
 static void *listen_main(void *arg)
 {
     pg_store *ps = arg;
     PGconn *c = NULL;
-    int backoff_ms = 50, lost = 0;
+    int backoff_ms = 50, lost = 0, first = 1;
     while (!atomic_load(&ps->listen_stop)) {
         if (c == NULL) {
             c = listen_connect(ps);
+            if (first) {
+                first = 0;
+                first_attempt_done(ps);
+            }
             if (c == NULL) {
                 if (!lost)
                     evb_log_warn("store", "listener: cannot reach PostgreSQL; retrying");
@@ -115,9 +128,16 @@ static void *listen_main(void *arg)
 evb_err pg_listen_start(pg_store *ps)
 {
     atomic_store(&ps->listen_stop, 0);
+    ps->listen_ready = 0;
     if (pthread_create(&ps->listener, NULL, listen_main, ps) != 0)
         return EVB_ERR_NOMEM;
     ps->listener_started = 1;
+    /* Wait for the first LISTEN, so every change committed after open returns reaches this
+     * node (a notification sent before LISTEN is lost for it). */
+    pthread_mutex_lock(&ps->wmu);
+    while (!ps->listen_ready)
+        pthread_cond_wait(&ps->listen_cv, &ps->wmu);
+    pthread_mutex_unlock(&ps->wmu);
     return EVB_OK;
 }
 

@@ -28,6 +28,7 @@ static void free_store(pg_store *ps)
     pthread_mutex_destroy(&ps->mu);
     pthread_cond_destroy(&ps->cv_work);
     pthread_mutex_destroy(&ps->wmu);
+    pthread_cond_destroy(&ps->listen_cv);
     free(ps->url);
     free(ps);
 }
@@ -66,6 +67,7 @@ evb_err store_pg_open(const evb_store_options *opt, evb_store **out, evb_error *
     pthread_mutex_init(&ps->mu, NULL);
     pthread_cond_init(&ps->cv_work, NULL);
     pthread_mutex_init(&ps->wmu, NULL);
+    pthread_cond_init(&ps->listen_cv, NULL);
     atomic_init(&ps->ready, 0);
     atomic_init(&ps->routing_gen, 1);
     atomic_init(&ps->config_gen, 1);
