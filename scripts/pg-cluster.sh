@@ -35,6 +35,10 @@ start)
     mkdir -p "$dir"
     [ "$(id -u)" -eq 0 ] && chown postgres:postgres "$dir"
     chmod 0700 "$dir"
+    if ! as_pg test -w "$dir"; then
+        echo "pg-cluster: the postgres user cannot write $dir (is a parent directory private?)" >&2
+        exit 1
+    fi
     as_pg "$bindir/initdb" -D "$dir/data" -U evb -A trust -E UTF8 --locale=C.UTF-8 \
         >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
     # A free port: ask the kernel for one (a tiny race with other starters; retried below).
