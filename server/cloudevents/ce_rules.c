@@ -38,10 +38,18 @@ int evb_ce_name_reserved(const char *name)
 
 int evb_ce_string_valid(const char *s, size_t n)
 {
-    if (s == NULL || !evb_utf8_valid(s, n))
+    if (s == NULL)
         return 0;
     const unsigned char *p = (const unsigned char *)s;
-    for (size_t i = 0; i < n; i++) {
+    size_t i = 0;
+    for (; i < n && p[i] < 0x80; i++) /* ASCII (the usual case): one pass */
+        if (p[i] < 0x20 || p[i] == 0x7F)
+            return 0;
+    if (i == n)
+        return 1;
+    if (!evb_utf8_valid(s + i, n - i)) /* the prefix is ASCII: sequences start after it */
+        return 0;
+    for (; i < n; i++) {
         if (p[i] < 0x20 || p[i] == 0x7F)
             return 0;
         /* U+0080..U+009F are encoded C2 80..C2 9F */

@@ -23,21 +23,47 @@ static const char *nz(const char *s)
     return s != NULL ? s : "";
 }
 
+/* The path of a field of entry `index` ("entries[3].org") in buf, for an error message.
+ * Formatted only when a check fails: on the accepted path it is never needed. */
+static const char *field_ptr(char *buf, size_t len, size_t index, const char *field)
+{
+    snprintf(buf, len, "entries[%zu].%s", index, field);
+    return buf;
+}
+
+/* 1 when s[0..n) is printable ASCII (U+0020..U+007E): then it is valid UTF-8 without
+ * control characters and has n code points. The common case, checked in one pass. */
+static int printable_ascii(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < n; i++)
+        if (p[i] < 0x20 || p[i] > 0x7e)
+            return 0;
+    return 1;
+}
+
 /* Checks a string field: UTF-8, no control characters, length in code points. */
 static evb_err check_text(const char *s, const char *field, size_t index, size_t max_chars,
                           evb_error *err)
 {
     char ptr[64];
-    snprintf(ptr, sizeof ptr, "entries[%zu].%s", index, field);
     size_t n = strlen(s);
-    if (!evb_utf8_valid(s, n))
+    if (printable_ascii(s, n)) {
+        if (max_chars == 0 || n <= max_chars)
+            return EVB_OK;
+    } else if (!evb_utf8_valid(s, n)) {
+        field_ptr(ptr, sizeof ptr, index, field);
         return evb_error_set(err, EVB_ERR_INVALID, ptr, "%s is not valid UTF-8", ptr);
-    if (!evb_ce_string_valid(s, n))
+    } else if (!evb_ce_string_valid(s, n)) {
+        field_ptr(ptr, sizeof ptr, index, field);
         return evb_error_set(err, EVB_ERR_INVALID, ptr, "%s contains control characters",
                              ptr);
-    if (max_chars > 0 && evb_utf8_len(s, n) > max_chars)
+    }
+    if (max_chars > 0 && evb_utf8_len(s, n) > max_chars) {
+        field_ptr(ptr, sizeof ptr, index, field);
         return evb_error_set(err, EVB_ERR_INVALID, ptr, "%s is longer than %zu characters", ptr,
                              max_chars);
+    }
     return EVB_OK;
 }
 
@@ -65,18 +91,25 @@ static evb_err build_extensions(const evb_ingest_entry *e, size_t index, evb_eve
         return evb_error_set(err, EVB_ERR_NOMEM, NULL, "out of memory");
     for (size_t i = 0; i < e->n_ext; i++) {
         const char *name = nz(e->ext_names[i]);
-        char ptr[96];
-        snprintf(ptr, sizeof ptr, "entries[%zu].extensions.%.40s", index, name);
-        if (!evb_ce_name_valid(name))
-            return evb_error_set(err, EVB_ERR_INVALID, ptr,
-                                 "%s: extension names must match [a-z0-9]{1,20}", ptr);
-        if (evb_ce_name_reserved(name))
-            return evb_error_set(err, EVB_ERR_INVALID, ptr,
-                                 "%s: \"%s\" is a context attribute name, not an extension", ptr, name);
         const char *value = nz(e->ext_values[i]);
-        if (!evb_utf8_valid(value, strlen(value)) || !evb_ce_string_valid(value, strlen(value)))
+        size_t vlen = strlen(value);
+        int bad_name = !evb_ce_name_valid(name);
+        int reserved = !bad_name && evb_ce_name_reserved(name);
+        int bad_value = !bad_name && !reserved && !printable_ascii(value, vlen) &&
+                        (!evb_utf8_valid(value, vlen) || !evb_ce_string_valid(value, vlen));
+        if (bad_name || reserved || bad_value) {
+            char ptr[96];
+            snprintf(ptr, sizeof ptr, "entries[%zu].extensions.%.40s", index, name);
+            if (bad_name)
+                return evb_error_set(err, EVB_ERR_INVALID, ptr,
+                                     "%s: extension names must match [a-z0-9]{1,20}", ptr);
+            if (reserved)
+                return evb_error_set(err, EVB_ERR_INVALID, ptr,
+                                     "%s: \"%s\" is a context attribute name, not an extension",
+                                     ptr, name);
             return evb_error_set(err, EVB_ERR_INVALID, ptr,
                                  "%s is not valid UTF-8 text without control characters", ptr);
+        }
         ev->ext[i].name = evb_strdup(name);
         ev->ext[i].value = evb_strdup(value);
         ev->n_ext = i + 1;
@@ -98,8 +131,8 @@ static evb_err build_data(const evb_ingest_entry *e, size_t index,
                           evb_event *ev, const char **reject_code, evb_error *err)
 {
     char ptr[48];
-    snprintf(ptr, sizeof ptr, "entries[%zu].data", index);
     if (e->data_len > limits->max_entry_bytes) {
+        field_ptr(ptr, sizeof ptr, index, "data");
         *reject_code = EVB_REJECT_TOO_LARGE;
         return evb_error_set(err, EVB_ERR_TOO_LARGE, ptr, "%s is %zu bytes, over the %zu limit",
                              ptr, e->data_len, limits->max_entry_bytes);
@@ -111,7 +144,7 @@ static evb_err build_data(const evb_ingest_entry *e, size_t index,
         json_t *v = json_loadb((const char *)e->data, e->data_len,
                                JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
         if (v == NULL)
-            return evb_error_set(err, EVB_ERR_INVALID, ptr,
+            return evb_error_set(err, EVB_ERR_INVALID, field_ptr(ptr, sizeof ptr, index, "data"),
                                  "%s is not valid JSON (datacontenttype %s): %s at offset %d",
                                  ptr, ev->datacontenttype, jerr.text, jerr.position);
         json_decref(v);
@@ -143,19 +176,24 @@ static evb_err build_context(const evb_connector *conn, const evb_ingest_entry *
             return evb_error_set(err, EVB_ERR_INTERNAL, NULL, "cannot generate an id");
         ev->id = evb_strdup(id);
     }
-    snprintf(ptr, sizeof ptr, "entries[%zu].org", index);
-    if (nz(e->org)[0] == '\0')
+    if (nz(e->org)[0] == '\0') {
+        field_ptr(ptr, sizeof ptr, index, "org");
         return evb_error_set(err, EVB_ERR_INVALID, ptr, "%s is required", ptr);
-    if (!evb_str_matches(e->org, "A-Za-z0-9_.-", 1, 64))
+    }
+    if (!evb_str_matches(e->org, "A-Za-z0-9_.-", 1, 64)) {
+        field_ptr(ptr, sizeof ptr, index, "org");
         return evb_error_set(err, EVB_ERR_INVALID, ptr, "%s must match [A-Za-z0-9_.-]{1,64}",
                              ptr);
-    snprintf(ptr, sizeof ptr, "entries[%zu].type", index);
-    if (nz(e->type)[0] == '\0')
+    }
+    if (nz(e->type)[0] == '\0') {
+        field_ptr(ptr, sizeof ptr, index, "type");
         return evb_error_set(err, EVB_ERR_INVALID, ptr, "%s is required", ptr);
+    }
     if ((rc = check_text(e->type, "type", index, 256, err)) != EVB_OK)
         return rc;
     const evb_event_type_def *td = find_type(conn, e->type);
     if (td == NULL) {
+        field_ptr(ptr, sizeof ptr, index, "type");
         *reject_code = EVB_REJECT_UNKNOWN_TYPE;
         return evb_error_set(err, EVB_ERR_INVALID, ptr,
                              "%s \"%.128s\" is not declared by connector %s", ptr, e->type,
@@ -165,10 +203,9 @@ static evb_err build_context(const evb_connector *conn, const evb_ingest_entry *
         *type_out = td;
     if ((rc = check_text(nz(e->subject), "subject", index, SUBJECT_MAX, err)) != EVB_OK)
         return rc;
-    snprintf(ptr, sizeof ptr, "entries[%zu].time", index);
     if (nz(e->time)[0] != '\0') {
         if (evb_time_parse_rfc3339(e->time, &ev->time_ms, NULL) != EVB_OK)
-            return evb_error_set(err, EVB_ERR_INVALID, ptr,
+            return evb_error_set(err, EVB_ERR_INVALID, field_ptr(ptr, sizeof ptr, index, "time"),
                                  "%s \"%.64s\" is not an RFC 3339 timestamp", ptr, e->time);
         ev->time = evb_strdup(e->time);
     } else {
@@ -201,7 +238,6 @@ evb_err evb_ingest_build_event(const evb_connector *conn, const evb_ingest_entry
         goto fail;
     const char *ct = nz(e->datacontenttype)[0] != '\0' ? e->datacontenttype : "application/json";
     char ptr[48];
-    snprintf(ptr, sizeof ptr, "entries[%zu].datacontenttype", index);
     if ((rc = check_text(ct, "datacontenttype", index, 256, err)) != EVB_OK)
         goto fail;
     /* Sent verbatim as the Content-Type header in binary mode, which takes U+0020-U+007E
@@ -209,12 +245,14 @@ evb_err evb_ingest_build_event(const evb_connector *conn, const evb_ingest_entry
      * fuzz_put_events: text/plain; a="\u00e9" was accepted, then undeliverable). */
     for (const char *c = ct; *c != '\0'; c++) {
         if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e) {
+            field_ptr(ptr, sizeof ptr, index, "datacontenttype");
             rc = evb_error_set(err, EVB_ERR_INVALID, ptr,
                                "%s must be printable ASCII (it is sent as Content-Type)", ptr);
             goto fail;
         }
     }
     if (!evb_ce_media_type_valid(ct)) {
+        field_ptr(ptr, sizeof ptr, index, "datacontenttype");
         rc = evb_error_set(err, EVB_ERR_INVALID, ptr, "%s \"%.64s\" is not a media type", ptr,
                            ct);
         goto fail;

@@ -71,6 +71,14 @@ static void test_strings(void)
         {"\xED\xA0\x80", 3, 0}, /* surrogate */
         {"\xC0\xA0", 2, 0},     /* overlong space */
         {"\xE2\x80\xA8", 3, 1}, /* U+2028 is not in the forbidden ranges */
+        /* an ASCII prefix, then the rest (the ASCII fast path hands over mid-string) */
+        {"abc\xC2\x80", 5, 0},        /* U+0080 after ASCII */
+        {"abc\xFF", 4, 0},             /* invalid after ASCII */
+        {"abc\xE2\x82", 5, 0},        /* truncated after ASCII */
+        {"ab\xC3\xA9\x01", 5, 0},     /* control after non-ASCII */
+        {"ab\xC3\xA9\x7f", 5, 0},     /* DEL after non-ASCII */
+        {"ab\xC3\xA9" "cd\xC2\xA0", 8, 1}, /* valid mixed */
+        {"\x01\xFF", 2, 0},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
         EVB_CHECK_ROW(evb_ce_string_valid(rows[i].s, rows[i].n) == rows[i].valid, "row %zu", i);
