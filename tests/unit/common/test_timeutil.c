@@ -1,5 +1,7 @@
 /* evbridge — unit tests for common/timeutil: strict RFC 3339 parsing (valid and invalid
  * tables), formatting, splitting and the clocks. */
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/timeutil.h"
@@ -147,6 +149,58 @@ static void test_roundtrip_many(void)
     }
 }
 
+/* The digit-by-digit path gives printf's text, and printf's handling stays outside it
+ * (years before 0000 or after 9999, buffers shorter than the text). */
+static void ref_format(int64_t ms, char *out, size_t outlen)
+{
+    int64_t secs;
+    int32_t nanos;
+    evb_time_split(ms, &secs, &nanos);
+    int64_t days = secs / 86400, rem = secs % 86400;
+    if (rem < 0) {
+        rem += 86400;
+        days -= 1;
+    }
+    /* days -> civil date (H. Hinnant's algorithm), independent of timeutil.c's copy */
+    int64_t z = days + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t y = yoe + era * 400, doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153, d = doy - (153 * mp + 2) / 5 + 1;
+    int64_t m = mp < 10 ? mp + 3 : mp - 9;
+    y += m <= 2;
+    snprintf(out, outlen, "%04lld-%02d-%02dT%02d:%02d:%02d.%03dZ", (long long)y, (int)m, (int)d,
+             (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60), (int)(nanos / 1000000));
+}
+
+static void test_format_matches_printf(void)
+{
+    static const int64_t edges[] = {
+        0, -1, 999, -62167219200000 /* 0000-01-01 */, -62167219200001, 253402300799999,
+        253402300800000 /* 10000-01-01 */, -62198755200000 /* -0001 */, 4102444800000};
+    uint64_t x = 88172645463325252u;
+    for (int i = 0; i < 20000 + (int)(sizeof edges / sizeof edges[0]); i++) {
+        int64_t ms;
+        if (i < (int)(sizeof edges / sizeof edges[0])) {
+            ms = edges[i];
+        } else {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            ms = (int64_t)(x % 600000000000000u) - 300000000000000; /* +-9,500 years */
+        }
+        static const size_t lens[] = {1, 10, 24, 25, 26, 32};
+        for (size_t k = 0; k < sizeof lens / sizeof lens[0]; k++) {
+            size_t len = lens[k];
+            char got[40], want[40];
+            memset(got, 'x', sizeof got);
+            memset(want, 'x', sizeof want);
+            evb_time_format_rfc3339(ms, got, len);
+            ref_format(ms, want, len);
+            EVB_CHECK_ROW(memcmp(got, want, sizeof got) == 0, "%lld (len %zu): %.*s vs %.*s",
+                          (long long)ms, len, (int)len, got, (int)len, want);
+        }
+    }
+}
+
 static void test_split(void)
 {
     int64_t s;
@@ -181,6 +235,7 @@ int main(void)
         {"parse_valid", test_parse_valid},
         {"parse_invalid", test_parse_invalid},
         {"format", test_format},
+        {"format_matches_printf", test_format_matches_printf},
         {"roundtrip_many", test_roundtrip_many},
         {"split", test_split},
         {"clocks", test_clocks},
