@@ -116,7 +116,10 @@ evb_err pg_connect(pg_store *ps, PGconn **out, evb_error *err)
         return EVB_ERR_UNAVAILABLE;
     }
     /* Short statements; a stuck lock should not hang a request for ever. */
-    PGresult *r = PQexec(c, "SET statement_timeout = '30s'; SET lock_timeout = '10s'");
+    /* Warnings and errors only: libpq would print NOTICEs (e.g. "already exists,
+     * skipping") on stderr. */
+    PGresult *r = PQexec(c, "SET statement_timeout = '30s'; SET lock_timeout = '10s'; "
+                            "SET client_min_messages = warning");
     int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);
     if (!ok) {

@@ -12,7 +12,8 @@
  * unknown to us; a publisher's retry is then answered DEDUPLICATED — at least once.)
  * A transaction whose jobs created due deliveries sends NOTIFY evb_deliveries, so the
  * other nodes' dispatchers wake. Once a second the writers also purge expired dedup keys
- * and events past the retention (retention.h).
+ * and events past the retention (retention.h), or, while not ready, probe with one tiny
+ * write so readiness returns by itself when the fault clears.
  */
 #include "server/store/pg_int.h"
 
@@ -210,10 +211,27 @@ static evb_err retention_purge(writer *w, int64_t now_ms, int *full)
     return e;
 }
 
+/* While not ready: one tiny real write (a new version of schema_version's first row), so
+ * readiness comes back once the fault clears even without traffic (a load balancer gating
+ * on /readyz sends none). */
+static void probe(writer *w)
+{
+    if (ensure_conn(w) == EVB_OK &&
+        pg_cmd(w->conn, "UPDATE schema_version SET name = name WHERE version = 1", NULL, NULL) ==
+            EVB_OK) {
+        atomic_store(&w->ps->ready, 1);
+        evb_log_info("store", "PostgreSQL writes work again: ready");
+    }
+}
+
 /* Expired dedup keys and old events, a few batches each (autocommit: one transaction per
- * batch). */
+ * batch); the readiness probe while not ready. */
 static void purge(writer *w)
 {
+    if (!atomic_load(&w->ps->ready)) {
+        probe(w);
+        return;
+    }
     if (ensure_conn(w) != EVB_OK)
         return;
     int full = 1;
