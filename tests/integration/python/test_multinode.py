@@ -19,8 +19,8 @@ writes admin.key, the others find an admin key and use the first one's.
    DEDUPLICATED once (single entries, and batches of ids in opposite orders).
 4. Pause: a connection paused through one node stops deliveries from every node within
    2 s of the acknowledgement (pending retries included); resume delivers the held ones.
-5. Configuration propagation: a key, a schema (new subject, new latest version) and a
-   connection created on A take effect on B within 2 s; the times are printed.
+5. Configuration propagation: a key, a schema (new subject, new latest version), a connector
+   update and a connection created on A take effect on B within 2 s; the times are printed.
 
 Figures go to stderr ("multinode: ..."). Requires the PostgreSQL server binaries (Debian
 package postgresql) and psql.
@@ -47,9 +47,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import grpc  # noqa: E402
 
 from evbharness import (  # noqa: E402
-    DEDUPLICATED, KEEP_TMP, PUBLISHED, REJECTED, REPO, TYPE_CUSTOMER, Client, HarnessError,
-    Server, admin_pb2, connector_pb2, create_connector, create_key, describe, entry,
-    events_pb2, main, registry_pb2, rpc_code, unique)
+    DEDUPLICATED, KEEP_TMP, PUBLISHED, REJECTED, REPO, TYPE_CUSTOMER, TYPE_PRODUCT, Client,
+    HarnessError, Server, admin_pb2, connector_pb2, create_connector, create_key, describe,
+    entry, events_pb2, main, registry_pb2, rpc_code, unique)
 from test_subscribe import Sub  # noqa: E402 - the Subscribe stream helper
 
 pb = connector_pb2
@@ -886,12 +886,30 @@ class MultiNodeTest(MultiNodeCase):
         measure("schema (new latest version)", lambda: register(10),
                 lambda: put_b(long_a) == PUBLISHED)
 
-        # a connection created on A routes events published on B
+        # a connector updated on A: B, which has it cached for PutEvents, follows
         isv_key2, conn = self.isv_setup(admin_a, a)
         pub_b = self.client(b, isv_key2)
         wait_for("B to know the connector", lambda: rpc_code(
             pub_b.connectors.GetConnector, pb.GetConnectorRequest(name=conn))[0]
             == grpc.StatusCode.OK, PROPAGATION_S + 3)
+        org0 = unique("org")
+
+        def put_types():
+            r = pub_b.events.PutEvents(events_pb2.PutEventsRequest(connector=conn, entries=[
+                entry(org0, TYPE_CUSTOMER), entry(org0, TYPE_PRODUCT)]))
+            return [x.status for x in r.results]
+        for _ in range(3):   # B's connector cache holds it
+            self.assertEqual(put_types(), [PUBLISHED, REJECTED])
+        isv_a2 = self.client(a, isv_key2)
+        c = isv_a2.connectors.GetConnector(pb.GetConnectorRequest(name=conn))
+        del c.event_types[:]
+        c.event_types.add(type=TYPE_CUSTOMER)
+        c.event_types.add(type=TYPE_PRODUCT)
+        measure("connector update (PutEvents on B)", lambda: isv_a2.connectors.UpdateConnector(
+            pb.UpdateConnectorRequest(connector=c)),
+            lambda: put_types() == [PUBLISHED, PUBLISHED])
+
+        # a connection created on A routes events published on B
         org2 = unique("org")
         act = admin_a.connectors.CreateAction(pb.CreateActionRequest(action=pb.Action(
             name=unique("act"), org=org2, kind=pb.HTTP,
