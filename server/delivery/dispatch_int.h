@@ -47,7 +47,11 @@ typedef struct conn_entry {
     evb_retry_policy retry;
     int max_concurrency;
     int in_flight;
+    int queued;                /* claimed, waiting in the dispatcher's ready queue */
     bucket rate;
+    double done_per_s;         /* finished transfers a second (smoothed): sizes prefetching */
+    int64_t done_since_ms;     /* start of the current counting window (monotonic) */
+    int done_n;                /* finished in the current window */
 } conn_entry;
 
 typedef struct target_cache {
@@ -68,6 +72,24 @@ conn_entry *evb_targets_conn(const target_cache *c, const char *id);
 void evb_bucket_init(bucket *b, double rate, double burst, int64_t now_ms);
 int evb_bucket_ready(bucket *b, int64_t now_ms);  /* 1 when a token is available */
 void evb_bucket_take(bucket *b);
+
+/* The claimer: one helper thread running the store's claim for the dispatcher (claimer.c),
+ * so the dispatcher thread keeps driving transfers while a claim commits. One claim at a
+ * time; the result is picked up with evb_claimer_take after the claimer woke `wake`. Only
+ * the dispatcher thread calls these. */
+typedef struct claimer claimer;
+evb_err evb_claimer_start(evb_store *store, CURLM *wake, claimer **out);
+/* 1 when no claim is requested or waiting to be taken. */
+int evb_claimer_idle(claimer *c);
+/* Requests a claim of up to `limit` rows (1..1000) skipping `skip` (copied). EVB_ERR_LIMIT
+ * when a claim is already requested or untaken. */
+evb_err evb_claimer_request(claimer *c, int64_t lease_ms, int limit, const char *const *skip,
+                            size_t n_skip);
+/* 1 when a claim finished: *cs (owned by the caller from here), *n and the store's *rc. */
+int evb_claimer_take(claimer *c, evb_claim **cs, size_t *n, evb_err *rc);
+/* Stops and frees the claimer (waits for a claim in progress). A finished, untaken claim
+ * comes back in *cs / *n (owned by the caller: its rows are LEASED). NULL is a no-op. */
+void evb_claimer_stop(claimer *c, evb_claim **cs, size_t *n);
 
 /* One transfer in flight. */
 typedef struct xfer {

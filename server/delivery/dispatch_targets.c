@@ -125,6 +125,7 @@ static action_entry *action_from_rec(const evb_action_rec *r, const target_cache
     if (prev != NULL) {
         a->consecutive_failures = prev->consecutive_failures;
         a->open_until_ms = prev->open_until_ms;
+        a->half_open_in_flight = prev->half_open_in_flight;
         a->robot_limit = prev->robot_limit;
     }
     if (a->name == NULL || a->disabled_reason == NULL) {
@@ -176,6 +177,10 @@ static conn_entry *conn_from_rec(const evb_connection_rec *r, const target_cache
     const conn_entry *prev = evb_targets_conn(old, r->id);
     if (prev != NULL) {
         c->in_flight = prev->in_flight;
+        c->queued = prev->queued;
+        c->done_per_s = prev->done_per_s;
+        c->done_since_ms = prev->done_since_ms;
+        c->done_n = prev->done_n;
         if (prev->rate.rate == rate)
             c->rate = prev->rate;
     }

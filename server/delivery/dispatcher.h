@@ -22,6 +22,10 @@
 
 typedef struct evb_dispatcher evb_dispatcher;
 
+/* Defaults (--max-deliveries; a connection's max_concurrency 0). */
+#define EVB_DISPATCHER_MAX_IN_FLIGHT 64
+#define EVB_DISPATCHER_CONNECTION_CONCURRENCY 16
+
 typedef struct evb_dispatcher_options {
     int max_in_flight;          /* concurrent transfers; 0 = 64 */
     int connection_concurrency; /* default per-connection limit; 0 = 16 */
