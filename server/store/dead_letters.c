@@ -86,19 +86,7 @@ evb_err sq_dead_list(evb_store *s, const char *org, const char *connection_id, i
     size_t kept = n;
     if (e == EVB_OK)
         e = store_claims_load_events(s, cs, &kept);
-    if (e != EVB_OK) {
-        free(*next_token_out);
-        *next_token_out = NULL;
-        evb_claim_array_free(cs, n);
-        return e;
-    }
-    if (kept == 0) {
-        free(cs);
-        cs = NULL;
-    }
-    *out = cs;
-    *n_out = kept;
-    return EVB_OK;
+    return store_dead_page_hand_out(e, cs, n, kept, out, n_out, next_token_out);
 }
 
 /* ---- redrive (writer job) ---- */

@@ -146,3 +146,21 @@ evb_err store_dead_token_next(int more, const evb_delivery_rec *last, char **out
     snprintf(*out, n, "%" PRId64 ".%s", last->update_ms, last->id);
     return EVB_OK;
 }
+
+evb_err store_dead_page_hand_out(evb_err e, evb_claim *cs, size_t n, size_t kept, evb_claim **out,
+                                 size_t *n_out, char **next_token_out)
+{
+    if (e != EVB_OK) {
+        free(*next_token_out);
+        *next_token_out = NULL;
+        evb_claim_array_free(cs, n);
+        return e;
+    }
+    if (kept == 0) {
+        free(cs);
+        cs = NULL;
+    }
+    *out = cs;
+    *n_out = kept;
+    return EVB_OK;
+}

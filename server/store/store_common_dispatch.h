@@ -60,4 +60,10 @@ void store_attempt_copy_fini(store_attempt_copy *c);
 evb_err store_dead_token_parse(const char *t, int64_t *ms, const char **id);
 evb_err store_dead_token_next(int more, const evb_delivery_rec *last, char **out);
 
+/* The end of a dead-letter page: e is the outcome so far (token made, events loaded; kept
+ * of the n claims remain). On EVB_OK hands cs out (*out NULL when none is kept); on error
+ * frees cs and the token and returns e. */
+evb_err store_dead_page_hand_out(evb_err e, evb_claim *cs, size_t n, size_t kept, evb_claim **out,
+                                 size_t *n_out, char **next_token_out);
+
 #endif
