@@ -20,10 +20,13 @@
 #include "server/store/store_dispatch.h"
 #include "server/store/store_int.h"
 
+#include "common/buf.h"
+
 #include <stdlib.h>
 #include <string.h>
 
 #define CANDIDATES_PER_CLAIM STORE_CLAIM_CANDIDATES
+#define STORE_DELIVERY_NCOLS 14 /* columns of STORE_DELIVERY_COLS */
 #define PARK_MS STORE_PARK_MS
 
 /* The rows that block an ordering key: must match dispatch_heads' WHERE (migrate.c step 4)
@@ -103,6 +106,8 @@ typedef struct claim_job {
     const char *skip_json;
     candidate *cands; /* CANDIDATES_PER_CLAIM x limit slots */
     size_t n_cands;
+    size_t *lease; /* limit slots: indexes into cands of the rows to lease */
+    size_t n_lease;
     evb_claim *claims; /* limit slots; delivery set, event NULL */
     size_t n_claims;
 } claim_job;
@@ -205,38 +210,97 @@ static evb_err park(evb_store *s, const claim_job *x, int64_t rowid)
     return store_map_rc(store_step_done(st));
 }
 
-/* Leases one row; its record (as updated) goes to x->claims. */
-static evb_err lease(evb_store *s, claim_job *x, int64_t rowid)
+typedef struct lease_slot {
+    int64_t rowid;
+    size_t k; /* index into claim_job.lease */
+} lease_slot;
+
+static int cmp_slot(const void *a, const void *b)
 {
-    evb_err e = EVB_OK;
-    sqlite3_stmt *st =
-        store_wstmt(s, WS_DISPATCH_LEASE,
-                    "UPDATE deliveries SET state = 2, lease_ms = ?2, attempts = attempts + 1, "
-                    "update_ms = ?3, park_ms = 0 WHERE rowid = ?1 AND state IN (0, 2) "
-                    "RETURNING " STORE_DELIVERY_COLS,
-                    &e);
-    if (st == NULL)
+    int64_t x = ((const lease_slot *)a)->rowid, y = ((const lease_slot *)b)->rowid;
+    return x < y ? -1 : x > y;
+}
+
+/* Leases the chosen rows in ONE statement (a statement per row journalled the same index
+ * pages once per row: ~3/4 of a claim's writer time at 500 rows); the records (as updated)
+ * go to x->claims in candidate order. x->lease holds candidate indexes. */
+static evb_err lease_all(evb_store *s, claim_job *x)
+{
+    if (x->n_lease == 0)
+        return EVB_OK;
+    evb_buf ids;
+    evb_buf_init(&ids, 0);
+    evb_err e = evb_buf_append(&ids, "[", 1);
+    for (size_t i = 0; e == EVB_OK && i < x->n_lease; i++)
+        e = evb_buf_printf(&ids, "%s%lld", i ? "," : "",
+                           (long long)x->cands[x->lease[i]].rowid);
+    if (e == EVB_OK)
+        e = evb_buf_append(&ids, "]", 2); /* with the NUL */
+    sqlite3_stmt *st = e != EVB_OK ? NULL
+                                   : store_wstmt(s, WS_DISPATCH_LEASE,
+                                                 "UPDATE deliveries SET state = 2, lease_ms = ?2, "
+                                                 "attempts = attempts + 1, update_ms = ?3, "
+                                                 "park_ms = 0 WHERE rowid IN (SELECT value FROM "
+                                                 "json_each(?1)) AND state IN (0, 2) "
+                                                 "RETURNING " STORE_DELIVERY_COLS ", rowid",
+                                                 &e);
+    if (st == NULL) {
+        evb_buf_fini(&ids);
         return e;
-    sqlite3_bind_int64(st, 1, rowid);
+    }
+    store_bind_text(st, 1, ids.data);
     sqlite3_bind_int64(st, 2, x->now + x->lease_ms);
     sqlite3_bind_int64(st, 3, x->now);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        e = store_delivery_from_row(st, &x->claims[x->n_claims].delivery);
-        if (e == EVB_OK)
-            x->n_claims++;
+    /* RETURNING rows come in rowid order: each record goes to its candidate's slot */
+    lease_slot *by_rowid = calloc(x->n_lease, sizeof *by_rowid);
+    evb_delivery_rec **slot = calloc(x->n_lease, sizeof *slot);
+    int rc = SQLITE_DONE;
+    if (slot == NULL || by_rowid == NULL)
+        e = EVB_ERR_NOMEM;
+    for (size_t k = 0; e == EVB_OK && k < x->n_lease; k++)
+        by_rowid[k] = (lease_slot){x->cands[x->lease[k]].rowid, k};
+    if (e == EVB_OK)
+        qsort(by_rowid, x->n_lease, sizeof *by_rowid, cmp_slot);
+    while (e == EVB_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        lease_slot key = {sqlite3_column_int64(st, STORE_DELIVERY_NCOLS), 0};
+        lease_slot *hit = bsearch(&key, by_rowid, x->n_lease, sizeof *by_rowid, cmp_slot);
+        if (hit == NULL || slot[hit->k] != NULL)
+            continue; /* not asked for: cannot happen */
+        e = store_delivery_from_row(st, &slot[hit->k]);
     }
-    rc = store_step_done(st); /* finishes the statement (RETURNING runs it on the first step) */
-    return e != EVB_OK ? e : store_map_rc(rc);
+    free(by_rowid);
+    if (rc == SQLITE_ROW) { /* stopped early (an error): run the statement to its end */
+        rc = store_step_done(st);
+    } else {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    }
+    if (e == EVB_OK && rc != SQLITE_DONE && rc != SQLITE_OK)
+        e = store_map_rc(rc);
+    for (size_t k = 0; slot != NULL && k < x->n_lease; k++) {
+        if (slot[k] == NULL)
+            continue;
+        if (e == EVB_OK)
+            x->claims[x->n_claims++].delivery = slot[k];
+        else
+            evb_delivery_rec_free(slot[k]);
+    }
+    free(slot);
+    evb_buf_fini(&ids);
+    return e;
 }
 
 static evb_err claim_run(evb_store *s, store_job *j)
 {
     claim_job *x = (claim_job *)j;
     evb_err e = read_candidates(s, x);
-    for (size_t i = 0; e == EVB_OK && i < x->n_cands && x->n_claims < (size_t)x->limit; i++) {
+    x->n_lease = 0;
+    for (size_t i = 0; e == EVB_OK && i < x->n_cands && x->n_lease < (size_t)x->limit; i++) {
         const candidate *c = &x->cands[i];
         if (c->ordering_key[0] != '\0') {
+            /* the head of a key is the same whether or not an earlier candidate of this
+             * claim is already leased (PENDING and LEASED both block a key), so the leases
+             * can all be made at the end */
             int64_t head = 0;
             e = key_head(s, c->connection_id, c->ordering_key, &head);
             if (e != EVB_OK)
@@ -247,8 +311,10 @@ static evb_err claim_run(evb_store *s, store_job *j)
                 continue;
             }
         }
-        e = lease(s, x, c->rowid);
+        x->lease[x->n_lease++] = i;
     }
+    if (e == EVB_OK)
+        e = lease_all(s, x);
     candidates_clear(x);
     return e;
 }
@@ -272,12 +338,14 @@ evb_err sq_delivery_claim(evb_store *s, int64_t now_ms, int64_t lease_ms, int li
     x.skip_json = skip_json;
     x.cands = calloc((size_t)limit * CANDIDATES_PER_CLAIM, sizeof *x.cands);
     x.claims = calloc((size_t)limit, sizeof *x.claims);
-    if (x.cands == NULL || x.claims == NULL)
+    x.lease = calloc((size_t)limit, sizeof *x.lease);
+    if (x.cands == NULL || x.claims == NULL || x.lease == NULL)
         e = EVB_ERR_NOMEM;
     if (e == EVB_OK)
         e = store_run_sync(s, &x.sync);
     free(skip_json);
     free(x.cands);
+    free(x.lease);
     size_t n = x.n_claims;
     if (e == EVB_OK)
         e = store_claims_load_events(s, x.claims, &n);
