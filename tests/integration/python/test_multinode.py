@@ -2,9 +2,9 @@
 """Several evbridged nodes on one PostgreSQL database (issue 9; docs/operations.md, "Several
 nodes on PostgreSQL").
 
-A throwaway PostgreSQL cluster serves the whole file: under ctest the fixture integ_pg's
-(tests/integration/CMakeLists.txt; EVB_TEST_PG_URL), run by hand one this file starts with
-scripts/pg-cluster.sh and stops. Each test runs in a fresh database of its own (CREATE
+A throwaway PostgreSQL cluster serves the whole file: under ctest the one of the fixture
+integ_pg (tests/integration/CMakeLists.txt; EVB_TEST_PG_URL names it); run by hand, one this
+file starts with scripts/pg-cluster.sh and stops. Each test runs in a fresh database of its own (CREATE
 DATABASE, dropped at the end) with 2 or 3 nodes, each with its own data dir; the first node
 writes admin.key, the others find an admin key and use the first one's.
 
@@ -381,16 +381,6 @@ class MultiNodeCase(unittest.TestCase):
             c.retry.CopyFrom(retry)
         return admin.connectors.CreateConnection(pb.CreateConnectionRequest(connection=c))
 
-    def wait_known(self, what, fn, timeout=PROPAGATION_S + 3):
-        """Polls fn() on every node until none raises NOT_FOUND/UNAUTHENTICATED."""
-        def ok():
-            for i in range(len(self.nodes)):
-                code, _ = rpc_code(fn, i)
-                if code != grpc.StatusCode.OK:
-                    return False
-            return True
-        wait_for(what, ok, timeout, self.logs)
-
     def stop_nodes(self):
         # open client connections would hold a node's shutdown for its whole grace period
         for c in self.clients:
@@ -414,7 +404,7 @@ class Publisher(threading.Thread):
         super().__init__(name=name, daemon=True)
         self.nodes, self.idx, self.key, self.conn, self.org = nodes, start_idx, key, conn, org
         self.batch, self.pause_s = batch, pause_s
-        self.published, self.deduplicated, self.sent = [], [], []   # sent: (t_end, ids)
+        self.published, self.deduplicated = [], []
         self.failovers = 0
         self.bad = []
         self.stop_flag = threading.Event()
@@ -453,7 +443,6 @@ class Publisher(threading.Thread):
                         self.bad.append("entry %s: %s" % (e.id, describe(resp)))
                 if len(resp.results) != len(ents):
                     self.bad.append("%d results for %d entries" % (len(resp.results), len(ents)))
-                self.sent.append((time.monotonic(), [e.id for e in ents]))
                 n += 1
                 time.sleep(self.pause_s)
         except Exception as e:  # noqa: BLE001 - report everything
