@@ -36,11 +36,7 @@ typedef struct put_job {
 static void put_reset(store_job *j)
 {
     put_job *p = (put_job *)j;
-    for (size_t i = 0; i < p->n; i++) {
-        p->items[i].status = EVB_PUT_PENDING;
-        p->items[i].first_id[0] = '\0';
-        p->items[i].ev->seq = 0;
-    }
+    store_put_items_reset(p->items, p->n);
 }
 
 static void put_job_free(put_job *p)

@@ -133,3 +133,12 @@ int store_delivery_list_ok(int state, int limit)
     return limit >= 1 && limit <= STORE_DELIVERY_LIST_MAX && state >= -1 &&
            state <= EVB_DELIVERY_DEAD;
 }
+
+void store_put_items_reset(evb_put_item *items, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        items[i].status = EVB_PUT_PENDING;
+        items[i].first_id[0] = '\0';
+        items[i].ev->seq = 0;
+    }
+}

@@ -33,6 +33,9 @@ evb_err store_put_item_check(const evb_put_item *it);
  * EVB_ERR_INVALID for an event NULL or without id, source or type, or an item failing
  * store_put_item_check. Extensions are checked by store_ext_encode. */
 evb_err store_put_check(const evb_put_item *items, size_t n);
+/* Puts items back as before a put ran (status PENDING, no first id, seq 0): a job's reset
+ * before a retry, and after a failed transaction. */
+void store_put_items_reset(evb_put_item *items, size_t n);
 
 /* The event's extensions as the JSON object text stored with it ({"name":"value",...} in
  * the event's order, compact): *out malloc'd, NULL when the event has none.
