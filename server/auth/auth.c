@@ -216,9 +216,10 @@ evb_err evb_auth_authenticate(evb_auth *a, const char *authorization, evb_princi
     return rc;
 }
 
-evb_err evb_auth_create_key(evb_auth *a, const char *role, const char *scope,
-                            const char *description, char *key_id_out, char *key_out,
-                            evb_error *err)
+/* evb_auth_create_key; first_admin: only while the store has no active admin key
+ * (EVB_ERR_EXISTS otherwise, nothing created). */
+static evb_err create_key(evb_auth *a, const char *role, const char *scope, const char *description,
+                          int first_admin, char *key_id_out, char *key_out, evb_error *err)
 {
     evb_role r = evb_role_parse(role);
     if (r == EVB_ROLE_NONE)
@@ -250,7 +251,10 @@ evb_err evb_auth_create_key(evb_auth *a, const char *role, const char *scope,
         .description = (char *)description,
         .create_ms = evb_now_ms(),
     };
-    rc = evb_store_key_create(a->store, &k);
+    rc = first_admin ? evb_store_key_create_first_admin(a->store, &k)
+                     : evb_store_key_create(a->store, &k);
+    if (rc == EVB_ERR_EXISTS && first_admin)
+        return rc;
     if (rc != EVB_OK)
         return evb_error_set(err, rc, NULL, "cannot store the key: %s", evb_strerror(rc));
     rc = reload(a);
@@ -290,6 +294,13 @@ static evb_err write_secret_file(const char *path, const char *text, evb_error *
     return EVB_OK;
 }
 
+evb_err evb_auth_create_key(evb_auth *a, const char *role, const char *scope,
+                            const char *description, char *key_id_out, char *key_out,
+                            evb_error *err)
+{
+    return create_key(a, role, scope, description, 0, key_id_out, key_out, err);
+}
+
 evb_err evb_auth_bootstrap(evb_auth *a, const char *data_dir, int *created_out, char *path_out,
                            evb_error *err)
 {
@@ -302,7 +313,12 @@ evb_err evb_auth_bootstrap(evb_auth *a, const char *data_dir, int *created_out, 
     if (n_admin > 0)
         return EVB_OK;
     char key_id[EVB_KEY_ID_LEN + 1], key[100];
-    rc = evb_auth_create_key(a, "admin", "", "created at first start", key_id, key, err);
+    /* Atomic in the store: of several nodes starting at once on one database, one makes it. */
+    rc = create_key(a, "admin", "", "created at first start", 1, key_id, key, err);
+    if (rc == EVB_ERR_EXISTS) { /* another node was first: its key is the admin key */
+        reload(a);              /* a failure here is retried by the next call's refresh */
+        return EVB_OK;
+    }
     if (rc != EVB_OK)
         return rc;
     rc = write_secret_file(path_out, key, err);

@@ -17,19 +17,30 @@
 typedef struct key_job {
     store_sync_job sync;
     const evb_api_key *k; /* create */
+    int first_admin;      /* create only while no active admin key exists */
     const char *key_id;   /* revoke */
     int64_t revoke_ms;
 } key_job;
+
+/* The first admin key: the writer runs one job at a time, so check and insert are atomic. */
+#define FIRST_ADMIN_INSERT                                                                         \
+    "INSERT INTO api_keys(" KEY_COLS ") SELECT ?1, ?2, ?3, ?4, ?5, ?6, 0 WHERE NOT EXISTS "        \
+    "(SELECT 1 FROM api_keys WHERE role = 'admin' AND revoke_ms = 0) "                             \
+    "ON CONFLICT(key_id) DO NOTHING"
 
 static evb_err key_create_run(evb_store *s, store_job *j)
 {
     key_job *x = (key_job *)j;
     evb_err e = EVB_OK;
-    sqlite3_stmt *st = store_wstmt(s, WS_KEY_INSERT,
-                                   "INSERT INTO api_keys(" KEY_COLS ") "
-                                   "VALUES(?1, ?2, ?3, ?4, ?5, ?6, 0) "
-                                   "ON CONFLICT(key_id) DO NOTHING",
-                                   &e);
+    sqlite3_stmt *st = NULL;
+    if (x->first_admin)
+        e = store_prepare(s->wdb, FIRST_ADMIN_INSERT, &st);
+    else
+        st = store_wstmt(s, WS_KEY_INSERT,
+                         "INSERT INTO api_keys(" KEY_COLS ") "
+                         "VALUES(?1, ?2, ?3, ?4, ?5, ?6, 0) "
+                         "ON CONFLICT(key_id) DO NOTHING",
+                         &e);
     if (st == NULL)
         return e;
     const evb_api_key *k = x->k;
@@ -39,10 +50,15 @@ static evb_err key_create_run(evb_store *s, store_job *j)
     store_bind_text(st, 4, k->scope != NULL ? k->scope : "");
     store_bind_text(st, 5, k->description);
     sqlite3_bind_int64(st, 6, k->create_ms > 0 ? k->create_ms : store_now_ms());
-    int rc = store_step_done(st);
-    if (rc != SQLITE_OK)
-        return store_map_rc(rc);
-    return sqlite3_changes(s->wdb) == 0 ? EVB_ERR_EXISTS : EVB_OK;
+    int changes = 0;
+    if (x->first_admin) {
+        e = store_exec_finalize(s, st, &changes);
+    } else {
+        int rc = store_step_done(st);
+        e = store_map_rc(rc);
+        changes = rc == SQLITE_OK ? sqlite3_changes(s->wdb) : 0;
+    }
+    return e == EVB_OK && changes == 0 ? EVB_ERR_EXISTS : e;
 }
 
 static evb_err key_revoke_run(evb_store *s, store_job *j)
@@ -81,6 +97,14 @@ evb_err sq_key_create(evb_store *s, const evb_api_key *k)
     if (s == NULL || !store_key_ok(k))
         return EVB_ERR_INVALID;
     key_job x = {.sync = {.job = {.ops = &key_create_ops}}, .k = k};
+    return store_config_run_sync(s, &x.sync);
+}
+
+evb_err sq_key_create_first_admin(evb_store *s, const evb_api_key *k)
+{
+    if (!store_key_ok(k))
+        return EVB_ERR_INVALID;
+    key_job x = {.sync = {.job = {.ops = &key_create_ops}}, .k = k, .first_admin = 1};
     return store_config_run_sync(s, &x.sync);
 }
 

@@ -135,6 +135,7 @@ evb_err pg_connector_list(evb_store *s, const char *isv, evb_connector ***out, s
 
 typedef struct key_tx {
     const evb_api_key *k; /* create */
+    int first_admin;      /* create only while no active admin key exists */
     const char *key_id;   /* revoke */
     int64_t revoke_ms;
 } key_tx;
@@ -152,11 +153,25 @@ static evb_err key_create_run(pg_store *ps, PGconn *c, void *arg)
     pg_p_text(&p, k->description);
     pg_p_i64(&p, k->create_ms > 0 ? k->create_ms : evb_now_ms());
     int64_t changes = 0;
-    evb_err e = pg_cmd(c,
+    evb_err e = EVB_OK;
+    if (((const key_tx *)arg)->first_admin) {
+        /* Nodes starting together take turns (a transaction-scoped lock of ours), so each
+         * sees the admin key a previous one committed. */
+        e = pg_cmd(c, "SELECT pg_advisory_xact_lock(7453982212)", NULL, NULL);
+        if (e == EVB_OK)
+            e = pg_cmd(c,
                        "INSERT INTO api_keys(" STORE_KEY_COLS ") "
-                       "VALUES($1, $2, $3, $4, $5, $6::bigint, 0) "
+                       "SELECT $1, $2, $3, $4, $5, $6::bigint, 0 WHERE NOT EXISTS "
+                       "(SELECT 1 FROM api_keys WHERE role = 'admin' AND revoke_ms = 0) "
                        "ON CONFLICT (key_id) DO NOTHING",
                        &p, &changes);
+    } else {
+        e = pg_cmd(c,
+                   "INSERT INTO api_keys(" STORE_KEY_COLS ") "
+                   "VALUES($1, $2, $3, $4, $5, $6::bigint, 0) "
+                   "ON CONFLICT (key_id) DO NOTHING",
+                   &p, &changes);
+    }
     return e == EVB_OK && changes == 0 ? EVB_ERR_EXISTS : e;
 }
 
@@ -187,6 +202,14 @@ evb_err pg_key_create(evb_store *s, const evb_api_key *k)
     if (!store_key_ok(k))
         return EVB_ERR_INVALID;
     key_tx x = {.k = k};
+    return pg_config_tx(PG_STORE(s), 0, key_create_run, &x);
+}
+
+evb_err pg_key_create_first_admin(evb_store *s, const evb_api_key *k)
+{
+    if (!store_key_ok(k))
+        return EVB_ERR_INVALID;
+    key_tx x = {.k = k, .first_admin = 1};
     return pg_config_tx(PG_STORE(s), 0, key_create_run, &x);
 }
 

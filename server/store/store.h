@@ -189,5 +189,10 @@ evb_err evb_store_key_get(evb_store *s, const char *key_id, evb_api_key **out);
 evb_err evb_store_key_list(evb_store *s, int include_revoked, evb_api_key ***out, size_t *n_out);
 /* Number of keys with role "admin" that are not revoked (first-start bootstrap). */
 evb_err evb_store_key_count_admin(evb_store *s, int64_t *out);
+/* As evb_store_key_create for an admin key (k->role "admin", else EVB_ERR_INVALID), but only
+ * while the store holds no active admin key: the check and the insert are atomic, also
+ * across nodes sharing a database that start at the same moment. EVB_ERR_EXISTS (nothing
+ * created) when an active admin key exists. */
+evb_err evb_store_key_create_first_admin(evb_store *s, const evb_api_key *k);
 
 #endif

@@ -147,6 +147,13 @@ evb_err evb_store_key_count_admin(evb_store *s, int64_t *out)
     return BE(s)->key_count_admin(s, out);
 }
 
+evb_err evb_store_key_create_first_admin(evb_store *s, const evb_api_key *k)
+{
+    if (s == NULL || k == NULL || k->role == NULL || strcmp(k->role, "admin") != 0)
+        return EVB_ERR_INVALID;
+    return BE(s)->key_create_first_admin(s, k);
+}
+
 evb_err evb_store_action_create(evb_store *s, const evb_action_rec *a)
 {
     if (s == NULL)

@@ -41,6 +41,7 @@
     X(evb_err, key_get, (evb_store * s, const char *key_id, evb_api_key **out))                    \
     X(evb_err, key_list, (evb_store * s, int include_revoked, evb_api_key ***out, size_t *n_out))  \
     X(evb_err, key_count_admin, (evb_store * s, int64_t * out))                                    \
+    X(evb_err, key_create_first_admin, (evb_store * s, const evb_api_key *k))                      \
     X(evb_err, action_create, (evb_store * s, const evb_action_rec *a))                            \
     X(evb_err, action_update, (evb_store * s, const evb_action_rec *a))                            \
     X(evb_err, action_set_disabled,                                                                \
