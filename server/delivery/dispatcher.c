@@ -247,12 +247,34 @@ static size_t build_skip_list(evb_dispatcher *d, int64_t now, const char ***out,
     return n;
 }
 
+/* A claim whose connection is not in our routing snapshot: with several nodes on one
+ * database, another node may have created the connection (and routed events to it) a
+ * moment before its notification reaches us. When the store has the connection, the
+ * snapshot is behind: give the claim back (due shortly, the attempt taken back) instead of
+ * dead-lettering it; the routing generation brings the connection in. Returns 1 then. */
+static int cache_behind(evb_dispatcher *d, const evb_claim *c)
+{
+    evb_connection_rec *rec = NULL;
+    if (evb_store_connection_get(d->store, c->delivery->connection_id, &rec) != EVB_OK)
+        return 0;
+    evb_connection_rec_free(rec);
+    const char *id = c->delivery->id;
+    int attempts = c->delivery->attempts;
+    if (evb_store_delivery_give_back(d->store, &id, &attempts, 1, evb_now_ms() + 200) != EVB_OK)
+        evb_log_warn(COMP, "cannot give back delivery %s (due again when its lease ends)", id);
+    return 1;
+}
+
 /* Starts one claimed delivery: build the request, hand it to curl. Returns 1 when a
  * transfer started. */
 static int start_claim(evb_dispatcher *d, evb_claim *c, conn_entry *ce)
 {
     action_entry *a = ce ? ce->act : NULL;
     char why[768];
+    if (ce == NULL && cache_behind(d, c)) {
+        evb_claim_array_free(c, 1);
+        return 0;
+    }
     if (ce == NULL || a == NULL) {
         complete_now(d, c, a, EVB_DELIVERY_DEAD, "DEAD",
                      ce == NULL ? "the connection no longer exists"
