@@ -33,6 +33,7 @@ typedef struct entry_result {
 
 typedef struct put_job {
     evb_services *svc;
+    evb_arena *pb_arena; /* every allocation of the unpacked request: freed at once */
     Evbridge__V1__PutEventsRequest *req;
     evb_event *events;   /* one per entry; zeroed for rejected ones */
     evb_put_item *items; /* accepted entries */
@@ -46,6 +47,17 @@ typedef struct put_job {
     evb_put_done_fn done;
     void *arg;
 } put_job;
+
+static void *pb_alloc(void *arena, size_t size)
+{
+    return evb_arena_alloc(arena, size);
+}
+
+static void pb_free(void *arena, void *ptr)
+{
+    (void)arena;
+    (void)ptr; /* released with the arena */
+}
 
 static void job_free(put_job *j)
 {
@@ -64,8 +76,7 @@ static void job_free(put_job *j)
     free(j->events);
     free(j->items);
     free(j->res);
-    if (j->req != NULL)
-        evbridge__v1__put_events_request__free_unpacked(j->req, NULL);
+    evb_arena_free(j->pb_arena); /* the unpacked request */
     free(j);
 }
 
@@ -474,7 +485,16 @@ void evb_put_start(evb_services *svc, const evb_principal *p, const uint8_t *req
         j->traceparent = traceparent;
         j->tracestate = evb_tracestate_valid(tracestate) && tracestate[0] ? tracestate : NULL;
     }
-    j->req = evbridge__v1__put_events_request__unpack(NULL, len, req);
+    /* The unpacked request lives in an arena: protobuf-c's one allocation per string, bytes
+     * field, entry and map entry become bump allocations, and the job frees it in a few
+     * blocks (the job is freed on the store's writer thread, the one serial stage). */
+    j->pb_arena = evb_arena_new();
+    ProtobufCAllocator pa = {.alloc = pb_alloc, .free = pb_free, .allocator_data = j->pb_arena};
+    j->req = j->pb_arena != NULL ? evbridge__v1__put_events_request__unpack(&pa, len, req) : NULL;
+    if (j->req == NULL && j->pb_arena == NULL) {
+        finish_err(j, EVB_RPC_RESOURCE_EXHAUSTED, "out of memory");
+        return;
+    }
     if (j->req == NULL) {
         finish_err(j, EVB_RPC_INVALID_ARGUMENT, "malformed PutEventsRequest");
         return;
