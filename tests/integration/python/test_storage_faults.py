@@ -28,8 +28,14 @@ error_code "UNAVAILABLE" on a stream that stays open (docs/api.md).
       reads keep working. Such a file system stays read-only until it is unmounted (the
       kernel keeps emergency_ro through a remount), so recovery is the operator's: stop
       evbridged, unmount, e2fsck, mount, start — and every PUBLISHED event is there.
-   Not covered: a runtime read-only fault that clears while evbridged keeps running (no
-   honest way to produce one without a special file system, e.g. FUSE or device-mapper).
+   c. At run time, and cleared while evbridged keeps running: the database file, its WAL
+      and the data directory get the immutable attribute (`chattr +i`; not the -shm file,
+      see the test). Since Linux 5.3 that makes
+      write(2) fail with EPERM even on descriptors opened before, for root too — the store
+      sees the same write errors as on a read-only file system. Publishes answer
+      UNAVAILABLE, reads keep working; `chattr -i` and, with nobody publishing, /readyz is
+      200 again, the next publish PUBLISHED, without a restart. Skipped (with the reason)
+      where the file system does not take the attribute (e.g. tmpfs, overlay).
 3. Locked database: another process (Python sqlite3) holds BEGIN EXCLUSIVE on
    <data>/evbridge.db for longer than the store's 5 s busy timeout. Three concurrent
    publishes during the lock answer UNAVAILABLE; GetEvent and Health keep answering;
@@ -583,6 +589,61 @@ db.execute("COMMIT")
 db.close()
 print("released", flush=True)
 """
+
+    def test_2c_read_only_files_at_run_time(self):
+        srv = Server(name="sf-ro-files")
+        self.addCleanup(srv.cleanup)
+        if os.geteuid() != 0 or shutil.which("chattr") is None:
+            self.skip("chattr +i needs root and e2fsprogs' chattr")
+        probe = srv.root / "chattr-probe"
+        probe.write_bytes(b"x")
+        r = sh("chattr", "+i", str(probe))
+        if r.returncode != 0:
+            self.skip("the file system refuses the immutable attribute: %s"
+                      % (r.stderr or r.stdout).strip())
+        sh("chattr", "-i", str(probe))
+        probe.unlink()
+        srv.start()
+        admin, cli, conn = self.setup_isv(srv)
+        ledger = Ledger(self, unique("org"), conn)
+        for _ in range(3):
+            self.assertEqual(ledger.publish(cli, "base")[0], "PUBLISHED")
+        # Not evbridge.db-shm: SQLite maps it into memory, and a store through such a
+        # mapping to an immutable file is a SIGBUS — a fault no real read-only file system
+        # produces (the kernel cannot make a mount read-only under open writers, and an
+        # ext4 error remount keeps the mapping's pages, scenario 2b).
+        targets = [str(srv.data_dir), str(srv.data_dir / "evbridge.db"),
+                   str(srv.data_dir / "evbridge.db-wal")]
+
+        def clear():
+            sh("chattr", "-i", *targets)
+        self.addCleanup(clear)  # also when an assertion fails: cleanup must delete them
+        r = sh("chattr", "+i", *targets)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        outcomes = []
+        for _ in range(10):
+            outcomes.append(ledger.publish(cli, "ro")[0])
+            if outcomes[-3:] == ["UNAVAILABLE"] * 3:
+                break
+        self.assertEqual(outcomes[-3:], ["UNAVAILABLE"] * 3,
+                         "%s\n%s" % (outcomes, srv.log_text()))
+        self.assert_reads(srv, admin, ledger, timeout=5)
+        ready_during = self.sample_readyz(srv)
+        self.assertEqual(ready_during, [503], "/readyz while every commit fails")
+        reason = self.logged_reason(srv)
+        clear()
+        ready_s = self.wait_ready_without_traffic(srv)
+        took, fails = self.recover_publish(cli, ledger, srv)
+        n_before = ledger.verify(admin)
+        n_retried = ledger.republish_unavailable(cli)
+        n_after = ledger.verify(admin)
+        log("read-only files at run time (chattr +i on %d paths): publishes %s; logged once: "
+            "\"%s\"; /readyz %s during, 200 %.2f s after chattr -i (no publish, no restart); "
+            "then first publish PUBLISHED in %.2f s (%d UNAVAILABLE before it); %d events "
+            "stored, the %d UNAVAILABLE ones republished: PUBLISHED (%d stored)"
+            % (len(targets), outcomes, reason, ready_during, ready_s, took, fails, n_before,
+               n_retried, n_after))
+        self.assertEqual(srv.stop(), 0, srv.log_text())
 
     def test_3_locked_database(self):
         srv = Server(name="sf-lock")
