@@ -2,20 +2,23 @@
  * them with an attempt record, the next due time, attempts for traces. Contract in
  * store_dispatch.h.
  *
- * Claim is one writer job. It reads at most 4 x limit due candidates in (next_ms, rowid)
- * order — PENDING ones from deliveries_due (state, next_ms), expired leases from the
- * partial index dispatch_leases — with the skipped connections filtered in SQL (json_each
- * of a JSON array), then takes them in order. A candidate with an ordering key goes only if
- * it is the head of its key: the oldest (rowid) of the rows that block a key, which the
- * partial index dispatch_heads holds alone (PENDING, HELD, LEASED, strict DEAD), so that is
- * one seek. A PENDING candidate that is not its key's head is parked: next_ms moves
- * PARK_MS ahead and park_ms keeps its due time, so a long backlog behind one busy key
- * neither fills every later scan (starving other keys) nor keeps next_due in the past.
- * A completion that takes a head out of the blocking set (DELIVERED, DEAD without strict)
- * unparks the key's new head (next_ms back to park_ms); any other way a head leaves (a
- * deleted connection) is covered by the park expiring: the row is simply looked at again.
- * Leasing is an UPDATE ... RETURNING the row, so the records come out of the same step.
- * Events are read after the commit on a reader: the writer only binds and steps.
+ * Claim is one writer job. It steps through at most 4 x limit due candidates in
+ * (next_ms, rowid) order — PENDING ones from deliveries_due (state, next_ms), expired leases
+ * from the partial index dispatch_leases — with the skipped connections filtered in SQL
+ * (json_each of a JSON array), only as far as it needs, and takes them in order. A
+ * candidate with an ordering key goes only if it is the head of its key: the oldest (rowid)
+ * of the rows that block a key, which the partial index dispatch_heads holds alone
+ * (PENDING, HELD, LEASED, strict DEAD), so that is one seek. A PENDING candidate that is
+ * not its key's head is parked: next_ms moves PARK_MS ahead and park_ms keeps its due time,
+ * so a long backlog behind one busy key neither fills every later scan (starving other
+ * keys) nor keeps next_due in the past. A completion that takes a head out of the blocking
+ * set (DELIVERED, DEAD without strict) unparks the key's new head (next_ms back to
+ * park_ms); any other way a head leaves (a deleted connection) is covered by the park
+ * expiring: the row is simply looked at again. Parks and leases are made after the scan,
+ * each in ONE statement over the rowids (WHERE rowid IN json_each): per-row statements
+ * journalled the same index pages once per row. Leasing is an UPDATE ... RETURNING, so the
+ * records come out of the same statement. Events are read after the commit on a reader,
+ * in one read transaction: the writer only binds and steps.
  */
 #include "server/store/store_dispatch.h"
 #include "server/store/store_int.h"
@@ -57,6 +60,9 @@ evb_err store_claims_load_events(evb_store *s, evb_claim *cs, size_t *n)
     evb_err e = store_reader_get(s, &r);
     if (e != EVB_OK)
         return e;
+    /* one read transaction for all of them, not one per event (each took and released
+     * the WAL read lock: fcntl calls were a third of the loading) */
+    int in_tx = sqlite3_exec(r->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
     size_t kept = 0;
     for (size_t i = 0; i < *n && e == EVB_OK; i++) {
         sqlite3_stmt *st = store_rstmt(
@@ -83,6 +89,8 @@ evb_err store_claims_load_events(evb_store *s, evb_claim *cs, size_t *n)
         }
         kept++;
     }
+    if (in_tx)
+        sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL);
     store_reader_put(s, r);
     if (e != EVB_OK)
         return e;
@@ -92,34 +100,18 @@ evb_err store_claims_load_events(evb_store *s, evb_claim *cs, size_t *n)
 
 /* ---- claim (writer job) ---- */
 
-typedef struct candidate {
-    int64_t rowid;
-    int state;
-    char *connection_id;
-    char *ordering_key;
-} candidate;
-
 typedef struct claim_job {
     store_sync_job sync;
     int64_t now, lease_ms;
     int limit;
     const char *skip_json;
-    candidate *cands; /* CANDIDATES_PER_CLAIM x limit slots */
-    size_t n_cands;
-    size_t *lease; /* limit slots: indexes into cands of the rows to lease */
+    int64_t *lease; /* limit slots: rows to lease, in candidate order */
     size_t n_lease;
+    int64_t *park; /* CANDIDATES_PER_CLAIM x limit slots: rows to park */
+    size_t n_park;
     evb_claim *claims; /* limit slots; delivery set, event NULL */
     size_t n_claims;
 } claim_job;
-
-static void candidates_clear(claim_job *x)
-{
-    for (size_t i = 0; i < x->n_cands; i++) {
-        free(x->cands[i].connection_id);
-        free(x->cands[i].ordering_key);
-    }
-    x->n_cands = 0;
-}
 
 static void claim_reset(store_job *j)
 {
@@ -129,13 +121,13 @@ static void claim_reset(store_job *j)
         x->claims[i].delivery = NULL;
     }
     x->n_claims = 0;
-    candidates_clear(x);
+    x->n_lease = x->n_park = 0;
 }
 
-/* Reads the due candidates into x->cands (the statement is reset before anything writes). */
-static evb_err read_candidates(evb_store *s, claim_job *x)
+/* The due candidates, in (next_ms, rowid) order: PENDING ones, and LEASED ones whose lease
+ * expired. Stepped only as far as the claim needs (nothing writes while it runs). */
+static sqlite3_stmt *candidates(evb_store *s, const claim_job *x, evb_err *e)
 {
-    evb_err e = EVB_OK;
     sqlite3_stmt *st = store_wstmt(
         s, WS_DISPATCH_CANDIDATES,
         "SELECT r, state, connection_id, ordering_key, next_ms FROM ("
@@ -150,30 +142,24 @@ static evb_err read_candidates(evb_store *s, claim_job *x)
         "AND connection_id NOT IN (SELECT value FROM json_each(?2)) "
         "ORDER BY lease_ms LIMIT ?3) "
         "ORDER BY next_ms, r LIMIT ?3",
-        &e);
+        e);
     if (st == NULL)
-        return e;
-    size_t cap = (size_t)x->limit * CANDIDATES_PER_CLAIM;
+        return NULL;
     sqlite3_bind_int64(st, 1, x->now);
     store_bind_text(st, 2, x->skip_json);
-    sqlite3_bind_int64(st, 3, (int64_t)cap);
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW && x->n_cands < cap) {
-        candidate *c = &x->cands[x->n_cands++];
-        int ok = 1;
-        c->rowid = sqlite3_column_int64(st, 0);
-        c->state = sqlite3_column_int(st, 1);
-        c->connection_id = store_col_text(st, 2, &ok);
-        c->ordering_key = store_col_text(st, 3, &ok);
-        if (!ok || c->connection_id == NULL || c->ordering_key == NULL) {
-            e = EVB_ERR_NOMEM;
-            break;
-        }
-    }
-    if (e == EVB_OK && rc != SQLITE_ROW && rc != SQLITE_DONE)
-        e = store_map_rc(rc);
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
+    sqlite3_bind_int64(st, 3, (int64_t)x->limit * CANDIDATES_PER_CLAIM);
+    return st;
+}
+
+/* A JSON array of the rowids (for json_each). */
+static evb_err rowid_json(const int64_t *rowids, size_t n, evb_buf *b)
+{
+    evb_buf_init(b, 0);
+    evb_err e = evb_buf_append(b, "[", 1);
+    for (size_t i = 0; e == EVB_OK && i < n; i++)
+        e = evb_buf_printf(b, "%s%lld", i ? "," : "", (long long)rowids[i]);
+    if (e == EVB_OK)
+        e = evb_buf_append(b, "]", 2); /* with the NUL */
     return e;
 }
 
@@ -195,19 +181,27 @@ static evb_err key_head(evb_store *s, const char *connection_id, const char *key
     return store_map_rc(rc);
 }
 
-static evb_err park(evb_store *s, const claim_job *x, int64_t rowid)
+/* Parks x->park (PENDING rows whose key is blocked by an older one) in one statement. */
+static evb_err park_all(evb_store *s, const claim_job *x)
 {
-    evb_err e = EVB_OK;
-    sqlite3_stmt *st = store_wstmt(s, WS_DISPATCH_PARK,
-                                   "UPDATE deliveries SET park_ms = CASE WHEN park_ms <> 0 "
-                                   "THEN park_ms ELSE max(next_ms, 1) END, next_ms = ?2 "
-                                   "WHERE rowid = ?1 AND state = 0",
-                                   &e);
-    if (st == NULL)
-        return e;
-    sqlite3_bind_int64(st, 1, rowid);
-    sqlite3_bind_int64(st, 2, x->now + PARK_MS);
-    return store_map_rc(store_step_done(st));
+    if (x->n_park == 0)
+        return EVB_OK;
+    evb_buf ids;
+    evb_err e = rowid_json(x->park, x->n_park, &ids);
+    sqlite3_stmt *st = e != EVB_OK ? NULL
+                                   : store_wstmt(s, WS_DISPATCH_PARK,
+                                                 "UPDATE deliveries SET park_ms = CASE WHEN "
+                                                 "park_ms <> 0 THEN park_ms ELSE max(next_ms, 1) "
+                                                 "END, next_ms = ?2 WHERE rowid IN (SELECT value "
+                                                 "FROM json_each(?1)) AND state = 0",
+                                                 &e);
+    if (st != NULL) {
+        store_bind_text(st, 1, ids.data);
+        sqlite3_bind_int64(st, 2, x->now + PARK_MS);
+        e = store_map_rc(store_step_done(st));
+    }
+    evb_buf_fini(&ids);
+    return e;
 }
 
 typedef struct lease_slot {
@@ -221,21 +215,15 @@ static int cmp_slot(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Leases the chosen rows in ONE statement (a statement per row journalled the same index
- * pages once per row: ~3/4 of a claim's writer time at 500 rows); the records (as updated)
- * go to x->claims in candidate order. x->lease holds candidate indexes. */
+/* Leases x->lease in ONE statement (a statement per row journalled the same index pages
+ * once per row: ~3/4 of a claim's writer time at 500 rows); the records (as updated) go
+ * to x->claims in candidate order. */
 static evb_err lease_all(evb_store *s, claim_job *x)
 {
     if (x->n_lease == 0)
         return EVB_OK;
     evb_buf ids;
-    evb_buf_init(&ids, 0);
-    evb_err e = evb_buf_append(&ids, "[", 1);
-    for (size_t i = 0; e == EVB_OK && i < x->n_lease; i++)
-        e = evb_buf_printf(&ids, "%s%lld", i ? "," : "",
-                           (long long)x->cands[x->lease[i]].rowid);
-    if (e == EVB_OK)
-        e = evb_buf_append(&ids, "]", 2); /* with the NUL */
+    evb_err e = rowid_json(x->lease, x->n_lease, &ids);
     sqlite3_stmt *st = e != EVB_OK ? NULL
                                    : store_wstmt(s, WS_DISPATCH_LEASE,
                                                  "UPDATE deliveries SET state = 2, lease_ms = ?2, "
@@ -258,7 +246,7 @@ static evb_err lease_all(evb_store *s, claim_job *x)
     if (slot == NULL || by_rowid == NULL)
         e = EVB_ERR_NOMEM;
     for (size_t k = 0; e == EVB_OK && k < x->n_lease; k++)
-        by_rowid[k] = (lease_slot){x->cands[x->lease[k]].rowid, k};
+        by_rowid[k] = (lease_slot){x->lease[k], k};
     if (e == EVB_OK)
         qsort(by_rowid, x->n_lease, sizeof *by_rowid, cmp_slot);
     while (e == EVB_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -293,29 +281,43 @@ static evb_err lease_all(evb_store *s, claim_job *x)
 static evb_err claim_run(evb_store *s, store_job *j)
 {
     claim_job *x = (claim_job *)j;
-    evb_err e = read_candidates(s, x);
-    x->n_lease = 0;
-    for (size_t i = 0; e == EVB_OK && i < x->n_cands && x->n_lease < (size_t)x->limit; i++) {
-        const candidate *c = &x->cands[i];
-        if (c->ordering_key[0] != '\0') {
-            /* the head of a key is the same whether or not an earlier candidate of this
-             * claim is already leased (PENDING and LEASED both block a key), so the leases
-             * can all be made at the end */
+    x->n_lease = x->n_park = 0;
+    evb_err e = EVB_OK;
+    sqlite3_stmt *st = candidates(s, x, &e);
+    if (st == NULL)
+        return e;
+    int rc = SQLITE_DONE;
+    while (x->n_lease < (size_t)x->limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t rowid = sqlite3_column_int64(st, 0);
+        const char *conn = (const char *)sqlite3_column_text(st, 2);
+        const char *key = (const char *)sqlite3_column_text(st, 3);
+        if (conn == NULL || key == NULL) {
+            e = EVB_ERR_NOMEM;
+            break;
+        }
+        if (key[0] != '\0') {
+            /* PENDING and LEASED rows both block a key, so its head is the same whether or
+             * not an earlier candidate of this claim is leased yet: leases and parks are
+             * all made after the scan */
             int64_t head = 0;
-            e = key_head(s, c->connection_id, c->ordering_key, &head);
-            if (e != EVB_OK)
+            if ((e = key_head(s, conn, key, &head)) != EVB_OK)
                 break;
-            if (head != c->rowid) { /* an older one of its key is not done */
-                if (c->state == EVB_DELIVERY_PENDING)
-                    e = park(s, x, c->rowid);
+            if (head != rowid) { /* an older one of its key is not done */
+                if (sqlite3_column_int(st, 1) == EVB_DELIVERY_PENDING)
+                    x->park[x->n_park++] = rowid;
                 continue;
             }
         }
-        x->lease[x->n_lease++] = i;
+        x->lease[x->n_lease++] = rowid;
     }
+    if (e == EVB_OK && rc != SQLITE_ROW && rc != SQLITE_DONE)
+        e = store_map_rc(rc);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (e == EVB_OK)
+        e = park_all(s, x);
     if (e == EVB_OK)
         e = lease_all(s, x);
-    candidates_clear(x);
     return e;
 }
 
@@ -336,15 +338,15 @@ evb_err sq_delivery_claim(evb_store *s, int64_t now_ms, int64_t lease_ms, int li
     if (e != EVB_OK)
         return e;
     x.skip_json = skip_json;
-    x.cands = calloc((size_t)limit * CANDIDATES_PER_CLAIM, sizeof *x.cands);
+    x.park = calloc((size_t)limit * CANDIDATES_PER_CLAIM, sizeof *x.park);
     x.claims = calloc((size_t)limit, sizeof *x.claims);
     x.lease = calloc((size_t)limit, sizeof *x.lease);
-    if (x.cands == NULL || x.claims == NULL || x.lease == NULL)
+    if (x.park == NULL || x.claims == NULL || x.lease == NULL)
         e = EVB_ERR_NOMEM;
     if (e == EVB_OK)
         e = store_run_sync(s, &x.sync);
     free(skip_json);
-    free(x.cands);
+    free(x.park);
     free(x.lease);
     size_t n = x.n_claims;
     if (e == EVB_OK)
@@ -406,45 +408,58 @@ static evb_err record_attempt(evb_store *s, const complete_job *x)
     return store_map_rc(store_step_done(st));
 }
 
+/* Finds the delivery under this lease: a SELECT by id, then an UPDATE by rowid (an
+ * UPDATE ... RETURNING builds an ephemeral table per statement: ~1/6 of a completion). */
 static evb_err complete_run(evb_store *s, store_job *j)
 {
     complete_job *x = (complete_job *)j;
     const evb_attempt *a = x->a;
     evb_err e = EVB_OK;
-    sqlite3_stmt *st = store_wstmt(
-        s, WS_DISPATCH_COMPLETE,
-        "UPDATE deliveries SET state = ?2, next_ms = CASE WHEN ?2 = 0 THEN ?3 ELSE next_ms "
-        "END, lease_ms = 0, last_status = ?4, last_error = ?5, update_ms = ?6 "
-        "WHERE id = ?1 AND state = 2 AND attempts = ?7 "
-        "RETURNING connection_id, ordering_key, strict",
-        &e);
+    sqlite3_stmt *st = store_wstmt(s, WS_DISPATCH_COMPLETE_FIND,
+                                   "SELECT rowid, ordering_key, strict, connection_id "
+                                   "FROM deliveries WHERE id = ?1 AND state = 2 AND attempts = ?2",
+                                   &e);
     if (st == NULL)
         return e;
-    int64_t end = store_attempt_end_ms(a);
     store_bind_text(st, 1, x->id);
-    sqlite3_bind_int(st, 2, x->state);
-    sqlite3_bind_int64(st, 3, x->next_ms);
-    sqlite3_bind_int64(st, 4, store_attempt_status(a));
-    store_bind_text(st, 5, a->error != NULL ? a->error : "");
-    sqlite3_bind_int64(st, 6, end);
-    sqlite3_bind_int(st, 7, a->attempt);
-    int found = 0, unblocks = 0, ok = 1;
+    sqlite3_bind_int(st, 2, a->attempt);
+    int64_t rowid = 0;
     char *conn = NULL, *key = NULL;
+    int ok = 1;
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
-        found = 1;
-        conn = store_col_text(st, 0, &ok);
-        key = store_col_text(st, 1, &ok);
-        int strict = sqlite3_column_int(st, 2);
-        unblocks = store_complete_unblocks(x->state, strict);
+        rowid = sqlite3_column_int64(st, 0);
+        const char *k = (const char *)sqlite3_column_text(st, 1);
+        if (k != NULL && k[0] != '\0' &&
+            store_complete_unblocks(x->state, sqlite3_column_int(st, 2))) {
+            key = store_col_text(st, 1, &ok);
+            conn = store_col_text(st, 3, &ok);
+        }
     }
-    rc = store_step_done(st);
+    if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+        rc = SQLITE_OK;
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
     e = !ok ? EVB_ERR_NOMEM : store_map_rc(rc);
-    if (e == EVB_OK && !found)
+    if (e == EVB_OK && rowid == 0)
         e = EVB_ERR_PRECONDITION; /* not this lease any more: nothing written */
+    if (e == EVB_OK && (st = store_wstmt(s, WS_DISPATCH_COMPLETE,
+                                         "UPDATE deliveries SET state = ?2, next_ms = CASE WHEN "
+                                         "?2 = 0 THEN ?3 ELSE next_ms END, lease_ms = 0, "
+                                         "last_status = ?4, last_error = ?5, update_ms = ?6 "
+                                         "WHERE rowid = ?1",
+                                         &e)) != NULL) {
+        sqlite3_bind_int64(st, 1, rowid);
+        sqlite3_bind_int(st, 2, x->state);
+        sqlite3_bind_int64(st, 3, x->next_ms);
+        sqlite3_bind_int64(st, 4, store_attempt_status(a));
+        store_bind_text(st, 5, a->error != NULL ? a->error : "");
+        sqlite3_bind_int64(st, 6, store_attempt_end_ms(a));
+        e = store_map_rc(store_step_done(st));
+    }
     if (e == EVB_OK)
         e = record_attempt(s, x);
-    if (e == EVB_OK && unblocks && key != NULL && key[0] != '\0')
+    if (e == EVB_OK && key != NULL)
         e = unpark_head(s, conn, key);
     free(conn);
     free(key);
