@@ -31,9 +31,9 @@
 #define COMP "delivery"
 #define IDLE_POLL_MS 1000
 #define LIMIT_POLL_MS 50          /* due work held back by a limit: look again this soon */
-#define CLAIM_MAX 500             /* rows per claim (the store takes 1..1000) */
-#define READY_MAX 1024            /* claimed rows waiting to start, over all connections */
-#define PREFETCH_HORIZON_MS 100   /* claim ahead what a connection finishes in this time */
+#define CLAIM_MAX 1000            /* rows per claim (the store takes 1..1000) */
+#define READY_MAX 2048            /* claimed rows waiting to start, over all connections */
+#define PREFETCH_HORIZON_MS 250   /* claim ahead what a connection finishes in this time */
 #define RATE_WINDOW_MS 250        /* window of the per-connection finish rate */
 
 /* A claimed delivery waiting for a transfer slot. */
@@ -61,6 +61,7 @@ struct evb_dispatcher {
     atomic_int poke;     /* new deliveries committed, or a retry: claim again */
     int finished;        /* transfers finished since the last claim request */
     int64_t next_claim_ms; /* monotonic: claim again by then at the latest */
+    int64_t blind_claim_ms; /* monotonic: the next claim with every connection skipped */
 };
 
 static void list_add(evb_dispatcher *d, xfer *x)
@@ -514,13 +515,21 @@ static void request_claim(evb_dispatcher *d)
     long limit = room < CLAIM_MAX ? room : CLAIM_MAX;
     if (capacity < limit)
         limit = capacity;
-    if (limit <= 0 && d->in_flight == 0 && d->n_ready == 0)
-        limit = 1; /* a connection created since the refresh */
+    if (limit <= 0 && d->in_flight == 0 && d->n_ready == 0 && now >= d->blind_claim_ms) {
+        /* every known connection is held back: rows of one not in the cache (created since
+         * the refresh, or deleted: dead-lettered at start) are looked for once a second */
+        limit = 1;
+        d->blind_claim_ms = now + IDLE_POLL_MS;
+    }
     if (skip == NULL || limit <= 0) {
         free(skip);
         d->claim_again = 0;
         d->finished = 0;
-        d->next_claim_ms = next_claim_at(d, now);
+        /* held back by limits: no store read here (a round trip on PostgreSQL, and this
+         * runs after every finished transfer while the queue is full); a finished transfer
+         * looks again at once, a rate limit's tokens within LIMIT_POLL_MS */
+        d->next_claim_ms = now + (d->in_flight + (long)d->n_ready > 0 ? IDLE_POLL_MS
+                                                                        : LIMIT_POLL_MS);
         return;
     }
     evb_err rc = evb_claimer_request(d->claimer, d->opt.lease_ms, (int)limit, skip, n_skip);
