@@ -2,7 +2,9 @@
  * std.contract change events with N unary callers or M streams, batch B, for a duration or
  * a count, optionally at a fixed offered rate, and reports events/s and publish latency; with
  * --deliver it also runs an HTTP receiver on loopback, registers it as an action with a
- * connection, and reports delivered events/s and publish -> receiver latency.
+ * connection, and reports delivered events/s and publish -> receiver latency. --backlog
+ * pauses that connection while publishing and resumes it afterwards: delivered events/s is
+ * then how fast the backlog drains, the delivery path alone (no publishing meanwhile).
  *
  * Set-up (admin key from --admin-key-file, or --key when that is an admin key): GetSchema of
  * both models (status values for the generator), ValidatePayload of every generated payload,
@@ -42,7 +44,7 @@ typedef struct opts {
     double duration, warmup, rate, drain;
     uint64_t count;
     int batch, concurrency, stream, window, threads, connections, deliver, echo, big;
-    int deadline_ms, sink_port, no_validate;
+    int deadline_ms, sink_port, no_validate, backlog;
 } opts;
 
 static void usage(FILE *to)
@@ -68,6 +70,9 @@ static void usage(FILE *to)
             "  --deliver              run an HTTP receiver and route every event to it\n"
             "  --sink-port N          its port [0 = any]\n"
             "  --drain SECONDS        wait for outstanding deliveries at the end [30]\n"
+            "  --backlog              with --deliver: the connection is paused while publishing,\n"
+            "                         then resumed; delivered/s is then the rate at which the\n"
+            "                         backlog drains (the delivery path alone, no publishing)\n"
             "  --echo                 the echo service (transport baseline), no set-up\n"
             "  --connector NAME  --org ORG  --isv ISV   [bench-crm, bench-org, bench]\n"
             "  --deadline-ms N        per call [10000]\n"
@@ -86,7 +91,8 @@ static int parse_args(int argc, char **argv, opts *o)
         {"deliver", 0, 0, 'D'},      {"sink-port", 1, 0, 'p'},   {"drain", 1, 0, 'R'},
         {"echo", 0, 0, 'e'},         {"connector", 1, 0, 'N'},   {"org", 1, 0, 'o'},
         {"isv", 1, 0, 'i'},          {"deadline-ms", 1, 0, 'T'}, {"label", 1, 0, 'l'},
-        {"no-validate", 0, 0, 'V'},  {"help", 0, 0, 'h'},        {0, 0, 0, 0}};
+        {"no-validate", 0, 0, 'V'},  {"help", 0, 0, 'h'},        {"backlog", 0, 0, 'B'},
+        {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->addr = getenv("EVB_ADDR") ? getenv("EVB_ADDR") : "127.0.0.1:50051";
     o->key = getenv("EVB_API_KEY");
@@ -138,6 +144,7 @@ static int parse_args(int argc, char **argv, opts *o)
         case 'T': o->deadline_ms = atoi(optarg); break;
         case 'l': o->label = optarg; break;
         case 'V': o->no_validate = 1; break;
+        case 'B': o->backlog = o->deliver = 1; break;
         case 'h': usage(stdout); exit(0);
         default: return -1;
         }
@@ -303,6 +310,18 @@ static void delete_action(bench_rpc *r, const char *name)
     req.name = (char *)name;
     (void)call_msg(r, "/evbridge.v1.ConnectorService/DeleteAction", &req.base, NULL, NULL,
                    GRPC_STATUS_NOT_FOUND);
+}
+
+/* PauseConnection / ResumeConnection. */
+static int set_paused(bench_rpc *r, const char *conn_id, int paused)
+{
+    Evbridge__V1__PauseConnectionRequest p = EVBRIDGE__V1__PAUSE_CONNECTION_REQUEST__INIT;
+    Evbridge__V1__ResumeConnectionRequest q = EVBRIDGE__V1__RESUME_CONNECTION_REQUEST__INIT;
+    p.id = q.id = (char *)conn_id;
+    return paused ? call_msg(r, "/evbridge.v1.ConnectorService/PauseConnection", &p.base, NULL,
+                             NULL, -1)
+                  : call_msg(r, "/evbridge.v1.ConnectorService/ResumeConnection", &q.base, NULL,
+                             NULL, -1);
 }
 
 /* Deletes the org's connections of the bench connector (left by an interrupted run). */
@@ -473,8 +492,10 @@ int main(int argc, char **argv)
             }
             if (create_route(adm, &o, port, action, sizeof action, conn_id, sizeof conn_id) != 0)
                 goto out;
-            printf("receiver: http://127.0.0.1:%d/events, action %s, connection %s\n", port,
-                   action, conn_id);
+            printf("receiver: http://127.0.0.1:%d/events, action %s, connection %s%s\n", port,
+                   action, conn_id, o.backlog ? " (paused while publishing)" : "");
+            if (o.backlog && set_paused(adm, conn_id, 1) != 0)
+                goto out;
         }
     }
 
@@ -513,7 +534,7 @@ int main(int argc, char **argv)
         .deadline_ms = o.deadline_ms,
         .reqs = reqs,
         .n_reqs = n_reqs,
-        .on_window = sink ? on_window : NULL,
+        .on_window = sink && !o.backlog ? on_window : NULL,
         .on_window_arg = sink,
     };
     double la0 = load_avg1();
@@ -547,10 +568,17 @@ int main(int argc, char **argv)
     bench_hist e2e;
     memset(&e2e, 0, sizeof e2e);
     if (sink != NULL) {
+        if (o.backlog) { /* the backlog drains from here: that is the window */
+            bench_sink_window_open(sink);
+            if (set_paused(adm, conn_id, 0) != 0)
+                goto out;
+        }
         int64_t t0 = bench_now_ns();
         uint64_t want = res.events_acked;
         while (bench_sink_total(sink) < want && (double)(bench_now_ns() - t0) / 1e9 < o.drain)
-            usleep(20000);
+            usleep(o.backlog ? 1000 : 20000);
+        if (o.backlog)
+            bench_sink_window_close(sink);
         drain_s = (double)(bench_now_ns() - t0) / 1e9;
         total = bench_sink_total(sink);
         bench_sink_report(sink, &delivered, &dwin, &e2e, &no_ts);
@@ -559,6 +587,9 @@ int main(int argc, char **argv)
                (unsigned long long)delivered, dwin > 0 ? (double)delivered / dwin : 0,
                (unsigned long long)total, (unsigned long long)want,
                total >= want ? "delivered" : "NOT all delivered", drain_s);
+        if (o.backlog)
+            printf("(backlog: the connection was paused while publishing; end-to-end latency "
+                   "below includes the pause)\n");
         printf("end-to-end latency ms (publish -> receiver): p50 %.3f  p99 %.3f  p99.9 %.3f  "
                "max %.3f\n",
                bench_hist_quantile_ms(&e2e, 0.5), bench_hist_quantile_ms(&e2e, 0.99),
@@ -581,11 +612,12 @@ int main(int argc, char **argv)
            (unsigned long long)res.events_dedup, pool_bytes / n_pool, la0, la1);
     if (sink != NULL)
         printf(",\"delivered\":%llu,\"delivered_per_sec\":%.1f,\"e2e_p50_ms\":%.3f,"
-               "\"e2e_p99_ms\":%.3f,\"e2e_p999_ms\":%.3f,\"delivered_all\":%s,\"drain_s\":%.2f",
+               "\"e2e_p99_ms\":%.3f,\"e2e_p999_ms\":%.3f,\"delivered_all\":%s,\"drain_s\":%.2f,"
+               "\"backlog\":%s",
                (unsigned long long)delivered, dwin > 0 ? (double)delivered / dwin : 0,
                bench_hist_quantile_ms(&e2e, 0.5), bench_hist_quantile_ms(&e2e, 0.99),
                bench_hist_quantile_ms(&e2e, 0.999), total >= res.events_acked ? "true" : "false",
-               drain_s);
+               drain_s, o.backlog ? "true" : "false");
     printf("}\n");
     fflush(stdout);
     rc = res.events_ok > 0 && (sink == NULL || total > 0) ? 0 : 1;
