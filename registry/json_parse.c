@@ -825,7 +825,7 @@ value:
         } else {
             if (ps->nvals == ps->cap_vals) {
                 evb_json **nv =
-                    grow(ps->vals, ps->vals_inline, &ps->cap_vals, sizeof *nv, ps->nvals);
+                    grow(ps->vals, ps->vals_inline, &ps->cap_vals, sizeof(evb_json *), ps->nvals);
                 if (nv == NULL)
                     return nomem(ps);
                 ps->vals = nv;

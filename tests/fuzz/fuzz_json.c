@@ -131,7 +131,10 @@ static bool same(const evb_json *v, json_t *j)
         if (d == floor(d) && fabs(d) <= TWO53)
             return evb_json_typeof(v) == EVB_JSON_INTEGER && evb_json_int(v) == (int64_t)d;
         double got = evb_json_number(v);
-        return evb_json_typeof(v) == EVB_JSON_REAL && memcmp(&got, &d, sizeof d) == 0;
+        uint64_t gb, db; /* bit for bit */
+        memcpy(&gb, &got, sizeof gb);
+        memcpy(&db, &d, sizeof db);
+        return evb_json_typeof(v) == EVB_JSON_REAL && gb == db;
     }
     case JSON_STRING: {
         size_t n;
