@@ -31,13 +31,19 @@
  *    connections: delivered and dead deliveries outlive a deleted connection (traces).
  *    Indexes: due work (state, next_ms); a connection's deliveries in a state, in event
  *    order (connection_id, state, event_seq); an event's deliveries (event_seq); ordering
- *    (connection_id, ordering_key, state, event_seq) to find the head of an ordering key.
+ *    (connection_id, ordering_key, state, event_seq) to find the head of an ordering key
+ *    (dropped in step 6: dispatch_heads does that since step 4).
  *  - deliveries, delivery_attempts and event_filter cascade from their parent, so a later
  *    retention purge of events (or of deliveries) takes what hangs off them along.
  *  - delivery_attempts (one row per attempt, for TraceEvent) and event_filter (the Filter
  *    step's JSON, one row per event) are keyed by their parent's key.
  *
  * Design notes on step 5 (retention.h): events_by_recv serves the pruning of old events.
+ *
+ * Design notes on step 6: deliveries_by_order (step 3) has had no reader since step 4's
+ * dispatch_heads finds a key's head, yet every delivery insert and every state change
+ * (claim, completion) maintained it: ~15 % of the outbox bookkeeping's CPU
+ * (docs/benchmarks.md, "Delivery path"). The PostgreSQL schema never had it.
  *
  * Design notes on step 4 (dispatch, store_dispatch.h):
  *  - deliveries.strict (fault tolerance NONE: a DEAD delivery blocks its ordering key) and
@@ -203,6 +209,8 @@ static const migration MIGRATIONS[] = {
      " error TEXT NOT NULL DEFAULT '');"
      "CREATE INDEX delivery_attempts_by_delivery ON delivery_attempts(delivery_id);"},
     {5, "retention: events by receive time", "CREATE INDEX events_by_recv ON events(recv_ms);"},
+    {6, "dispatch: drop deliveries_by_order (dispatch_heads finds a key's head)",
+     "DROP INDEX IF EXISTS deliveries_by_order;"},
 };
 
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))

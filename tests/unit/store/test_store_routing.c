@@ -739,15 +739,15 @@ static void test_migration(void)
     CU_ASSERT_EQUAL(db_int(dir, q_step), 1);
     int64_t applied = db_int(dir, q_applied);
     CU_ASSERT_TRUE(applied > 0);
-    if (test_pg_url() == NULL) {
+    /* no deliveries_by_order on either: SQLite's step 6 drops it, PostgreSQL never had it
+     * (dispatch_heads finds a key's head) */
+    CU_ASSERT_EQUAL(db_index_count(dir, "'deliveries_due', 'deliveries_by_connection', "
+                                        "'deliveries_by_event', 'deliveries_by_order'"),
+                    3);
+    if (test_pg_url() == NULL)
         CU_ASSERT_EQUAL(db_int(dir, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
                                     "tbl_name = 'deliveries' AND name LIKE 'deliveries_%'"),
-                        4);
-    } else { /* no deliveries_by_order there: dispatch_heads orders by rid (pg_migrate.c) */
-        CU_ASSERT_EQUAL(db_index_count(dir, "'deliveries_due', 'deliveries_by_connection', "
-                                            "'deliveries_by_event'"),
                         3);
-    }
 
     s = open_store(dir); /* reopen: step 3 is not applied again, data kept */
     evb_action_rec *a = NULL;
