@@ -236,7 +236,8 @@ p(f"- Machine: {cpu}, {os.cpu_count()} CPUs (nproc), Linux {platform.release()} 
   f"engineers' builds and tests, so absolute figures are pessimistic when these are high; "
   f"every process (client, server, baseline) shares the same CPUs.")
 p(f"- evbridge 0.1.0 (`{rev}`), build type {bt}, {cc}; gRPC core {grpc}, SQLite {sqlite}; "
-  f"server defaults (synchronous=FULL, worker threads = cores, max 64 deliveries in flight).")
+  f"server defaults (synchronous=FULL, worker threads = cores, max 256 deliveries in flight, "
+  f"16 per connection).")
 p(f"- Load: evb-bench, 2 client threads (one completion queue each), 2 TCP connections; batch 10 × "
   f"~1.2 KB events (std.customer and std.contract, mean {pu.get('payload_bytes_mean', '?')} B) or "
   f"1 × ~16 KB (std.contract with 60+ lines); unary: 32 calls in flight; streams: 4 × 16 requests "

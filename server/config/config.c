@@ -71,7 +71,7 @@ static const opt_def opts[] = {
      "(env: comma-separated)"},
     {"max-pattern-bytes", "EVB_MAX_PATTERN_BYTES", T_INT, OFF(max_pattern_bytes), "4096", 64,
      1 << 20, "max size of a connection's event pattern (JSON text)"},
-    {"max-deliveries", "EVB_MAX_DELIVERIES", T_INT, OFF(max_deliveries), "64", 1, 4096,
+    {"max-deliveries", "EVB_MAX_DELIVERIES", T_INT, OFF(max_deliveries), "256", 1, 4096,
      "delivery transfers in flight at once"},
     {"delivery-lease-ms", "EVB_DELIVERY_LEASE_MS", T_INT, OFF(delivery_lease_ms), "150000", 1000,
      3600000,

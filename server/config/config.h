@@ -32,7 +32,7 @@ typedef struct evb_config {
     char *tls_key;
     char *tls_client_ca;      /* set = mutual TLS */
     char *allow_target_cidrs; /* comma-separated CIDRs exempt from the SSRF guard; NULL none */
-    int max_deliveries;       /* delivery transfers in flight; default 64 */
+    int max_deliveries;       /* delivery transfers in flight; default 256 */
     int delivery_lease_ms;    /* dispatcher claim lease; default 150000 */
     int max_pattern_bytes;    /* event pattern size limit; default 4096 */
     int key_rate;             /* calls per second per API key; 0 = unlimited (default) */
