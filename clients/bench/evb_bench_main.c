@@ -568,10 +568,14 @@ int main(int argc, char **argv)
     bench_hist e2e;
     memset(&e2e, 0, sizeof e2e);
     if (sink != NULL) {
-        if (o.backlog) { /* the backlog drains from here: that is the window */
-            bench_sink_window_open(sink);
+        if (o.backlog) { /* the window: from the first delivery after the resume (which
+                          * makes the held deliveries pending: not the delivery path) */
             if (set_paused(adm, conn_id, 0) != 0)
                 goto out;
+            int64_t r0 = bench_now_ns();
+            while (bench_sink_total(sink) == 0 && (double)(bench_now_ns() - r0) / 1e9 < o.drain)
+                usleep(1000);
+            bench_sink_window_open(sink);
         }
         int64_t t0 = bench_now_ns();
         uint64_t want = res.events_acked;
