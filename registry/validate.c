@@ -10,13 +10,19 @@
 #include "registry/validate_int.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static size_t push_raw(pathbuf *p, const char *seg, size_t n, bool escape)
+/* A JSON pointer being materialised from a segment chain (at most VAL_PATH_MAX - 1 bytes). */
+typedef struct pathbuf {
+    char s[VAL_PATH_MAX];
+    size_t len;
+} pathbuf;
+
+static void push_raw(pathbuf *p, const char *seg, size_t n, bool escape)
 {
-    size_t mark = p->len;
     char *o = p->s + p->len, *end = p->s + VAL_PATH_MAX - 1;
     if (o < end)
         *o++ = '/';
@@ -32,39 +38,33 @@ static size_t push_raw(pathbuf *p, const char *seg, size_t n, bool escape)
     }
     *o = '\0';
     p->len = (size_t)(o - p->s);
-    return mark;
 }
 
-size_t kpush(vctx *c, const char *seg, size_t n)
+/* Builds the pointer of the chain ending at top into p. Every segment writes at least its
+ * '/' until the buffer is full, so segments at depth VAL_PATH_MAX - 1 or deeper add nothing. */
+static void materialise(pathbuf *p, const pseg *top)
 {
-    return push_raw(&c->kp, seg, n, true);
-}
-
-size_t kpush_index(vctx *c, size_t i)
-{
-    char b[24];
-    int n = snprintf(b, sizeof b, "%zu", i);
-    return push_raw(&c->kp, b, (size_t)n, false);
-}
-
-size_t ipush(vctx *c, const char *seg, size_t n)
-{
-    c->idepth++;
-    return push_raw(&c->ip, seg, n, true);
-}
-
-size_t ipush_index(vctx *c, size_t i)
-{
-    char b[24];
-    int n = snprintf(b, sizeof b, "%zu", i);
-    c->idepth++;
-    return push_raw(&c->ip, b, (size_t)n, false);
-}
-
-void ppop(pathbuf *p, size_t mark)
-{
-    p->len = mark;
-    p->s[mark] = '\0';
+    const pseg *v[VAL_PATH_MAX - 1];
+    size_t cnt = 0;
+    for (const pseg *g = top; g != NULL; g = g->up) {
+        if (g->depth < VAL_PATH_MAX - 1) {
+            if (cnt == 0)
+                cnt = g->depth + 1;
+            v[g->depth] = g;
+        }
+    }
+    p->len = 0;
+    p->s[0] = '\0';
+    for (size_t i = 0; i < cnt; i++) {
+        const pseg *g = v[i];
+        if (g->s != NULL) {
+            push_raw(p, g->s, g->n == SEG_STRLEN ? strlen(g->s) : g->n, true);
+        } else {
+            char b[24];
+            int n = snprintf(b, sizeof b, "%zu", g->n);
+            push_raw(p, b, (size_t)n, false);
+        }
+    }
 }
 
 static void copy_field(char *dst, size_t cap, const char *src)
@@ -83,12 +83,16 @@ bool vfail(vctx *c, const char *kw, const char *fmt, ...)
     if (c->quiet || c->stop || c->err)
         return false;
     evb_schema_violation *v = &c->res->violations[c->res->count++];
-    copy_field(v->instance_path, sizeof v->instance_path, c->ip.s);
-    size_t mark = c->kp.len;
+    pathbuf p;
+    materialise(&p, c->ip);
+    copy_field(v->instance_path, sizeof v->instance_path, p.s);
+    pseg g;
     if (kw != NULL)
-        kpush(c, kw, strlen(kw));
-    copy_field(v->keyword_location, sizeof v->keyword_location, c->kp.s);
-    ppop(&c->kp, mark);
+        seg_push(&c->kp, &g, kw, SEG_STRLEN);
+    materialise(&p, c->kp);
+    if (kw != NULL)
+        seg_pop(&c->kp, &g);
+    copy_field(v->keyword_location, sizeof v->keyword_location, p.s);
     char msg[sizeof v->message + 8];
     va_list ap;
     va_start(ap, fmt);
@@ -148,15 +152,17 @@ static bool eval_body(vctx *c, const snode *n, const evb_json *inst, evset *ev)
 {
     bool ok = true;
     if (n->ref != NULL) {
-        size_t m = kpush(c, "$ref", 4);
+        pseg g;
+        seg_push(&c->kp, &g, "$ref", 4);
         bool r = eval(c, n->ref, inst, ev);
-        ppop(&c->kp, m);
+        seg_pop(&c->kp, &g);
         STEP(ok, c, r);
     }
     if (n->dynref != NULL) {
-        size_t m = kpush(c, "$dynamicRef", 11);
+        pseg g;
+        seg_push(&c->kp, &g, "$dynamicRef", 11);
         bool r = eval(c, dynamic_target(c, n), inst, ev);
-        ppop(&c->kp, m);
+        seg_pop(&c->kp, &g);
         STEP(ok, c, r);
     }
     STEP(ok, c, check_assertions(c, n, inst));
@@ -216,9 +222,10 @@ evb_err evb_schema_validate_value(const evb_schema *s, const evb_json *instance,
     res->valid = false;
     res->truncated = false;
     res->count = 0;
-    vctx *c = calloc(1, sizeof *c);
+    vctx *c = malloc(sizeof *c);
     if (c == NULL)
         return evb_error_set(err, EVB_ERR_NOMEM, NULL, "out of memory");
+    memset(c, 0, offsetof(vctx, scope)); /* scope[] is written before it is read */
     c->s = s;
     c->res = res;
     c->limit = (res->limit == 0 || res->limit > EVB_SCHEMA_MAX_VIOLATIONS)
@@ -232,7 +239,9 @@ evb_err evb_schema_validate_value(const evb_schema *s, const evb_json *instance,
     pcre2_match_data_free(c->md);
     evb_err rc = EVB_OK;
     if (c->err) {
-        rc = evb_error_set(err, c->err, c->ip.s, "%s", c->errmsg);
+        pathbuf p;
+        materialise(&p, c->ip);
+        rc = evb_error_set(err, c->err, p.s, "%s", c->errmsg);
         res->count = 0;
         res->truncated = false;
         ok = false;

@@ -13,13 +13,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Binary search in keys sorted by (bytes, length); the first byte is compared inline, which
+ * settles most steps without a memcmp call. */
 static const named_node *find_named(const named_node *a, size_t n, const char *k, size_t kl)
 {
     size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         size_t m = a[mid].klen < kl ? a[mid].klen : kl;
-        int c = m ? memcmp(a[mid].key, k, m) : 0;
+        unsigned char x = m ? (unsigned char)a[mid].key[0] : 0, y = m ? (unsigned char)k[0] : 0;
+        int c = x != y ? (x < y ? -1 : 1) : m > 1 ? memcmp(a[mid].key + 1, k + 1, m - 1) : 0;
         if (c == 0)
             c = (a[mid].klen > kl) - (a[mid].klen < kl);
         if (c == 0)
@@ -37,17 +40,19 @@ static bool descend(vctx *c, const snode *child, const evb_json *inst, const cha
                     const char *kseg, size_t kseg_n, bool kseg_index, size_t kidx, const char *iseg,
                     size_t iseg_n, size_t iidx)
 {
-    size_t km = kpush(c, kw, strlen(kw));
+    const pseg *ktop = c->kp;
+    pseg kg, kg2, ig;
+    seg_push(&c->kp, &kg, kw, SEG_STRLEN);
     if (kseg != NULL)
-        kpush(c, kseg, kseg_n);
+        seg_push(&c->kp, &kg2, kseg, kseg_n);
     else if (kseg_index)
-        kpush_index(c, kidx);
-    size_t id = c->idepth;
-    size_t im = iseg ? ipush(c, iseg, iseg_n) : ipush_index(c, iidx);
+        seg_push(&c->kp, &kg2, NULL, kidx);
+    size_t id = c->idepth++;
+    seg_push(&c->ip, &ig, iseg, iseg ? iseg_n : iidx);
     bool r = eval(c, child, inst, NULL);
-    ppop(&c->ip, im);
+    seg_pop(&c->ip, &ig);
     c->idepth = id;
-    ppop(&c->kp, km);
+    c->kp = ktop;
     return r;
 }
 
@@ -56,10 +61,11 @@ static bool additional(vctx *c, const snode *n, const char *key, size_t kl, cons
     if (n->additional->is_bool && !n->additional->bool_val) {
         char q[120];
         quote(q, sizeof q, key, kl);
-        size_t id = c->idepth;
-        size_t im = ipush(c, key, kl);
+        size_t id = c->idepth++;
+        pseg ig;
+        seg_push(&c->ip, &ig, key, kl);
         bool r = vfail(c, "additionalProperties", "property \"%s\" is not allowed", q);
-        ppop(&c->ip, im);
+        seg_pop(&c->ip, &ig);
         c->idepth = id;
         return r;
     }
@@ -130,10 +136,11 @@ bool check_object(vctx *c, const snode *n, const evb_json *inst, evset *ev)
         const named_node *ds = &n->dep_schemas[d];
         if (evb_json_getn(inst, ds->key, ds->klen) == NULL)
             continue;
-        size_t km = kpush(c, n->dep_schemas_kw, strlen(n->dep_schemas_kw));
-        kpush(c, ds->key, ds->klen);
+        pseg kg, kg2;
+        seg_push(&c->kp, &kg, n->dep_schemas_kw, SEG_STRLEN);
+        seg_push(&c->kp, &kg2, ds->key, ds->klen);
         bool r = eval(c, ds->node, inst, ev);
-        ppop(&c->kp, km);
+        c->kp = kg.up;
         STEP(ok, c, r);
     }
     return ok && !c->err;
@@ -260,10 +267,11 @@ bool check_combinators(vctx *c, const snode *n, const evb_json *inst, evset *ev)
 {
     bool ok = true;
     for (size_t i = 0; i < n->n_all; i++) {
-        size_t km = kpush(c, "allOf", 5);
-        kpush_index(c, i);
+        pseg kg, kg2;
+        seg_push(&c->kp, &kg, "allOf", 5);
+        seg_push(&c->kp, &kg2, NULL, i);
         bool r = eval(c, n->all_of[i], inst, ev);
-        ppop(&c->kp, km);
+        c->kp = kg.up;
         STEP(ok, c, r);
     }
     STEP(ok, c, check_any_one(c, n, inst, ev));
@@ -280,9 +288,10 @@ bool check_combinators(vctx *c, const snode *n, const evb_json *inst, evset *ev)
             return false;
         const snode *next = r ? n->then_ : n->else_;
         if (next != NULL) {
-            size_t km = kpush(c, r ? "then" : "else", 4);
+            pseg kg;
+            seg_push(&c->kp, &kg, r ? "then" : "else", 4);
             bool r2 = eval(c, next, inst, ev);
-            ppop(&c->kp, km);
+            seg_pop(&c->kp, &kg);
             STEP(ok, c, r2);
         }
     }
@@ -303,8 +312,9 @@ bool check_unevaluated(vctx *c, const snode *n, const evb_json *inst, evset *ev)
         const evb_json *val = obj ? evb_json_value_at(inst, i) : evb_json_at(inst, i);
         if (u->is_bool && !u->bool_val) {
             char q[120];
-            size_t id = c->idepth;
-            size_t im = obj ? ipush(c, key, kl) : ipush_index(c, i);
+            size_t id = c->idepth++;
+            pseg ig;
+            seg_push(&c->ip, &ig, key, obj ? kl : i);
             if (obj)
                 quote(q, sizeof q, key, kl);
             bool r = obj ? vfail(c, kw,
@@ -315,7 +325,7 @@ bool check_unevaluated(vctx *c, const snode *n, const evb_json *inst, evset *ev)
                                  "item %zu is not allowed (not evaluated by any "
                                  "subschema)",
                                  i);
-            ppop(&c->ip, im);
+            seg_pop(&c->ip, &ig);
             c->idepth = id;
             STEP(ok, c, r);
             continue;
