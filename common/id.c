@@ -5,13 +5,17 @@
  * with 11 random bits (top bit clear, leaving at least 2048 increments of headroom), within
  * the same millisecond it is incremented. On overflow, or when the wall clock steps back,
  * the timestamp is advanced from the last one issued, so (timestamp, counter) — and hence
- * the string form — strictly increases within the process. rand_b comes from the CSPRNG.
- * A mutex guards the state. Spec: https://www.rfc-editor.org/rfc/rfc9562#section-5.7
+ * the string form — strictly increases within the process. rand_b comes from the CSPRNG,
+ * drawn POOL bytes at a time: one RAND_bytes call costs as much as ~50 ids' worth of bytes
+ * (OpenSSL's DRBG locks and layers per call), and ids are made per event and per delivery.
+ * The pool is refilled after a fork (a child must not reuse the parent's bytes). A mutex
+ * guards the state. Spec: https://www.rfc-editor.org/rfc/rfc9562#section-5.7
  */
 #include "common/id.h"
 
 #include <pthread.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "common/crypto.h"
 #include "common/timeutil.h"
@@ -20,6 +24,38 @@ static pthread_mutex_t uuid_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t last_ms;  /* guarded by uuid_lock */
 static uint32_t last_ctr; /* guarded by uuid_lock; 12 bits */
 
+#define POOL 500                /* a multiple of the 10 random bytes an id takes */
+static uint8_t pool[POOL];      /* guarded by uuid_lock: CSPRNG bytes not handed out yet */
+static size_t pool_used = POOL; /* guarded by uuid_lock; POOL = empty */
+static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
+
+/* In a forked child (single-threaded there): forget the parent's bytes. */
+static void pool_forget(void)
+{
+    memset(pool, 0, sizeof pool);
+    pool_used = POOL;
+}
+
+static void pool_init(void)
+{
+    pthread_atfork(NULL, NULL, pool_forget);
+}
+
+/* n (<= POOL) bytes of the pool into out, refilling it when short. uuid_lock held. */
+static evb_err pool_take(uint8_t *out, size_t n)
+{
+    pthread_once(&pool_once, pool_init);
+    if (POOL - pool_used < n) {
+        if (evb_random_bytes(pool, sizeof pool) != EVB_OK)
+            return EVB_ERR_INTERNAL;
+        pool_used = 0;
+    }
+    memcpy(out, pool + pool_used, n);
+    memset(pool + pool_used, 0, n); /* handed out: not kept in memory */
+    pool_used += n;
+    return EVB_OK;
+}
+
 static const char hexdig[] = "0123456789abcdef";
 
 evb_err evb_uuid7(char *out, size_t outlen)
@@ -27,12 +63,14 @@ evb_err evb_uuid7(char *out, size_t outlen)
     if (out == NULL || outlen < EVB_UUID_STRLEN + 1)
         return EVB_ERR_INVALID;
     uint8_t rnd[10];
-    if (evb_random_bytes(rnd, sizeof rnd) != EVB_OK)
-        return EVB_ERR_INTERNAL;
     uint64_t now = (uint64_t)evb_now_ms() & 0xFFFFFFFFFFFFull;
-    uint32_t seed = ((uint32_t)rnd[8] << 8 | rnd[9]) & 0x7FF;
 
     pthread_mutex_lock(&uuid_lock);
+    if (pool_take(rnd, sizeof rnd) != EVB_OK) {
+        pthread_mutex_unlock(&uuid_lock);
+        return EVB_ERR_INTERNAL;
+    }
+    uint32_t seed = ((uint32_t)rnd[8] << 8 | rnd[9]) & 0x7FF;
     uint64_t ts;
     uint32_t ctr;
     if (now > last_ms) {

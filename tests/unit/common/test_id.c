@@ -3,6 +3,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "common/id.h"
 #include "common/text.h"
@@ -102,6 +104,72 @@ static void test_uuid7_threads_unique(void)
     CU_ASSERT(unique);
 }
 
+/* The random part (rand_b: the last 16 hex digits after the variant nibble) of ids made
+ * across several refills of the pool is never repeated. */
+static void test_uuid7_random_part_fresh(void)
+{
+    enum { N = 1200 }; /* 12,000 random bytes: 24 refills of the 500-byte pool */
+    static char tails[N][18];
+    for (int i = 0; i < N; i++) {
+        char u[EVB_UUID_STRLEN + 1];
+        CU_ASSERT_EQUAL_FATAL(evb_uuid7(u, sizeof u), EVB_OK);
+        memcpy(tails[i], u + 19, 17); /* "vxxx-xxxxxxxxxxxx" */
+        tails[i][17] = '\0';
+    }
+    qsort(tails, N, sizeof tails[0], cmp_str);
+    int repeated = 0;
+    for (int i = 1; i < N; i++)
+        repeated += strcmp(tails[i - 1], tails[i]) == 0;
+    CU_ASSERT_EQUAL(repeated, 0);
+}
+
+/* A forked child does not hand out the random bytes the parent still holds. */
+static void test_uuid7_fork(void)
+{
+    char u[EVB_UUID_STRLEN + 1];
+    CU_ASSERT_EQUAL_FATAL(evb_uuid7(u, sizeof u), EVB_OK); /* the pool holds bytes now */
+    int fd[2];
+    CU_ASSERT_EQUAL_FATAL(pipe(fd), 0);
+    pid_t pid = fork();
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0) {
+        close(fd[0]);
+        for (int i = 0; i < 10; i++) {
+            if (evb_uuid7(u, sizeof u) != EVB_OK ||
+                write(fd[1], u + 19, 17) != 17)
+                _exit(1);
+        }
+        _exit(0);
+    }
+    close(fd[1]);
+    char parent[10][18], child[10][18];
+    for (int i = 0; i < 10; i++) {
+        CU_ASSERT_EQUAL_FATAL(evb_uuid7(u, sizeof u), EVB_OK);
+        memcpy(parent[i], u + 19, 17);
+        parent[i][17] = '\0';
+    }
+    size_t got = 0;
+    while (got < sizeof child) {
+        char *dst = &child[got / 17][got % 17];
+        ssize_t r = read(fd[0], dst, 17 - got % 17);
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+        if (got % 17 == 0)
+            child[got / 17 - 1][17] = '\0';
+    }
+    close(fd[0]);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CU_ASSERT_EQUAL_FATAL(got, 10 * 17);
+    int shared = 0;
+    for (int i = 0; i < 10; i++)
+        for (int j = 0; j < 10; j++)
+            shared += strcmp(parent[i], child[j]) == 0;
+    CU_ASSERT_EQUAL(shared, 0);
+}
+
 static void test_random_hex(void)
 {
     char a[33], b[33];
@@ -125,6 +193,8 @@ int main(void)
         {"uuid7_format", test_uuid7_format},
         {"uuid7_monotonic", test_uuid7_monotonic},
         {"uuid7_threads_unique", test_uuid7_threads_unique},
+        {"uuid7_random_part_fresh", test_uuid7_random_part_fresh},
+        {"uuid7_fork", test_uuid7_fork},
         {"random_hex", test_random_hex},
         {NULL, NULL},
     };
