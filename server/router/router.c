@@ -354,6 +354,19 @@ static evb_err match_group(const group *g, const evb_event *ev, unsigned char *h
     return rc;
 }
 
+/* Appends "id" (after a comma unless first) to a JSON array's contents in b. Connection
+ * ids are UUIDs: nothing to escape. Appends instead of printf: this runs per connection
+ * of every routed event. */
+static evb_err append_id(evb_buf *b, const char *id)
+{
+    evb_err rc = b->len ? evb_buf_append(b, ",\"", 2) : evb_buf_append(b, "\"", 1);
+    if (rc == EVB_OK)
+        rc = evb_buf_append_str(b, id);
+    if (rc == EVB_OK)
+        rc = evb_buf_append(b, "\"", 1);
+    return rc;
+}
+
 /* Builds deliveries and the filter trace from the per-connection outcome. */
 static evb_err build_route(const group *g, const evb_event *ev, const unsigned char *hit,
                            evb_route *out)
@@ -369,7 +382,7 @@ static evb_err build_route(const group *g, const evb_event *ev, const unsigned c
         const conn_entry *c = g->conns[i];
         int ok = hit[i] && type_ok(c, ev->type) && c->state != 3 /* DISABLED */;
         evb_buf *b = ok ? &matched : &unmatched;
-        rc = evb_buf_printf(b, "%s\"%s\"", b->len ? "," : "", c->id);
+        rc = append_id(b, c->id);
         if (!ok || rc != EVB_OK)
             continue;
         char id[EVB_UUID_STRLEN + 1];
@@ -391,9 +404,15 @@ static evb_err build_route(const group *g, const evb_event *ev, const unsigned c
     if (rc == EVB_OK) {
         evb_buf trace;
         evb_buf_init(&trace, 0);
-        rc = evb_buf_printf(&trace, "{\"matched\":[%s],\"unmatched\":[%s]}",
-                            matched.data ? matched.data : "",
-                            unmatched.data ? unmatched.data : "");
+        rc = evb_buf_append_str(&trace, "{\"matched\":[");
+        if (rc == EVB_OK)
+            rc = evb_buf_append(&trace, matched.data, matched.len);
+        if (rc == EVB_OK)
+            rc = evb_buf_append_str(&trace, "],\"unmatched\":[");
+        if (rc == EVB_OK)
+            rc = evb_buf_append(&trace, unmatched.data, unmatched.len);
+        if (rc == EVB_OK)
+            rc = evb_buf_append_str(&trace, "]}");
         if (rc == EVB_OK)
             rc = evb_buf_detach(&trace, &out->filter_trace, NULL);
         evb_buf_fini(&trace);
