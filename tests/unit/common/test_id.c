@@ -135,8 +135,7 @@ static void test_uuid7_fork(void)
     if (pid == 0) {
         close(fd[0]);
         for (int i = 0; i < 10; i++) {
-            if (evb_uuid7(u, sizeof u) != EVB_OK ||
-                write(fd[1], u + 19, 17) != 17)
+            if (evb_uuid7(u, sizeof u) != EVB_OK || write(fd[1], u + 19, 17) != 17)
                 _exit(1);
         }
         _exit(0);
@@ -149,7 +148,7 @@ static void test_uuid7_fork(void)
         parent[i][17] = '\0';
     }
     size_t got = 0;
-    while (got < sizeof child) {
+    while (got < 10 * 17) { /* 17 bytes per id; each row has room for a NUL too */
         char *dst = &child[got / 17][got % 17];
         ssize_t r = read(fd[0], dst, 17 - got % 17);
         if (r <= 0)
