@@ -319,15 +319,6 @@ EOF
 cat "$tmp/section.md"
 
 if [ "$write_docs" = 1 ]; then
-    begin='<!-- e2e:begin -->'
-    end='<!-- e2e:end -->'
-    if ! grep -qF "$begin" "$docs" || ! grep -qF "$end" "$docs"; then
-        printf '\n## evbridged end to end\n\n%s\n%s\n' "$begin" "$end" >>"$docs"
-    fi
-    awk -v section="$tmp/section.md" -v begin="$begin" -v end="$end" '
-        $0 == begin { print; while ((getline line < section) > 0) print line; skip = 1; next }
-        $0 == end { skip = 0 }
-        !skip { print }' "$docs" >"$tmp/docs.md"
-    cat "$tmp/docs.md" >"$docs"
+    "$here/docs-section.sh" "$docs" e2e "evbridged end to end" "$tmp/section.md"
     echo "run-all.sh: wrote $docs" >&2
 fi

@@ -170,14 +170,5 @@ EOF
 cat "$tmp/section.md"
 
 if [ "$write_docs" = 1 ]; then
-    begin='<!-- multinode:begin -->'
-    end='<!-- multinode:end -->'
-    if ! grep -qF "$begin" "$docs" || ! grep -qF "$end" "$docs"; then
-        printf '\n## Several nodes on PostgreSQL\n\n%s\n%s\n' "$begin" "$end" >>"$docs"
-    fi
-    awk -v section="$tmp/section.md" -v begin="$begin" -v end="$end" '
-        $0 == begin { print; while ((getline line < section) > 0) print line; skip = 1; next }
-        $0 == end { skip = 0 }
-        !skip { print }' "$docs" >"$tmp/docs.md"
-    cat "$tmp/docs.md" >"$docs"
+    "$here/docs-section.sh" "$docs" multinode "Several nodes on PostgreSQL" "$tmp/section.md"
 fi

@@ -100,19 +100,6 @@ sanitize=$(cache_get EVB_SANITIZE)
 cat "$tmp/section.md"
 
 if [ "$write_docs" = 1 ]; then
-    begin='<!-- validate:begin -->'
-    end='<!-- validate:end -->'
-    if [ ! -f "$docs" ]; then
-        printf '# Benchmarks\n' >"$docs"
-    fi
-    if ! grep -qF "$begin" "$docs" || ! grep -qF "$end" "$docs"; then
-        printf '\n## Validation\n\n%s\n%s\n' "$begin" "$end" >>"$docs"
-    fi
-    awk -v section="$tmp/section.md" -v begin="$begin" -v end="$end" '
-        $0 == begin { print; while ((getline line < section) > 0) print line; skip = 1; next }
-        $0 == end   { skip = 0 }
-        !skip       { print }
-    ' "$docs" >"$tmp/docs.md"
-    cat "$tmp/docs.md" >"$docs"
+    "$here/docs-section.sh" "$docs" validate "Validation" "$tmp/section.md"
     echo "run-validate.sh: wrote the Validation figures into ${docs#"$root"/}" >&2
 fi
