@@ -222,7 +222,7 @@ static evb_err put_run(pg_store *ps, PGconn *c, pg_job *j)
     return EVB_OK;
 }
 
-static const pg_job_ops put_ops = {put_run, put_reset, put_complete};
+static const pg_job_ops put_ops = {put_run, put_reset, put_complete, NULL};
 
 evb_err pg_put_events(evb_store *s, evb_put_item *items, size_t n, evb_store_put_cb cb, void *arg)
 {

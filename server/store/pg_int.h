@@ -66,6 +66,11 @@ typedef struct pg_job_ops {
     evb_err (*run)(pg_store *ps, PGconn *conn, pg_job *j);
     void (*reset)(pg_job *j);
     void (*complete)(pg_store *ps, pg_job *j, evb_err err);
+    /* Optional: runs n (> 1) consecutive jobs of these ops as run would one after the
+     * other, in fewer statements. Returns EVB_OK, a transaction-level error (EVB_ERR_
+     * CONFLICT, EVB_ERR_UNAVAILABLE), or the own error of one job with *failed its index
+     * (the writer then reruns the batch's jobs one transaction each, with run). */
+    evb_err (*run_many)(pg_store *ps, PGconn *conn, pg_job **jobs, int n, int *failed);
 } pg_job_ops;
 
 struct pg_job {

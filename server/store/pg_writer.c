@@ -3,6 +3,8 @@
  * Event puts and asynchronous delivery completions are jobs on one bounded FIFO. Each of
  * PG_WRITERS threads owns a connection, takes every waiting job up to max_batch and runs
  * them in ONE transaction: one commit (one WAL flush) for the batch, as SQLite's writer.
+ * Consecutive jobs whose kind can run several at once (pg_job_ops.run_many: delivery
+ * completions) do so, in fewer statements.
  * Several writers keep the server busy while one waits for its commit. When a job fails
  * on its own (a delivery id taken, a bad value), the batch is rolled back and its jobs
  * rerun one transaction each, so only that job fails. A serialization failure or deadlock
@@ -139,13 +141,29 @@ static evb_err run_tx(writer *w, int from, int to, int *failed_job)
         return e;
     e = pg_cmd(w->conn, "BEGIN", NULL, NULL);
     int wakes = 0;
-    for (int i = from; i < to && e == EVB_OK; i++) {
+    for (int i = from; i < to && e == EVB_OK;) {
         pg_job *j = w->batch[i];
+        int k = i + 1; /* consecutive jobs of the same kind run together when they can */
+        while (j->ops->run_many != NULL && k < to && w->batch[k]->ops == j->ops)
+            k++;
+        if (k - i > 1) {
+            int failed = -1;
+            for (int m = i; m < k; m++)
+                w->batch[m]->wakes = 0;
+            e = j->ops->run_many(w->ps, w->conn, &w->batch[i], k - i, &failed);
+            for (int m = i; m < k; m++)
+                wakes |= w->batch[m]->wakes;
+            if (e != EVB_OK && e != EVB_ERR_CONFLICT && e != EVB_ERR_UNAVAILABLE)
+                *failed_job = failed >= 0 ? i + failed : i;
+            i = k;
+            continue;
+        }
         j->wakes = 0;
         e = j->ops->run(w->ps, w->conn, j);
         wakes |= j->wakes;
         if (e != EVB_OK && e != EVB_ERR_CONFLICT && e != EVB_ERR_UNAVAILABLE)
             *failed_job = i;
+        i++;
     }
     if (e == EVB_OK && wakes)
         e = pg_notify_deliveries(w->ps, w->conn);

@@ -3,7 +3,8 @@
  * resumed), ordering keys (one in flight per key, next after DELIVERED or non-strict DEAD,
  * blocked after a strict DEAD until redriven, parking), complete (transitions, attempts,
  * stale leases), next_due, dead letters (paging, org isolation, events) and redrive (by
- * connection, ids, time range; other orgs untouched), and migration step 4. Time is
+ * connection, ids, time range; other orgs untouched), asynchronous completions sharing a
+ * writer batch (one stale among them), and migration step 4. Time is
  * simulated: deliveries are due at their event's recv_ms and claims pass their own now.
  * Each test works in its own mkdtemp directory, removed afterwards. */
 #define _XOPEN_SOURCE 700 /* strdup */
@@ -606,6 +607,71 @@ static void test_backlog(void)
     tmpdir_free(dir);
 }
 
+/* ---- asynchronous completions in one batch ---- */
+
+static evb_event *gate_event(void)
+{
+    evb_event *ev = calloc(1, sizeof *ev);
+    ev->id = strdup("gate");
+    ev->source = strdup("/connectors/crm");
+    ev->type = strdup("customer.changed");
+    ev->org = strdup("gate");
+    ev->connector = strdup("crm");
+    ev->time_ms = ev->recv_ms = 1;
+    return ev;
+}
+
+/* Completions queued together run in one writer batch (PostgreSQL: in one statement); a
+ * stale one among them fails alone, the others commit, and a key they unblock is put back
+ * (its parked next delivery is claimable at once). */
+static void test_async_batch(void)
+{
+    char *dir = tmpdir_new("dispatch");
+    evb_store *s = open_store(dir);
+    char buf[512];
+    put1(s, "a1", "o1", "c1", NULL, 0, 1000);
+    put1(s, "a2", "o1", "c1", NULL, 0, 1001);
+    put1(s, "a3", "o1", "c1", NULL, 0, 1002);
+    put1(s, "b1", "o1", "c1", "k", 0, 1003);
+    put1(s, "b2", "o1", "c1", "k", 0, 1004);
+    CU_ASSERT_EQUAL(claim(s, 2000, 10, NULL, 0, buf, sizeof buf), 4);
+    CU_ASSERT_STRING_EQUAL(buf, "a1,a2,a3,b1"); /* b2 parked behind b1 */
+    CU_ASSERT_EQUAL(dcol(dir, "b2", "next_ms"), 2000 + 60000);
+    static const char *const ids[] = {"a1", "a2", "a3", "b1"};
+    static const int attempts[] = {1, 7, 1, 1}; /* a2: not its lease */
+    static const evb_err want[] = {EVB_OK, EVB_ERR_PRECONDITION, EVB_OK, EVB_OK};
+    waiter w[4];
+    gate g;
+    gate_close(s, &g, gate_event());
+    for (int i = 0; i < 4; i++) {
+        evb_attempt a = {.attempt = attempts[i], .time_ms = 2100, .outcome = "DELIVERED",
+                         .http_status = 200, .latency_ms = 3};
+        waiter_init(&w[i]);
+        CU_ASSERT_EQUAL_FATAL(evb_store_delivery_complete_async(s, ids[i], &a,
+                                                                EVB_DELIVERY_DELIVERED, 0,
+                                                                waiter_cb, &w[i]),
+                              EVB_OK);
+    }
+    gate_open(&g);
+    for (int i = 0; i < 4; i++)
+        CU_ASSERT_EQUAL(waiter_wait(&w[i]), want[i]);
+    gate_fini(&g);
+    for (int i = 0; i < 4; i++) {
+        char q[128];
+        snprintf(q, sizeof q, "SELECT count(*) FROM delivery_attempts WHERE delivery_id = '%s'",
+                 ids[i]);
+        CU_ASSERT_EQUAL(db_int(dir, q), i == 1 ? 0 : 1);
+        CU_ASSERT_EQUAL(dcol(dir, ids[i], "state"),
+                        i == 1 ? EVB_DELIVERY_LEASED : EVB_DELIVERY_DELIVERED);
+    }
+    CU_ASSERT_EQUAL(dcol(dir, "a3", "update_ms"), 2103);
+    CU_ASSERT_EQUAL(dcol(dir, "b2", "next_ms"), 1004); /* unparked */
+    CU_ASSERT_EQUAL(claim(s, 2200, 10, NULL, 0, buf, sizeof buf), 1);
+    CU_ASSERT_STRING_EQUAL(buf, "b2");
+    evb_store_close(s);
+    tmpdir_free(dir);
+}
+
 /* ---- migration step 4 ---- */
 
 static void test_migration(void)
@@ -640,6 +706,7 @@ static const store_test tests[] = {
     {"dead letters", test_dead_letters},
     {"redrive", test_redrive},
     {"backlog behind one key", test_backlog},
+    {"asynchronous completions in one batch", test_async_batch},
     {"migration", test_migration},
     {NULL, NULL},
 };
