@@ -16,7 +16,9 @@
  * park_ms); any other way a head leaves (a deleted connection) is covered by the park
  * expiring: the row is simply looked at again. Parks and leases are made after the scan,
  * each in ONE statement over the rowids (WHERE rowid IN json_each): per-row statements
- * journalled the same index pages once per row. Leasing is an UPDATE ... RETURNING, so the
+ * journalled the same index pages once per row. (Their state test is written +state, so
+ * the planner seeks the rowids instead of scanning deliveries_due for every PENDING and
+ * LEASED row: a whole backlog per claim.) Leasing is an UPDATE ... RETURNING, so the
  * records come out of the same statement. Events are read after the commit on a reader,
  * in one read transaction: the writer only binds and steps.
  */
@@ -193,7 +195,7 @@ static evb_err park_all(evb_store *s, const claim_job *x)
                                                  "UPDATE deliveries SET park_ms = CASE WHEN "
                                                  "park_ms <> 0 THEN park_ms ELSE max(next_ms, 1) "
                                                  "END, next_ms = ?2 WHERE rowid IN (SELECT value "
-                                                 "FROM json_each(?1)) AND state = 0",
+                                                 "FROM json_each(?1)) AND +state = 0",
                                                  &e);
     if (st != NULL) {
         store_bind_text(st, 1, ids.data);
@@ -229,7 +231,7 @@ static evb_err lease_all(evb_store *s, claim_job *x)
                                                  "UPDATE deliveries SET state = 2, lease_ms = ?2, "
                                                  "attempts = attempts + 1, update_ms = ?3, "
                                                  "park_ms = 0 WHERE rowid IN (SELECT value FROM "
-                                                 "json_each(?1)) AND state IN (0, 2) "
+                                                 "json_each(?1)) AND +state IN (0, 2) "
                                                  "RETURNING " STORE_DELIVERY_COLS ", rowid",
                                                  &e);
     if (st == NULL) {
