@@ -1,28 +1,39 @@
 /* evbridge — lifetime of the in-memory CloudEvent (free, deep copy). See event.h. */
 #include "server/cloudevents/event.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Frees p unless it points into ev's block. */
+static void free_member(const evb_event *ev, void *p)
+{
+    uintptr_t a = (uintptr_t)p, b = (uintptr_t)ev->block;
+    if (ev->block != NULL && a >= b && a < b + ev->block_len)
+        return;
+    free(p);
+}
 
 void evb_event_fini(evb_event *ev)
 {
     if (ev == NULL)
         return;
-    free(ev->id);
-    free(ev->source);
-    free(ev->type);
-    free(ev->subject);
-    free(ev->time);
-    free(ev->datacontenttype);
-    free(ev->dataschema);
-    free(ev->org);
-    free(ev->connector);
-    for (size_t i = 0; i < ev->n_ext; i++) {
-        free(ev->ext[i].name);
-        free(ev->ext[i].value);
+    free_member(ev, ev->id);
+    free_member(ev, ev->source);
+    free_member(ev, ev->type);
+    free_member(ev, ev->subject);
+    free_member(ev, ev->time);
+    free_member(ev, ev->datacontenttype);
+    free_member(ev, ev->dataschema);
+    free_member(ev, ev->org);
+    free_member(ev, ev->connector);
+    for (size_t i = 0; ev->ext != NULL && i < ev->n_ext; i++) {
+        free_member(ev, ev->ext[i].name);
+        free_member(ev, ev->ext[i].value);
     }
-    free(ev->ext);
-    free(ev->data);
+    free_member(ev, ev->ext);
+    free_member(ev, ev->data);
+    free(ev->block);
     memset(ev, 0, sizeof *ev);
 }
 

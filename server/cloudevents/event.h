@@ -36,9 +36,14 @@ typedef struct evb_event {
     int64_t time_ms;       /* `time` parsed, UTC ms */
     int64_t recv_ms;       /* receipt time, UTC ms */
     int64_t seq;           /* store sequence number; 0 until stored */
+    void *block;           /* NULL, or one allocation holding members (evb_ingest_build_event
+                              builds an event so); members pointing into it are not freed
+                              one by one. A member set later is malloc'd on its own. */
+    size_t block_len;
 } evb_event;
 
-/* Frees every member and zeroes the struct (caller-owned storage). NULL is a no-op. */
+/* Frees every member (the block once, members outside it one by one) and zeroes the struct
+ * (caller-owned storage). NULL is a no-op. */
 void evb_event_fini(evb_event *ev);
 /* evb_event_fini + free(ev). NULL is a no-op. */
 void evb_event_free(evb_event *ev);

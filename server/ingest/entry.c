@@ -75,19 +75,43 @@ static const evb_event_type_def *find_type(const evb_connector *c, const char *t
     return NULL;
 }
 
+/* An extension as given: borrowed from the entry until the event is built. */
+typedef struct ext_ref {
+    const char *name, *value;
+} ext_ref;
+
 static int cmp_ext(const void *a, const void *b)
 {
-    return strcmp(((const evb_ce_ext *)a)->name, ((const evb_ce_ext *)b)->name);
+    return strcmp(((const ext_ref *)a)->name, ((const ext_ref *)b)->name);
 }
 
-/* Copies and checks the extensions into ev (sorted by name). */
-static evb_err build_extensions(const evb_ingest_entry *e, size_t index, evb_event *ev,
+/* The checked parts of an event, borrowed from the entry and the connector or held in the
+ * local buffers; copied into one allocation once every check has passed (build_block). */
+typedef struct parts {
+    const char *id, *time, *org, *type, *subject, *ct;
+    char id_buf[EVB_UUID_STRLEN + 1];
+    char time_buf[40];
+    ext_ref *ext; /* sorted by name; ext_stack or malloc'd */
+    size_t n_ext;
+    ext_ref ext_stack[16];
+} parts;
+
+static void parts_fini(parts *pt)
+{
+    if (pt->ext != pt->ext_stack)
+        free(pt->ext);
+}
+
+/* Checks the extensions and sorts them by name into pt. */
+static evb_err check_extensions(const evb_ingest_entry *e, size_t index, parts *pt,
                                 evb_error *err)
 {
     if (e->n_ext == 0)
         return EVB_OK;
-    ev->ext = calloc(e->n_ext, sizeof *ev->ext);
-    if (ev->ext == NULL)
+    pt->ext = e->n_ext <= sizeof pt->ext_stack / sizeof pt->ext_stack[0]
+                  ? pt->ext_stack
+                  : malloc(e->n_ext * sizeof *pt->ext);
+    if (pt->ext == NULL)
         return evb_error_set(err, EVB_ERR_NOMEM, NULL, "out of memory");
     for (size_t i = 0; i < e->n_ext; i++) {
         const char *name = nz(e->ext_names[i]);
@@ -110,25 +134,22 @@ static evb_err build_extensions(const evb_ingest_entry *e, size_t index, evb_eve
             return evb_error_set(err, EVB_ERR_INVALID, ptr,
                                  "%s is not valid UTF-8 text without control characters", ptr);
         }
-        ev->ext[i].name = evb_strdup(name);
-        ev->ext[i].value = evb_strdup(value);
-        ev->n_ext = i + 1;
-        if (ev->ext[i].name == NULL || ev->ext[i].value == NULL)
-            return evb_error_set(err, EVB_ERR_NOMEM, NULL, "out of memory");
+        pt->ext[i] = (ext_ref){name, value};
+        pt->n_ext = i + 1;
     }
-    qsort(ev->ext, ev->n_ext, sizeof *ev->ext, cmp_ext);
-    for (size_t i = 1; i < ev->n_ext; i++)
-        if (strcmp(ev->ext[i - 1].name, ev->ext[i].name) == 0)
+    qsort(pt->ext, pt->n_ext, sizeof *pt->ext, cmp_ext);
+    for (size_t i = 1; i < pt->n_ext; i++)
+        if (strcmp(pt->ext[i - 1].name, pt->ext[i].name) == 0)
             return evb_error_set(err, EVB_ERR_INVALID, "extensions",
                                  "entries[%zu].extensions.%s is given twice", index,
-                                 ev->ext[i].name);
+                                 pt->ext[i].name);
     return EVB_OK;
 }
 
-/* Checks the data against the content type and copies it into ev. */
-static evb_err build_data(const evb_ingest_entry *e, size_t index,
+/* Checks the data against the content type. */
+static evb_err check_data(const evb_ingest_entry *e, size_t index,
                           const evb_ingest_limits *limits, const evb_event_type_def *td,
-                          evb_event *ev, const char **reject_code, evb_error *err)
+                          const char *ct, const char **reject_code, evb_error *err)
 {
     char ptr[48];
     if (e->data_len > limits->max_entry_bytes) {
@@ -139,42 +160,35 @@ static evb_err build_data(const evb_ingest_entry *e, size_t index,
     }
     /* With a data model bound, the caller validates (and so parses) the data itself. */
     int has_model = td != NULL && td->subject != NULL && td->subject[0] != '\0';
-    if (!has_model && evb_ce_media_type_is_json(ev->datacontenttype)) {
+    if (!has_model && evb_ce_media_type_is_json(ct)) {
         json_error_t jerr;
         json_t *v = json_loadb((const char *)e->data, e->data_len,
                                JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
         if (v == NULL)
             return evb_error_set(err, EVB_ERR_INVALID, field_ptr(ptr, sizeof ptr, index, "data"),
                                  "%s is not valid JSON (datacontenttype %s): %s at offset %d",
-                                 ptr, ev->datacontenttype, jerr.text, jerr.position);
+                                 ptr, ct, jerr.text, jerr.position);
         json_decref(v);
-    }
-    if (e->data_len > 0) {
-        ev->data = malloc(e->data_len);
-        if (ev->data == NULL)
-            return evb_error_set(err, EVB_ERR_NOMEM, NULL, "out of memory");
-        memcpy(ev->data, e->data, e->data_len);
-        ev->data_len = e->data_len;
     }
     return EVB_OK;
 }
 
 /* Identity and routing fields: id, org, type, subject, time. */
-static evb_err build_context(const evb_connector *conn, const evb_ingest_entry *e, size_t index,
-                             int64_t now_ms, evb_event *ev, const evb_event_type_def **type_out,
-                             const char **reject_code, evb_error *err)
+static evb_err check_context(const evb_connector *conn, const evb_ingest_entry *e, size_t index,
+                             int64_t now_ms, parts *pt, evb_event *ev,
+                             const evb_event_type_def **type_out, const char **reject_code,
+                             evb_error *err)
 {
     char ptr[48];
     evb_err rc = check_text(nz(e->id), "id", index, ID_MAX, err);
     if (rc != EVB_OK)
         return rc;
     if (nz(e->id)[0] != '\0') {
-        ev->id = evb_strdup(e->id);
+        pt->id = e->id;
     } else {
-        char id[EVB_UUID_STRLEN + 1];
-        if (evb_uuid7(id, sizeof id) != EVB_OK)
+        if (evb_uuid7(pt->id_buf, sizeof pt->id_buf) != EVB_OK)
             return evb_error_set(err, EVB_ERR_INTERNAL, NULL, "cannot generate an id");
-        ev->id = evb_strdup(id);
+        pt->id = pt->id_buf;
     }
     if (nz(e->org)[0] == '\0') {
         field_ptr(ptr, sizeof ptr, index, "org");
@@ -207,18 +221,67 @@ static evb_err build_context(const evb_connector *conn, const evb_ingest_entry *
         if (evb_time_parse_rfc3339(e->time, &ev->time_ms, NULL) != EVB_OK)
             return evb_error_set(err, EVB_ERR_INVALID, field_ptr(ptr, sizeof ptr, index, "time"),
                                  "%s \"%.64s\" is not an RFC 3339 timestamp", ptr, e->time);
-        ev->time = evb_strdup(e->time);
+        pt->time = e->time;
     } else {
-        char buf[40];
         ev->time_ms = now_ms;
-        ev->time = evb_strdup(evb_time_format_rfc3339(now_ms, buf, sizeof buf));
+        pt->time = evb_time_format_rfc3339(now_ms, pt->time_buf, sizeof pt->time_buf);
     }
-    ev->org = evb_strdup(e->org);
-    ev->type = evb_strdup(e->type);
-    ev->subject = nz(e->subject)[0] != '\0' ? evb_strdup(e->subject) : NULL;
-    if (ev->id == NULL || ev->time == NULL || ev->org == NULL || ev->type == NULL ||
-        (nz(e->subject)[0] != '\0' && ev->subject == NULL))
+    pt->org = e->org;
+    pt->type = e->type;
+    pt->subject = nz(e->subject)[0] != '\0' ? e->subject : NULL;
+    return EVB_OK;
+}
+
+/* Copies s (NUL included) to *at and returns the copy; *at moves past it. */
+static char *put_str(char **at, const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *c = memcpy(*at, s, n);
+    *at += n;
+    return c;
+}
+
+/* Builds ev's members from the checked parts in one allocation (ev->block), so an event
+ * costs one malloc and one free instead of one per member. */
+static evb_err build_block(const evb_connector *conn, const evb_ingest_entry *e,
+                           const parts *pt, evb_event *ev, evb_error *err)
+{
+    if (conn->source == NULL || conn->name == NULL)
         return evb_error_set(err, EVB_ERR_NOMEM, NULL, "out of memory");
+    const char *strs[] = {pt->id, pt->time, pt->org, pt->type, pt->ct, conn->source, conn->name,
+                          pt->subject};
+    size_t n = pt->n_ext * sizeof(evb_ce_ext) + e->data_len;
+    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
+        n += strs[i] != NULL ? strlen(strs[i]) + 1 : 0;
+    for (size_t i = 0; i < pt->n_ext; i++)
+        n += strlen(pt->ext[i].name) + strlen(pt->ext[i].value) + 2;
+    char *b = malloc(n ? n : 1);
+    if (b == NULL)
+        return evb_error_set(err, EVB_ERR_NOMEM, NULL, "out of memory");
+    ev->block = b;
+    ev->block_len = n;
+    char *at = b;
+    if (pt->n_ext > 0) { /* first: malloc's alignment suits the array */
+        ev->ext = (evb_ce_ext *)(void *)at;
+        at += pt->n_ext * sizeof(evb_ce_ext);
+        for (size_t i = 0; i < pt->n_ext; i++) {
+            ev->ext[i].name = put_str(&at, pt->ext[i].name);
+            ev->ext[i].value = put_str(&at, pt->ext[i].value);
+        }
+        ev->n_ext = pt->n_ext;
+    }
+    ev->id = put_str(&at, pt->id);
+    ev->time = put_str(&at, pt->time);
+    ev->org = put_str(&at, pt->org);
+    ev->type = put_str(&at, pt->type);
+    ev->subject = pt->subject != NULL ? put_str(&at, pt->subject) : NULL;
+    ev->datacontenttype = put_str(&at, pt->ct);
+    ev->source = put_str(&at, conn->source);
+    ev->connector = put_str(&at, conn->name);
+    if (e->data_len > 0) {
+        ev->data = memcpy(at, e->data, e->data_len);
+        ev->data_len = e->data_len;
+    }
     return EVB_OK;
 }
 
@@ -230,8 +293,11 @@ evb_err evb_ingest_build_event(const evb_connector *conn, const evb_ingest_entry
     memset(out, 0, sizeof *out);
     *reject_code = EVB_REJECT_INVALID;
     out->recv_ms = now_ms;
+    parts pt;
+    pt.ext = pt.ext_stack;
+    pt.n_ext = 0;
     const evb_event_type_def *td = NULL;
-    evb_err rc = build_context(conn, e, index, now_ms, out, &td, reject_code, err);
+    evb_err rc = check_context(conn, e, index, now_ms, &pt, out, &td, reject_code, err);
     if (type_out != NULL)
         *type_out = td;
     if (rc != EVB_OK)
@@ -257,16 +323,12 @@ evb_err evb_ingest_build_event(const evb_connector *conn, const evb_ingest_entry
                            ct);
         goto fail;
     }
-    out->datacontenttype = evb_strdup(ct);
-    out->source = evb_strdup(conn->source);
-    out->connector = evb_strdup(conn->name);
-    if (out->datacontenttype == NULL || out->source == NULL || out->connector == NULL) {
-        rc = evb_error_set(err, EVB_ERR_NOMEM, NULL, "out of memory");
+    pt.ct = ct;
+    if ((rc = check_extensions(e, index, &pt, err)) != EVB_OK)
         goto fail;
-    }
-    if ((rc = build_extensions(e, index, out, err)) != EVB_OK)
+    if ((rc = check_data(e, index, limits, td, ct, reject_code, err)) != EVB_OK)
         goto fail;
-    if ((rc = build_data(e, index, limits, td, out, reject_code, err)) != EVB_OK)
+    if ((rc = build_block(conn, e, &pt, out, err)) != EVB_OK)
         goto fail;
     /* last guard: whatever is accepted is a valid CloudEvent (fuzzing found a media type
      * whose quoted parameter carried a control character) */
@@ -277,10 +339,12 @@ evb_err evb_ingest_build_event(const evb_connector *conn, const evb_ingest_entry
                            ce_err.pointer[0] ? ce_err.pointer : "event", ce_err.message);
         goto fail;
     }
+    parts_fini(&pt);
     return EVB_OK;
 fail:
     if (rc == EVB_ERR_NOMEM || rc == EVB_ERR_INTERNAL)
         *reject_code = "INTERNAL";
+    parts_fini(&pt);
     evb_event_fini(out);
     return rc;
 }

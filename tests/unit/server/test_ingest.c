@@ -1,5 +1,6 @@
 /* Unit tests for server/ingest: every PutEvents entry rule, table-driven. */
 #include <CUnit/Basic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -199,6 +200,54 @@ static void test_model_bound_type_defers_json(void)
     evb_event_fini(&ev);
 }
 
+/* More extensions than fit on the stack of the builder (16): sorted, copied, and freed
+ * with the event; a duplicate among them is found. */
+static void test_many_extensions(void)
+{
+    enum { N = 40 };
+    char names[N][8], values[N][8];
+    const char *np[N + 1], *vp[N + 1];
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof names[i], "e%02d", N - 1 - i); /* reverse order */
+        snprintf(values[i], sizeof values[i], "v%d", N - 1 - i);
+        np[i] = names[i];
+        vp[i] = values[i];
+    }
+    evb_ingest_entry e = base_entry();
+    e.ext_names = np;
+    e.ext_values = vp;
+    e.n_ext = N;
+    evb_event ev;
+    const char *code = NULL;
+    evb_error err;
+    CU_ASSERT_EQUAL_FATAL(
+        evb_ingest_build_event(&conn, &e, 0, &limits, 1700000000123, &ev, NULL, &code, &err),
+        EVB_OK);
+    CU_ASSERT_EQUAL_FATAL(ev.n_ext, N);
+    for (int i = 0; i < N; i++) {
+        char want[8];
+        snprintf(want, sizeof want, "e%02d", i);
+        CU_ASSERT_STRING_EQUAL(ev.ext[i].name, want);
+        snprintf(want, sizeof want, "v%d", i);
+        CU_ASSERT_STRING_EQUAL(ev.ext[i].value, want);
+    }
+    /* a member set after the build (as PutEvents sets dataschema) is freed on its own */
+    ev.dataschema = malloc(8);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ev.dataschema);
+    strcpy(ev.dataschema, "x:/1");
+    evb_event_fini(&ev);
+    CU_ASSERT_PTR_NULL(ev.block);
+    np[N] = "e07"; /* one more, a duplicate */
+    vp[N] = "again";
+    e.n_ext = N + 1;
+    evb_error_clear(&err);
+    CU_ASSERT_EQUAL(
+        evb_ingest_build_event(&conn, &e, 5, &limits, 1700000000123, &ev, NULL, &code, &err),
+        EVB_ERR_INVALID);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "entries[5].extensions.e07 is given twice"));
+    CU_ASSERT_PTR_NULL(ev.id);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -208,6 +257,7 @@ int main(void)
     CU_add_test(s, "valid full entry", test_valid_full);
     CU_add_test(s, "every rejection names its field", test_rejections);
     CU_add_test(s, "a model-bound type defers the JSON check", test_model_bound_type_defers_json);
+    CU_add_test(s, "many extensions", test_many_extensions);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failures = CU_get_number_of_failures();
