@@ -3,6 +3,9 @@
  * Checks run in the order a publisher would fix them (identity, routing, content) and stop
  * at the first problem so the message names exactly one field. JSON data is parsed with
  * jansson in strict mode (duplicate keys rejected) to guarantee stored JSON is valid.
+ * Checks look at the entry's own strings; only an accepted entry is copied, into one
+ * allocation (evb_event.block), and a field's path ("entries[3].org") is formatted only
+ * for the message of a rejection: this runs for every published event.
  */
 #include "server/ingest/ingest.h"
 
