@@ -76,9 +76,8 @@ static int preload(evb_store *s, long n, const bench_payload *pool, size_t npool
     char(*ids)[40] = calloc(PUT_BATCH, sizeof *ids);
     char(*dids)[40] = calloc(PUT_BATCH, sizeof *dids);
     char tm[40];
-    if (!items || !evs || !dels || !ids || !dids)
-        return -1;
-    for (long k = 0; k < n;) {
+    int rc = items && evs && dels && ids && dids ? 0 : -1;
+    for (long k = 0; rc == 0 && k < n;) {
         int64_t now = evb_now_ms();
         evb_time_format_rfc3339(now, tm, sizeof tm);
         size_t b = 0;
@@ -110,8 +109,10 @@ static int preload(evb_store *s, long n, const bench_payload *pool, size_t npool
         pthread_mutex_lock(&g_w.mu);
         g_w.pending++;
         pthread_mutex_unlock(&g_w.mu);
-        if (evb_store_put_events(s, items, b, done_cb, NULL) != EVB_OK)
-            return -1;
+        if (evb_store_put_events(s, items, b, done_cb, NULL) != EVB_OK) {
+            done_cb(NULL, EVB_ERR_INTERNAL);
+            rc = -1;
+        }
         wait_all(); /* the arrays are reused */
     }
     free(items);
@@ -119,7 +120,7 @@ static int preload(evb_store *s, long n, const bench_payload *pool, size_t npool
     free(dels);
     free(ids);
     free(dids);
-    return g_w.failed == 0 ? 0 : -1;
+    return rc == 0 && g_w.failed == 0 ? 0 : -1;
 }
 
 /* Claims B at a time and completes each, until `rows` are done or nothing is due. */
@@ -134,8 +135,11 @@ static long drain(evb_store *s, int b, long rows)
             n == 0)
             break;
         for (size_t i = 0; i < n; i++) {
-            evb_attempt a = {.attempt = cs[i].delivery->attempts, .time_ms = evb_now_ms(),
-                             .outcome = "DELIVERED", .http_status = 200, .latency_ms = 1};
+            evb_attempt a = {.attempt = cs[i].delivery->attempts,
+                             .time_ms = evb_now_ms(),
+                             .outcome = "DELIVERED",
+                             .http_status = 200,
+                             .latency_ms = 1};
             pthread_mutex_lock(&g_w.mu);
             g_w.pending++;
             pthread_mutex_unlock(&g_w.mu);
@@ -166,12 +170,24 @@ int main(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
         switch (c) {
-        case 'e': events = atol(optarg); break;
-        case 'r': rows = atol(optarg); break;
-        case 'c': claim = optarg; break;
-        case 'u': url = optarg; break;
-        case 's': sync = optarg; break;
-        case 'l': label = optarg; break;
+        case 'e':
+            events = atol(optarg);
+            break;
+        case 'r':
+            rows = atol(optarg);
+            break;
+        case 'c':
+            claim = optarg;
+            break;
+        case 'u':
+            url = optarg;
+            break;
+        case 's':
+            sync = optarg;
+            break;
+        case 'l':
+            label = optarg;
+            break;
         default:
             fprintf(c == 'h' ? stdout : stderr,
                     "usage: dispatch_bench [--claim B[,B...]] [--rows N per size] [--events N]\n"
@@ -200,11 +216,11 @@ int main(int argc, char **argv)
     }
     bench_payload pool[16];
     for (size_t i = 0; i < 16; i++)
-        if (bench_payload_make(i % 2 ? BENCH_CONTRACT : BENCH_CUSTOMER, (unsigned)(i / 2), 0,
-                               NULL, &pool[i]) != 0)
+        if (bench_payload_make(i % 2 ? BENCH_CONTRACT : BENCH_CUSTOMER, (unsigned)(i / 2), 0, NULL,
+                               &pool[i]) != 0)
             return 1;
-    evb_store_options so = {.url = url, .data_dir = dir,
-                            .synchronous_normal = strcmp(sync, "normal") == 0};
+    evb_store_options so = {
+        .url = url, .data_dir = dir, .synchronous_normal = strcmp(sync, "normal") == 0};
     evb_error e;
     evb_error_clear(&e);
     evb_store *s = NULL;
@@ -222,7 +238,7 @@ int main(int argc, char **argv)
         int64_t t0 = evb_mono_ns();
         long n = drain(s, sizes[i], rows);
         double secs = (double)(evb_mono_ns() - t0) / 1e9, cpu = cpu_s() - c0;
-        rps[i] = n / secs;
+        rps[i] = (double)n / secs;
         us[i] = n ? cpu / (double)n * 1e6 : 0;
         printf("claim %4d: %ld rows in %.2f s = %.0f rows/s, %.1f us CPU per row%s\n", sizes[i], n,
                secs, rps[i], us[i], g_w.failed ? " (some completions failed)" : "");
@@ -234,8 +250,8 @@ int main(int argc, char **argv)
     printf("{\"label\":\"%s\",\"store\":\"%s\",\"sync\":\"%s\",\"rows\":%ld", label,
            url ? "postgres" : "sqlite", sync, rows);
     for (int i = 0; i < n_sizes; i++)
-        printf(",\"claim_%d_rows_per_sec\":%.1f,\"claim_%d_cpu_us_per_row\":%.2f", sizes[i],
-               rps[i], sizes[i], us[i]);
+        printf(",\"claim_%d_rows_per_sec\":%.1f,\"claim_%d_cpu_us_per_row\":%.2f", sizes[i], rps[i],
+               sizes[i], us[i]);
     printf("}\n");
     for (size_t i = 0; i < 16; i++)
         bench_payload_fini(&pool[i]);

@@ -108,8 +108,8 @@ int evb_claimer_idle(claimer *c)
     return idle;
 }
 
-evb_err evb_claimer_request(claimer *c, int64_t lease_ms, int limit,
-                            const char *const *skip, size_t n_skip)
+evb_err evb_claimer_request(claimer *c, int64_t lease_ms, int limit, const char *const *skip,
+                            size_t n_skip)
 {
     char **copy = calloc(n_skip + 1, sizeof *copy);
     if (copy == NULL)

@@ -30,11 +30,11 @@
 
 #define COMP "delivery"
 #define IDLE_POLL_MS 1000
-#define LIMIT_POLL_MS 50          /* due work held back by a limit: look again this soon */
-#define CLAIM_MAX 1000            /* rows per claim (the store takes 1..1000) */
-#define READY_MAX 2048            /* claimed rows waiting to start, over all connections */
-#define PREFETCH_HORIZON_MS 250   /* claim ahead what a connection finishes in this time */
-#define RATE_WINDOW_MS 250        /* window of the per-connection finish rate */
+#define LIMIT_POLL_MS 50        /* due work held back by a limit: look again this soon */
+#define CLAIM_MAX 1000          /* rows per claim (the store takes 1..1000) */
+#define READY_MAX 2048          /* claimed rows waiting to start, over all connections */
+#define PREFETCH_HORIZON_MS 250 /* claim ahead what a connection finishes in this time */
+#define RATE_WINDOW_MS 250      /* window of the per-connection finish rate */
 
 /* A claimed delivery waiting for a transfer slot. */
 typedef struct ready_claim {
@@ -52,15 +52,15 @@ struct evb_dispatcher {
     int in_flight;
     target_cache cache;
     uint64_t rnd_state;
-    xfer *xfers; /* in flight */
+    xfer *xfers;                /* in flight */
     atomic_int pending_records; /* asynchronous completions not yet committed */
     claimer *claimer;
     ready_claim *ready; /* READY_MAX slots, FIFO (claim order) */
     size_t n_ready;
-    int claim_again;     /* the last claim brought rows: more may be due */
-    atomic_int poke;     /* new deliveries committed, or a retry: claim again */
-    int finished;        /* transfers finished since the last claim request */
-    int64_t next_claim_ms; /* monotonic: claim again by then at the latest */
+    int claim_again;        /* the last claim brought rows: more may be due */
+    atomic_int poke;        /* new deliveries committed, or a retry: claim again */
+    int finished;           /* transfers finished since the last claim request */
+    int64_t next_claim_ms;  /* monotonic: claim again by then at the latest */
     int64_t blind_claim_ms; /* monotonic: the next claim with every connection skipped */
 };
 
@@ -111,7 +111,7 @@ static const char *kind_name(const action_entry *a)
 
 /* What an asynchronous completion needs when its commit is done. */
 typedef struct recorded {
-    evb_dispatcher *d; /* outlives the callback: stop waits for pending_records */
+    evb_dispatcher *d;          /* outlives the callback: stop waits for pending_records */
     const char *kind, *outcome; /* static strings */
     int final;
     int counted; /* an attempt that was sent (metrics) */
@@ -138,8 +138,8 @@ static void on_recorded(void *arg, evb_err err)
 
 /* Records an attempt without waiting (it rides the writer's next group commit); when the
  * write queue is full, waits for the commit instead. */
-static void record(evb_dispatcher *d, const evb_delivery_rec *dl, const evb_attempt *at,
-                   int state, int64_t next_ms, const recorded *what)
+static void record(evb_dispatcher *d, const evb_delivery_rec *dl, const evb_attempt *at, int state,
+                   int64_t next_ms, const recorded *what)
 {
     recorded *r = malloc(sizeof *r);
     evb_err rc = EVB_ERR_NOMEM;
@@ -149,8 +149,8 @@ static void record(evb_dispatcher *d, const evb_delivery_rec *dl, const evb_atte
         r->final = state == EVB_DELIVERY_DELIVERED ? 1 : state == EVB_DELIVERY_DEAD ? 2 : 0;
         snprintf(r->id, sizeof r->id, "%s", dl->id);
         atomic_fetch_add(&d->pending_records, 1);
-        rc = evb_store_delivery_complete_async(d->store, dl->id, at, state, next_ms,
-                                               on_recorded, r);
+        rc =
+            evb_store_delivery_complete_async(d->store, dl->id, at, state, next_ms, on_recorded, r);
         if (rc != EVB_OK) {
             atomic_fetch_sub(&d->pending_records, 1);
             free(r);
@@ -173,8 +173,10 @@ static void record(evb_dispatcher *d, const evb_delivery_rec *dl, const evb_atte
 static void complete_now(evb_dispatcher *d, evb_claim *c, const action_entry *act, int state,
                          const char *outcome, const char *error)
 {
-    evb_attempt a = {.attempt = c->delivery->attempts, .time_ms = evb_now_ms(),
-                     .outcome = outcome, .error = error};
+    evb_attempt a = {.attempt = c->delivery->attempts,
+                     .time_ms = evb_now_ms(),
+                     .outcome = outcome,
+                     .error = error};
     recorded what = {.kind = kind_name(act), .outcome = outcome, .latency_ms = -1};
     record(d, c->delivery, &a, state, 0, &what);
 }
@@ -192,7 +194,7 @@ static long prefetch_cap(const evb_dispatcher *d, const conn_entry *c, int64_t n
 {
     double rate = c->done_per_s;
     int64_t window = now - c->done_since_ms;
-    if (c->done_since_ms != 0 && window > 4 * RATE_WINDOW_MS) { /* gone quiet or slow */
+    if (c->done_since_ms != 0 && window > 4LL * RATE_WINDOW_MS) { /* gone quiet or slow */
         double recent = (double)c->done_n * 1000.0 / (double)window;
         rate = recent < rate ? recent : rate;
     }
@@ -204,8 +206,7 @@ static long prefetch_cap(const evb_dispatcher *d, const conn_entry *c, int64_t n
  * deliveries the other connections could take now (free concurrency slots plus prefetch,
  * bounded by rate-limit tokens and the breaker's single probe), so a claim does not take
  * more than they can start soon. */
-static size_t build_skip_list(evb_dispatcher *d, int64_t now, const char ***out,
-                              long *capacity_out)
+static size_t build_skip_list(evb_dispatcher *d, int64_t now, const char ***out, long *capacity_out)
 {
     long capacity = 0;
     const char **skip = calloc(d->cache.n_conns + 1, sizeof *skip);
@@ -220,8 +221,8 @@ static size_t build_skip_list(evb_dispatcher *d, int64_t now, const char ***out,
          * nodes the pause may be committed by another one: the routing generation brings
          * it here. */
         int skip_it = c->in_flight >= conn_limit(d, c) || room <= 0 ||
-                      !evb_bucket_ready(&c->rate, now) ||
-                      (a != NULL && a->kind == ACTION_STREAM) || c->state == 2;
+                      !evb_bucket_ready(&c->rate, now) || (a != NULL && a->kind == ACTION_STREAM) ||
+                      c->state == 2;
         if (!skip_it && c->rate.rate > 0 && (long)c->rate.tokens - c->queued < room)
             room = (long)c->rate.tokens - c->queued; /* no more than it may send now */
         if (!skip_it && a != NULL && !a->disabled) {
@@ -425,7 +426,7 @@ static int start_ready(evb_dispatcher *d)
             continue;
         }
         evb_claim *one = malloc(sizeof *one); /* its transfer owns it */
-        if (one == NULL) {                     /* its lease expires: retried later */
+        if (one == NULL) {                    /* its lease expires: retried later */
             evb_delivery_rec_free(r->c.delivery);
             evb_event_free(r->c.event);
             continue;
@@ -528,8 +529,8 @@ static void request_claim(evb_dispatcher *d)
         /* held back by limits: no store read here (a round trip on PostgreSQL, and this
          * runs after every finished transfer while the queue is full); a finished transfer
          * looks again at once, a rate limit's tokens within LIMIT_POLL_MS */
-        d->next_claim_ms = now + (d->in_flight + (long)d->n_ready > 0 ? IDLE_POLL_MS
-                                                                        : LIMIT_POLL_MS);
+        d->next_claim_ms =
+            now + (d->in_flight + (long)d->n_ready > 0 ? IDLE_POLL_MS : LIMIT_POLL_MS);
         return;
     }
     evb_err rc = evb_claimer_request(d->claimer, d->opt.lease_ms, (int)limit, skip, n_skip);
@@ -589,16 +590,23 @@ static void finish(evb_dispatcher *d, xfer *x, CURLcode cc)
         state = EVB_DELIVERY_DEAD;
         name = "DEAD";
     }
-    evb_attempt at = {.attempt = dl->attempts, .time_ms = x->start_ms, .outcome = name,
-                      .http_status = res.http_status, .errcode = res.errcode,
-                      .latency_ms = now - x->start_ms, .error = res.error};
+    evb_attempt at = {.attempt = dl->attempts,
+                      .time_ms = x->start_ms,
+                      .outcome = name,
+                      .http_status = res.http_status,
+                      .errcode = res.errcode,
+                      .latency_ms = now - x->start_ms,
+                      .error = res.error};
     /* recorded without waiting: completions share the writer's group commits */
-    recorded what = {.kind = x->is_robot ? "robot" : "http", .outcome = name, .counted = 1,
-                     .recv_ms = x->claim.event->recv_ms, .latency_ms = at.latency_ms};
+    recorded what = {.kind = x->is_robot ? "robot" : "http",
+                     .outcome = name,
+                     .counted = 1,
+                     .recv_ms = x->claim.event->recv_ms,
+                     .latency_ms = at.latency_ms};
     record(d, dl, &at, state, next_ms, &what);
-    const char *ctx[] = {"delivery_id", dl->id,          "connection_id", dl->connection_id,
-                         "event_id",    dl->event_id,    "org",           dl->org,
-                         "action",      a ? a->name : NULL, NULL};
+    const char *ctx[] = {
+        "delivery_id", dl->id,  "connection_id", dl->connection_id,  "event_id", dl->event_id,
+        "org",         dl->org, "action",        a ? a->name : NULL, NULL};
     if (evb_log_enabled(EVB_LOG_DEBUG))
         evb_log(EVB_LOG_DEBUG, COMP, ctx, "attempt %d: %s (HTTP %d)%s%s", dl->attempts, name,
                 res.http_status, res.error[0] ? ": " : "", res.error);
@@ -724,8 +732,7 @@ evb_err evb_dispatcher_start(evb_store *store, const evb_dispatcher_options *opt
         return EVB_ERR_NOMEM;
     }
     int64_t released = 0;
-    if (evb_store_delivery_release_leases(store, evb_now_ms(), &released) == EVB_OK &&
-        released > 0)
+    if (evb_store_delivery_release_leases(store, evb_now_ms(), &released) == EVB_OK && released > 0)
         evb_log_info(COMP, "%lld deliveries leased before a restart are due again",
                      (long long)released);
     d->multi = curl_multi_init();

@@ -243,7 +243,7 @@ static evb_err lease_all(evb_store *s, claim_job *x)
     sqlite3_bind_int64(st, 3, x->now);
     /* RETURNING rows come in rowid order: each record goes to its candidate's slot */
     lease_slot *by_rowid = calloc(x->n_lease, sizeof *by_rowid);
-    evb_delivery_rec **slot = calloc(x->n_lease, sizeof *slot);
+    evb_delivery_rec **slot = calloc(x->n_lease, sizeof(evb_delivery_rec *));
     int rc = SQLITE_DONE;
     if (slot == NULL || by_rowid == NULL)
         e = EVB_ERR_NOMEM;

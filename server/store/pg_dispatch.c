@@ -540,14 +540,14 @@ static evb_err complete_many_json(pg_job **jobs, int n, char **out)
     for (int i = 0; i < n && e == EVB_OK; i++) {
         const complete_job *x = (const complete_job *)jobs[i];
         const evb_attempt *a = &x->copy.a;
-        json_t *o = json_pack("{s:i, s:s, s:i, s:I, s:I, s:s, s:I, s:i, s:I, s:s, s:i, s:I, "
-                              "s:I}",
-                              "i", i, "id", x->copy.id, "s", x->state, "n", (json_int_t)x->next_ms,
-                              "st", (json_int_t)store_attempt_status(a), "er",
-                              a->error != NULL ? a->error : "", "e",
-                              (json_int_t)store_attempt_end_ms(a), "a", a->attempt, "t",
-                              (json_int_t)a->time_ms, "o", a->outcome, "h", a->http_status,
-                              "ec", (json_int_t)a->errcode, "l", (json_int_t)a->latency_ms);
+        json_t *o =
+            json_pack("{s:i, s:s, s:i, s:I, s:I, s:s, s:I, s:i, s:I, s:s, s:i, s:I, "
+                      "s:I}",
+                      "i", i, "id", x->copy.id, "s", x->state, "n", (json_int_t)x->next_ms, "st",
+                      (json_int_t)store_attempt_status(a), "er", a->error != NULL ? a->error : "",
+                      "e", (json_int_t)store_attempt_end_ms(a), "a", a->attempt, "t",
+                      (json_int_t)a->time_ms, "o", a->outcome, "h", a->http_status, "ec",
+                      (json_int_t)a->errcode, "l", (json_int_t)a->latency_ms);
         if (o == NULL || json_array_append_new(arr, o) != 0)
             e = EVB_ERR_NOMEM;
     }
