@@ -3,8 +3,9 @@
  * Order of start: block SIGINT/SIGTERM (so every later thread inherits the mask and one
  * sigwait() sees them), parse the configuration, open the store, load keys (creating the
  * first admin key), start the gRPC server, announce readiness. Order of stop: health goes
- * NOT_SERVING, the gRPC server finishes in-flight calls (their commits still run), then the
- * store drains and commits whatever is queued and closes.
+ * NOT_SERVING, the gRPC server finishes in-flight calls (their commits still run), every
+ * publish job ends (a cancelled stream's jobs may still be queued in the store), delivery
+ * stops, then the store drains and commits whatever is queued and closes.
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -301,6 +302,7 @@ static int serve(const evb_config *cfg, evb_store *store, evb_auth *auth, evb_sc
         .ratelimit = ratelimit,
     };
     atomic_init(&svc.serving, 0);
+    atomic_init(&svc.put_jobs, 0);
     evb_rpc_options ro = {
         .listen = cfg->listen,
         .threads = cfg->threads,
@@ -345,6 +347,7 @@ static int serve(const evb_config *cfg, evb_store *store, evb_auth *auth, evb_sc
 out:
     evb_store_set_remote_wake(store, NULL, NULL);
     evb_rpc_server_free(server);
+    evb_services_wait_idle(&svc); /* stream jobs may outlive their calls: see svc.h */
     evb_admin_http_stop(admin);
     evb_stream_hub_stop(hub); /* streams are gone: record their returns */
     evb_dispatcher_stop(dispatcher, cfg->grace_ms);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/log.h"
 #include "common/text.h"
@@ -77,7 +78,9 @@ static void job_free(put_job *j)
     free(j->items);
     free(j->res);
     evb_arena_free(j->pb_arena); /* the unpacked request */
+    evb_services *svc = j->svc;
     free(j);
+    atomic_fetch_sub(&svc->put_jobs, 1); /* last: svc may be torn down once it reaches 0 */
 }
 
 static const char *status_name(evb_rpc_status s)
@@ -478,6 +481,7 @@ void evb_put_start(evb_services *svc, const evb_principal *p, const uint8_t *req
         return;
     }
     j->svc = svc;
+    atomic_fetch_add(&svc->put_jobs, 1);
     j->done = done;
     j->arg = arg;
     j->reject_all = reject_all;
@@ -528,4 +532,14 @@ void evb_put_start(evb_services *svc, const evb_principal *p, const uint8_t *req
         finish_err(j, EVB_RPC_RESOURCE_EXHAUSTED, "server busy: the write queue is full, retry");
     else if (rc != EVB_OK)
         finish_err(j, EVB_RPC_UNAVAILABLE, "storage unavailable; nothing was stored, retry");
+}
+
+void evb_services_wait_idle(evb_services *svc)
+{
+    /* Only at shutdown, and jobs finish within a commit or a busy timeout: polling is
+     * simpler than a condition variable every job would have to signal. */
+    while (atomic_load(&svc->put_jobs) > 0) {
+        struct timespec ts = {0, 2 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
 }

@@ -36,11 +36,22 @@ typedef struct evb_services {
     int64_t start_ms;
     struct evb_ratelimit *ratelimit; /* borrowed; per-API-key rate limit, NULL = none */
     atomic_int serving;        /* 1 once the store is open and until shutdown begins */
+    /* PutEvents/PublishStream jobs started and not yet freed. A job may outlive its call (a
+     * PublishStream request still queued in the store when its stream is cancelled), and
+     * its completion uses this struct and the delivery hook: see evb_put_wait_idle. */
+    atomic_long put_jobs;
 } evb_services;
 
 /* Registers every implemented method of every service on the server. Methods not
  * registered (those of later issues) are answered UNIMPLEMENTED by the runtime. */
 evb_err evb_services_register(evb_rpc_server *server, evb_services *svc);
+
+/* Waits until every PutEvents/PublishStream job started on svc has completed and been
+ * freed (svc->put_jobs is 0). Call after the gRPC server has shut down (no new jobs) and
+ * before what the jobs use (router, delivery hook, connector cache) is torn down; the
+ * store's writer, which completes queued jobs, must still run. Jobs blocked on storage end
+ * within the store's busy timeout (UNAVAILABLE), so the wait is bounded. Thread-safe. */
+void evb_services_wait_idle(evb_services *svc);
 
 /* Per-service registration (one per file). */
 evb_err evb_svc_health_register(evb_rpc_server *server, evb_services *svc);

@@ -1,10 +1,17 @@
 #!/usr/bin/python3
 """SIGTERM during load: several threads publish (unary and stream) while the server is
 told to stop. The process must exit 0, and after a restart on the same data dir (same
-admin key) every event that was acknowledged PUBLISHED must be readable."""
+admin key) every event that was acknowledged PUBLISHED must be readable.
+
+Also: SIGTERM while PublishStream requests wait in the store's queue behind a locked
+database, so that the stream is cancelled (short grace) before its jobs commit. The jobs
+complete after the call is gone, creating deliveries (whose completion wakes the
+dispatcher): the server must wait for them before tearing delivery down (under ASan a
+use after free otherwise), exit 0 and keep the events."""
 
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -16,7 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import grpc  # noqa: E402
 
 from evbharness import (  # noqa: E402
-    PUBLISHED, Client, Server, create_connector, create_key, entry, events_pb2, main, unique)
+    PUBLISHED, Client, Server, connector_pb2, create_connector, create_key, entry, events_pb2,
+    main, unique)
 
 UNARY_THREADS = 6
 STREAM_THREADS = 2
@@ -229,6 +237,115 @@ class ShutdownUnderLoadTest(unittest.TestCase):
         self.assertEqual(srv.admin_key(), key)
         self.assertEqual(os.stat(srv.admin_key_path).st_mode & 0o777, 0o600)
         self.assertEqual(srv.stop(timeout=20), 0, srv.log_text())
+
+
+LOCKER = r"""
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1], timeout=30, isolation_level=None)
+db.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+sys.stdin.readline()          # hold until the test says so (or closes stdin)
+db.execute("COMMIT")
+db.close()
+print("released", flush=True)
+"""
+
+
+class ShutdownWithQueuedStreamJobsTest(unittest.TestCase):
+    GRACE_MS = 300
+
+    def test_sigterm_while_stream_jobs_wait_for_a_locked_store(self):
+        srv = Server(name="shutdown-queued", extra_args=(
+            "--grace-ms", str(self.GRACE_MS), "--allow-target-cidr", "127.0.0.0/8"))
+        self.addCleanup(srv.cleanup)
+        srv.start()
+        admin = srv.client()
+        self.addCleanup(admin.close)
+        isv, org = unique("isv"), unique("org")
+        _kid, isv_key = create_key(admin, "isv", isv)
+        cli = Client(srv.target, isv_key)
+        self.addCleanup(cli.close)
+        conn = create_connector(cli, isv).name
+        pb = connector_pb2
+        # a connection, so that every committed event creates a delivery (and its commit
+        # wakes the dispatcher); the target need not answer
+        act = admin.connectors.CreateAction(pb.CreateActionRequest(action=pb.Action(
+            name=unique("act"), org=org, kind=pb.HTTP,
+            http=pb.HttpTarget(url="http://127.0.0.1:9/never", timeout_ms=1000))))
+        admin.connectors.CreateConnection(pb.CreateConnectionRequest(
+            connection=pb.Connection(org=org, name=unique("c"), connector=conn,
+                                     action=act.name)))
+        r = cli.events.PutEvents(events_pb2.PutEventsRequest(
+            connector=conn, entries=[entry(org)]), timeout=30)
+        self.assertEqual([x.status for x in r.results], [PUBLISHED], str(r))
+
+        locker = subprocess.Popen([sys.executable, "-c", LOCKER,
+                                   str(srv.data_dir / "evbridge.db")],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+        def end_locker():
+            if locker.poll() is None:
+                locker.kill()
+            locker.wait()
+            locker.stdin.close()
+            locker.stdout.close()
+        self.addCleanup(end_locker)
+        self.assertEqual(locker.stdout.readline().strip(), "locked")
+        ids = ["queued-%d" % k for k in range(3)]
+        hold = threading.Event()
+        self.addCleanup(hold.set)
+
+        def gen():
+            for k, event_id in enumerate(ids):
+                yield events_pb2.PutEventsRequest(connector=conn, request_id="q%d" % k,
+                                                  entries=[entry(org, id_=event_id)])
+            hold.wait(60)  # keep the stream open: the server cancels it after the grace
+
+        outcome = {}
+
+        def stream():
+            c = Client(srv.target, isv_key)
+            try:
+                outcome["replies"] = list(c.events.PublishStream(gen(), timeout=60))
+            except grpc.RpcError as e:
+                outcome["code"] = e.code()
+            finally:
+                c.close()
+        t = threading.Thread(target=stream, daemon=True)
+        t.start()
+        time.sleep(0.7)  # the three requests reach the store's queue, blocked by the lock
+        self.assertIsNone(locker.poll(), "the locker ended early")
+        t_term = time.monotonic()
+        srv.proc.send_signal(signal.SIGTERM)
+        t.join(30)
+        self.assertFalse(t.is_alive(), "the stream was not ended by the shutdown")
+        self.assertIn(outcome.get("code"), SHUTDOWN_CODES, "stream outcome %r" % outcome)
+        time.sleep(max(0.0, 1.5 - (time.monotonic() - t_term)))
+        self.assertIsNone(srv.proc.poll(), "evbridged exited while its store was locked "
+                          "(queued jobs not committed?)\n" + srv.log_text())
+        locker.stdin.write("\n")
+        locker.stdin.flush()
+        self.assertEqual(locker.stdout.readline().strip(), "released")
+        try:
+            rc = srv.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            srv.kill()
+            self.fail("evbridged did not exit after the lock was released\n" + srv.log_text())
+        t_exit = time.monotonic() - t_term
+        self.assertEqual(rc, 0, "exit code %r\n%s" % (rc, srv.log_text()))
+        self.assertNotIn("AddressSanitizer", srv.log_text())
+        # the queued requests were committed after their stream was gone: nothing lost
+        srv.start()
+        admin2 = Client(srv.target, srv.admin_key())
+        self.addCleanup(admin2.close)
+        for event_id in ids:
+            ev = admin2.events.GetEvent(events_pb2.GetEventRequest(
+                event_id=event_id, org=org, connector=conn), timeout=30)
+            self.assertEqual(ev.id, event_id)
+        sys.stderr.write("queued stream jobs at shutdown: stream ended %s, exit 0 %.2f s after "
+                         "SIGTERM (lock held 1.5 s of it), the %d queued events stored\n"
+                         % (outcome.get("code"), t_exit, len(ids)))
+        self.assertEqual(srv.stop(), 0, srv.log_text())
 
 
 if __name__ == "__main__":
