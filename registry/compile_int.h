@@ -62,6 +62,10 @@ snode *compile_child(cctx *c, const evb_json *v, const loc *parent, const char *
                      const char *key);
 bool queue(cctx *c, int kind, snode *n, const char *ref, const loc *from, dyn_anchor *a);
 
+/* schema_plan.c: once linked, fills ops, pidx and req_mask/req_fast of every compiled node
+ * (c->nodes) and s->dyn_scope. false (with c->rc set) when out of memory. */
+bool plan_nodes(cctx *c);
+
 /* schema_keywords.c */
 bool keywords_compile(cctx *c, snode *n, const evb_json *v, const loc *l);
 

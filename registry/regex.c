@@ -254,6 +254,14 @@ evb_regex *regex_compile(const char *pat, size_t len, char *errbuf, size_t errle
     return re;
 }
 
+int regex_match_simple(const evb_regex *re, const char *s, size_t n)
+{
+    (void)re;
+    (void)s;
+    (void)n;
+    return -1;
+}
+
 int regex_match(const evb_regex *re, const char *s, size_t n, pcre2_match_data *md)
 {
     int rc = pcre2_match(re->code, (PCRE2_SPTR)s, n, 0, 0, md, re->mctx);

@@ -32,6 +32,10 @@ evb_regex *regex_compile(const char *pat, size_t len, char *errbuf, size_t errle
  * failure: the input could not be checked). md: from pcre2_match_data_create(1, NULL). */
 int regex_match(const evb_regex *re, const char *s, size_t n, pcre2_match_data *md);
 
+/* The same answer as regex_match, 1 or 0, when re is a simple pattern that compiled to a
+ * byte automaton (regex_simple.c) and s is short enough; -1 when PCRE2 has to decide. */
+int regex_match_simple(const evb_regex *re, const char *s, size_t n);
+
 void regex_free(evb_regex *re);
 
 #endif

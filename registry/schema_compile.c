@@ -164,7 +164,7 @@ static evb_err compile_root(cctx *c, const char *json, size_t len)
     const loc *l = map_get(&c->locs, root);
     c->s->dialect = l->dialect;
     c->s->root = compile_node(c, root);
-    if (c->s->root == NULL || !link_all(c))
+    if (c->s->root == NULL || !link_all(c) || !plan_nodes(c))
         return c->rc != EVB_OK ? c->rc : EVB_ERR_INTERNAL;
     return EVB_OK;
 }

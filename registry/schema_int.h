@@ -91,6 +91,45 @@ enum {
     H_TYPE = 1u << 13,
 };
 
+/* Which groups of keywords a node has (snode.ops), derived once compiled (schema_plan.c), so
+ * the validator tests one word instead of every keyword field. */
+enum {
+    OP_REF = 1u << 0,       /* $ref */
+    OP_DYNREF = 1u << 1,    /* $dynamicRef */
+    OP_TYPE = 1u << 2,      /* type */
+    OP_ENUMCONST = 1u << 3, /* enum, const */
+    OP_NUM = 1u << 4,       /* minimum .. multipleOf */
+    OP_STR = 1u << 5,       /* minLength, maxLength, pattern, asserted format */
+    OP_ARRCNT = 1u << 6,    /* minItems, maxItems, uniqueItems */
+    OP_OBJCNT = 1u << 7,    /* minProperties, maxProperties, required, dependentRequired */
+    OP_MEMBERS = 1u << 8,   /* properties, patternProperties, additionalProperties */
+    OP_OBJMORE = 1u << 9,   /* propertyNames, dependentSchemas/dependencies */
+    OP_ARR = 1u << 10,      /* prefixItems, items, additionalItems, contains */
+    OP_COMB = 1u << 11,     /* allOf, anyOf, oneOf, not, if */
+    OP_UNEVAL = 1u << 12,   /* unevaluatedProperties, unevaluatedItems */
+};
+
+/* "properties" as an open-addressing hash table of indexes into snode.props, built once per
+ * node: slot (hash(key) >> shift) holds 1 + the index of the key there, 0 when empty.
+ * `perfect`: every key sits in its home slot, so a lookup probes one slot. */
+typedef struct prop_index {
+    uint16_t *slots;
+    uint32_t mul;
+    unsigned shift;
+    size_t mask;
+    bool perfect;
+} prop_index;
+
+/* The hash of prop_index: length and three bytes, multiplied (a lookup costs no loop). */
+static inline uint32_t prop_hash(const char *k, size_t kl, uint32_t mul)
+{
+    uint32_t x = (uint32_t)kl;
+    if (kl > 0)
+        x ^= (uint32_t)(unsigned char)k[0] << 8 ^ (uint32_t)(unsigned char)k[kl - 1] << 16 ^
+             (uint32_t)(unsigned char)k[kl / 2] << 24;
+    return x * mul;
+}
+
 struct snode {
     const resource *res;
     bool is_bool, bool_val;
@@ -139,6 +178,10 @@ struct snode {
     size_t n_dep_schemas;
     const char *dep_schemas_kw;
     snode *uneval_props;
+    prop_index pidx;   /* over props (slots NULL when n_props == 0 or > UINT16_MAX - 1) */
+    uint64_t req_mask; /* bits of props[] that "required" names, when req_fast */
+    bool req_fast;     /* every required name is one of props[0..63] */
+    unsigned ops;      /* OP_* */
 
     snode **all_of, **any_of, **one_of;
     size_t n_all, n_any, n_one;
@@ -164,6 +207,7 @@ struct evb_schema {
     unsigned flags;
     size_t max_instance_depth;
     bool uses_regex;
+    bool dyn_scope; /* some $dynamicRef resolves dynamically: track the dynamic scope */
 };
 
 /* Exact multipleOf: v == k * mo_mant * 10^mo_exp for an integer k (validate_kw.c). */

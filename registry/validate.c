@@ -101,6 +101,7 @@ bool vfail(vctx *c, const char *kw, const char *fmt, ...)
     copy_field(v->message, sizeof v->message, msg);
     if (c->res->count >= c->limit) {
         c->stop = true;
+        c->halt = true;
         c->res->truncated = true;
     }
     return false;
@@ -111,6 +112,7 @@ void vfatal(vctx *c, evb_err code, const char *msg)
     if (c->err)
         return;
     c->err = code;
+    c->halt = true;
     snprintf(c->errmsg, sizeof c->errmsg, "%s", msg);
 }
 
@@ -123,10 +125,16 @@ bool ev_alloc(vctx *c, evset *ev, size_t n)
     return ev->bits != NULL;
 }
 
-void ev_mark(evset *ev, size_t i)
+int vmatch(vctx *c, const evb_regex *re, const char *s, size_t n)
 {
-    if (ev != NULL && ev->bits != NULL && i < ev->n)
-        ev->bits[i / 64] |= 1ull << (i % 64);
+    int r = regex_match_simple(re, s, n);
+    if (r >= 0)
+        return r;
+    if (c->md == NULL && (c->md = pcre2_match_data_create(1, NULL)) == NULL) {
+        vfatal(c, EVB_ERR_NOMEM, "out of memory");
+        return -1;
+    }
+    return regex_match(re, s, n, c->md);
 }
 
 void ev_merge(evset *dst, const evset *src)
@@ -151,35 +159,57 @@ static const snode *dynamic_target(const vctx *c, const snode *n)
 static bool eval_body(vctx *c, const snode *n, const evb_json *inst, evset *ev)
 {
     bool ok = true;
-    if (n->ref != NULL) {
+    unsigned ops = n->ops;
+    if (ops & OP_REF) {
         pseg g;
         seg_push(&c->kp, &g, "$ref", 4);
         bool r = eval(c, n->ref, inst, ev);
         seg_pop(&c->kp, &g);
         STEP(ok, c, r);
     }
-    if (n->dynref != NULL) {
+    if (ops & OP_DYNREF) {
         pseg g;
         seg_push(&c->kp, &g, "$dynamicRef", 11);
         bool r = eval(c, dynamic_target(c, n), inst, ev);
         seg_pop(&c->kp, &g);
         STEP(ok, c, r);
     }
-    STEP(ok, c, check_assertions(c, n, inst));
-    evb_json_type t = evb_json_typeof(inst);
-    if (t == EVB_JSON_OBJECT)
-        STEP(ok, c, check_object(c, n, inst, ev));
-    else if (t == EVB_JSON_ARRAY)
+    evb_json_type t = inst->type;
+    objscan os;
+    os.done = false;
+    if (t == EVB_JSON_OBJECT && (ops & OP_MEMBERS) && n->pidx.slots != NULL &&
+        inst->n <= OBJSCAN_MAX)
+        scan_members(n, inst, &os);
+    if (ops & (OP_TYPE | OP_ENUMCONST | OP_NUM | OP_STR | OP_ARRCNT | OP_OBJCNT))
+        STEP(ok, c, check_assertions(c, n, inst, &os));
+    if (t == EVB_JSON_OBJECT && (ops & (OP_MEMBERS | OP_OBJMORE)))
+        STEP(ok, c, check_object(c, n, inst, ev, &os));
+    else if (t == EVB_JSON_ARRAY && (ops & OP_ARR))
         STEP(ok, c, check_array(c, n, inst, ev));
-    STEP(ok, c, check_combinators(c, n, inst, ev));
+    if (ops & OP_COMB)
+        STEP(ok, c, check_combinators(c, n, inst, ev));
     if ((n->uneval_props && t == EVB_JSON_OBJECT) || (n->uneval_items && t == EVB_JSON_ARRAY))
         STEP(ok, c, check_unevaluated(c, n, inst, ev));
     return ok;
 }
 
+/* eval() with annotations of its own: unevaluated* below this node read them. */
+static bool eval_own(vctx *c, const snode *n, const evb_json *inst, evset *ev)
+{
+    evset mine = {0};
+    bool ok = false;
+    if (ev_alloc(c, &mine, inst->n)) {
+        ok = eval_body(c, n, inst, &mine);
+        if (ok)
+            ev_merge(ev, &mine);
+    }
+    free(mine.bits);
+    return ok;
+}
+
 bool eval(vctx *c, const snode *n, const evb_json *inst, evset *ev)
 {
-    if (c->stop || c->err)
+    if (c->halt)
         return false;
     if (n->is_bool)
         return n->bool_val || vfail(c, NULL, "no value is allowed here (the schema is false)");
@@ -193,21 +223,16 @@ bool eval(vctx *c, const snode *n, const evb_json *inst, evset *ev)
     }
     c->depth++;
     bool pushed = false;
-    if (c->nscope == 0 || c->scope[c->nscope - 1] != n->res) {
+    if (c->scope != NULL && (c->nscope == 0 || c->scope[c->nscope - 1] != n->res)) {
         c->scope[c->nscope++] = n->res;
         pushed = true;
     }
-    evb_json_type t = evb_json_typeof(inst);
-    bool own =
-        (n->uneval_props && t == EVB_JSON_OBJECT) || (n->uneval_items && t == EVB_JSON_ARRAY);
-    evset mine = {0};
-    bool ok = false;
-    if (!own || ev_alloc(c, &mine, evb_json_size(inst))) {
-        ok = eval_body(c, n, inst, own ? &mine : ev);
-        if (own && ok)
-            ev_merge(ev, &mine);
-    }
-    free(mine.bits);
+    bool ok;
+    if ((n->ops & OP_UNEVAL) && ((n->uneval_props && inst->type == EVB_JSON_OBJECT) ||
+                                 (n->uneval_items && inst->type == EVB_JSON_ARRAY)))
+        ok = eval_own(c, n, inst, ev);
+    else
+        ok = eval_body(c, n, inst, ev);
     if (pushed)
         c->nscope--;
     c->depth--;
@@ -222,21 +247,18 @@ evb_err evb_schema_validate_value(const evb_schema *s, const evb_json *instance,
     res->valid = false;
     res->truncated = false;
     res->count = 0;
-    vctx *c = malloc(sizeof *c);
-    if (c == NULL)
-        return evb_error_set(err, EVB_ERR_NOMEM, NULL, "out of memory");
-    memset(c, 0, offsetof(vctx, scope)); /* scope[] is written before it is read */
+    vctx ctx, *c = &ctx;
+    memset(c, 0, offsetof(vctx, errmsg)); /* errmsg is written before it is read */
     c->s = s;
     c->res = res;
     c->limit = (res->limit == 0 || res->limit > EVB_SCHEMA_MAX_VIOLATIONS)
                    ? EVB_SCHEMA_MAX_VIOLATIONS
                    : res->limit;
-    if (s->uses_regex && (c->md = pcre2_match_data_create(1, NULL)) == NULL) {
-        free(c);
+    if (s->dyn_scope && (c->scope = malloc(VAL_MAX_FRAMES * sizeof *c->scope)) == NULL)
         return evb_error_set(err, EVB_ERR_NOMEM, NULL, "out of memory");
-    }
     bool ok = eval(c, s->root, instance, NULL);
     pcre2_match_data_free(c->md);
+    free(c->scope);
     evb_err rc = EVB_OK;
     if (c->err) {
         pathbuf p;
@@ -250,7 +272,6 @@ evb_err evb_schema_validate_value(const evb_schema *s, const evb_json *instance,
         vfail(c, NULL, "the value is not valid");
     }
     res->valid = ok && rc == EVB_OK;
-    free(c);
     return rc;
 }
 

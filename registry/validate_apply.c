@@ -72,22 +72,50 @@ static bool additional(vctx *c, const snode *n, const char *key, size_t kl, cons
     return descend(c, n->additional, val, "additionalProperties", NULL, 0, false, 0, key, kl, 0);
 }
 
-static bool check_members(vctx *c, const snode *n, const evb_json *inst, evset *ev)
+void scan_members(const snode *n, const evb_json *inst, objscan *os)
+{
+    uint64_t present = 0;
+    for (size_t i = 0; i < inst->n; i++) {
+        const evb_json_member *m = &inst->u.members[i];
+        long j = prop_find(n, m->key, m->klen);
+        os->slot[i] = (uint16_t)(j + 1);
+        if (j >= 0 && j < 64)
+            present |= 1ull << j;
+    }
+    os->present = present;
+    os->done = true;
+}
+
+static const named_node *lookup(const snode *n, const char *key, size_t kl)
+{
+    if (n->pidx.slots != NULL) {
+        long j = prop_find(n, key, kl);
+        return j >= 0 ? &n->props[j] : NULL;
+    }
+    return find_named(n->props, n->n_props, key, kl);
+}
+
+static bool check_members(vctx *c, const snode *n, const evb_json *inst, evset *ev,
+                          const objscan *os)
 {
     bool ok = true;
-    for (size_t i = 0; i < evb_json_size(inst); i++) {
-        size_t kl;
-        const char *key = evb_json_key_at(inst, i, &kl);
-        const evb_json *val = evb_json_value_at(inst, i);
+    for (size_t i = 0; i < inst->n; i++) {
+        const evb_json_member *m = &inst->u.members[i];
+        const char *key = m->key;
+        size_t kl = m->klen;
+        const evb_json *val = m->val;
         bool matched = false;
-        const named_node *p = find_named(n->props, n->n_props, key, kl);
+        const named_node *p =
+            os->done ? (os->slot[i] ? &n->props[os->slot[i] - 1] : NULL) : lookup(n, key, kl);
         if (p != NULL) {
             matched = true;
             STEP(ok, c, descend(c, p->node, val, "properties", key, kl, false, 0, key, kl, 0));
         }
         for (size_t j = 0; j < n->n_patprops; j++) {
             const pat_node *pp = &n->patprops[j];
-            int r = regex_match(pp->re, key, kl, c->md);
+            int r = vmatch(c, pp->re, key, kl);
+            if (c->err)
+                return false;
             if (r < 0) {
                 char q[120];
                 quote(q, sizeof q, pp->src, strlen(pp->src));
@@ -113,15 +141,16 @@ static bool check_members(vctx *c, const snode *n, const evb_json *inst, evset *
     return ok;
 }
 
-bool check_object(vctx *c, const snode *n, const evb_json *inst, evset *ev)
+bool check_object(vctx *c, const snode *n, const evb_json *inst, evset *ev, const objscan *os)
 {
     bool ok = true;
-    if (n->n_props || n->n_patprops || n->additional)
-        STEP(ok, c, check_members(c, n, inst, ev));
+    if (n->ops & OP_MEMBERS)
+        STEP(ok, c, check_members(c, n, inst, ev, os));
     if (n->prop_names != NULL) {
-        for (size_t i = 0; i < evb_json_size(inst); i++) {
+        for (size_t i = 0; i < inst->n; i++) {
             evb_json name = {.type = EVB_JSON_STRING};
-            name.u.s = evb_json_key_at(inst, i, &name.n);
+            name.u.s = inst->u.members[i].key;
+            name.n = inst->u.members[i].klen;
             c->quiet++;
             bool r = eval(c, n->prop_names, &name, NULL);
             c->quiet--;
@@ -179,12 +208,12 @@ static bool check_contains(vctx *c, const snode *n, const evb_json *inst, evset 
 bool check_array(vctx *c, const snode *n, const evb_json *inst, evset *ev)
 {
     bool ok = true;
-    size_t sz = evb_json_size(inst);
+    size_t sz = inst->n;
     size_t np = n->n_prefix < sz ? n->n_prefix : sz;
     for (size_t i = 0; i < np; i++) {
-        STEP(ok, c,
-             descend(c, n->prefix[i], evb_json_at(inst, i), n->prefix_kw, NULL, 0, true, i, NULL, 0,
-                     i));
+        STEP(
+            ok, c,
+            descend(c, n->prefix[i], inst->u.items[i], n->prefix_kw, NULL, 0, true, i, NULL, 0, i));
         ev_mark(ev, i);
     }
     if (n->items != NULL && sz > np) {
@@ -193,8 +222,8 @@ bool check_array(vctx *c, const snode *n, const evb_json *inst, evset *ev)
         } else {
             for (size_t i = np; i < sz; i++) {
                 STEP(ok, c,
-                     descend(c, n->items, evb_json_at(inst, i), n->items_kw, NULL, 0, false, 0,
-                             NULL, 0, i));
+                     descend(c, n->items, inst->u.items[i], n->items_kw, NULL, 0, false, 0, NULL, 0,
+                             i));
                 ev_mark(ev, i);
             }
         }

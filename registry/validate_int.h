@@ -42,14 +42,44 @@ typedef struct vctx {
     size_t limit;
     int quiet; /* > 0: inside anyOf/oneOf/not/if/contains: record nothing, stop at first failure */
     bool stop; /* the violation limit was reached */
+    bool halt; /* stop || err: nothing more is evaluated */
     evb_err err;
-    char errmsg[200];
     size_t depth, idepth;
     const pseg *ip, *kp; /* innermost segments; NULL = "" */
     size_t nscope;
-    pcre2_match_data *md;
-    const resource *scope[VAL_MAX_FRAMES]; /* last: not zeroed, only [0, nscope) is read */
+    const resource **scope; /* dynamic scope, VAL_MAX_FRAMES entries; NULL unless the schema
+                               has a dynamic $dynamicRef (s->dyn_scope); [0, nscope) is read */
+    pcre2_match_data *md;   /* created at the first match PCRE2 has to do */
+    char errmsg[200];
 } vctx;
+
+/* The member lookups of one object instance, done once before its keywords are checked:
+ * `required` reads `present`, the properties walk reads `slot`. Only for objects of at most
+ * OBJSCAN_MAX members under a node with a prop_index. */
+#define OBJSCAN_MAX 64
+typedef struct objscan {
+    bool done;
+    uint64_t present;           /* bit j: props[j] (j < 64) is a member */
+    uint16_t slot[OBJSCAN_MAX]; /* member i: 1 + its index in props, or 0 */
+} objscan;
+
+/* Index in n->props of key k, or -1 (n->pidx.slots must be set). */
+static inline long prop_find(const snode *n, const char *k, size_t kl)
+{
+    const prop_index *x = &n->pidx;
+    size_t h = prop_hash(k, kl, x->mul) >> x->shift;
+    for (;;) {
+        unsigned e = x->slots[h];
+        if (e == 0)
+            return -1;
+        const named_node *p = &n->props[e - 1];
+        if (p->klen == kl && memcmp(p->key, k, kl) == 0)
+            return (long)e - 1;
+        if (x->perfect)
+            return -1;
+        h = (h + 1) & x->mask;
+    }
+}
 
 /* validate.c */
 bool eval(vctx *c, const snode *n, const evb_json *inst, evset *ev);
@@ -71,16 +101,26 @@ static inline void seg_pop(const pseg **top, const pseg *g)
     *top = g->up;
 }
 bool ev_alloc(vctx *c, evset *ev, size_t n);
-void ev_mark(evset *ev, size_t i);
+static inline void ev_mark(evset *ev, size_t i)
+{
+    if (ev != NULL && ev->bits != NULL && i < ev->n)
+        ev->bits[i / 64] |= 1ull << (i % 64);
+}
 void ev_merge(evset *dst, const evset *src);
 
-/* validate_kw.c: keywords that do not descend into subschemas. */
-bool check_assertions(vctx *c, const snode *n, const evb_json *inst);
+/* 1 = s[0..n) matches re, 0 = no match, -1 = could not be checked; on -1 with c->err set,
+ * out of memory. Simple patterns are decided without PCRE2 (regex_int.h). */
+int vmatch(vctx *c, const evb_regex *re, const char *s, size_t n);
+
+/* validate_kw.c: keywords that do not descend into subschemas. os: the member lookups of an
+ * object instance (NULL or not done: required looks members up itself). */
+bool check_assertions(vctx *c, const snode *n, const evb_json *inst, const objscan *os);
 /* Quotes s for a message: at most `room` bytes of s, with "..." when cut. */
 void quote(char *dst, size_t cap, const char *s, size_t n);
 
 /* validate_apply.c: keywords that evaluate subschemas. */
-bool check_object(vctx *c, const snode *n, const evb_json *inst, evset *ev);
+void scan_members(const snode *n, const evb_json *inst, objscan *os);
+bool check_object(vctx *c, const snode *n, const evb_json *inst, evset *ev, const objscan *os);
 bool check_array(vctx *c, const snode *n, const evb_json *inst, evset *ev);
 bool check_combinators(vctx *c, const snode *n, const evb_json *inst, evset *ev);
 bool check_unevaluated(vctx *c, const snode *n, const evb_json *inst, evset *ev);
@@ -90,7 +130,7 @@ bool check_unevaluated(vctx *c, const snode *n, const evb_json *inst, evset *ev)
     do {                                                                                           \
         if (!(expr)) {                                                                             \
             (ok) = false;                                                                          \
-            if ((c)->quiet || (c)->stop || (c)->err)                                               \
+            if ((c)->quiet || (c)->halt)                                                           \
                 return false;                                                                      \
         }                                                                                          \
     } while (0)

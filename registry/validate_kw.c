@@ -77,7 +77,7 @@ static const char *type_name(const evb_json *v)
 
 static bool type_ok(unsigned types, const evb_json *v)
 {
-    switch (evb_json_typeof(v)) {
+    switch (v->type) {
     case EVB_JSON_NULL:
         return types & T_NULL;
     case EVB_JSON_BOOL:
@@ -100,7 +100,7 @@ static bool check_type(vctx *c, const snode *n, const evb_json *inst)
 {
     static const char *const names[] = {"null",   "boolean", "object", "array",
                                         "number", "string",  "integer"};
-    if (!(n->has & H_TYPE) || type_ok(n->types, inst))
+    if (type_ok(n->types, inst))
         return true;
     char want[96] = "";
     for (size_t i = 0; i < 7; i++)
@@ -121,9 +121,17 @@ static bool check_enum_const(vctx *c, const snode *n, const evb_json *inst)
         STEP(ok, c, vfail(c, "const", "must be equal to %s", buf));
     }
     if (n->enumv != NULL) {
-        for (size_t i = 0; i < evb_json_size(n->enumv); i++)
-            if (evb_json_equal(evb_json_at(n->enumv, i), inst))
-                return ok;
+        const evb_json *const *it = (const evb_json *const *)n->enumv->u.items;
+        if (inst->type == EVB_JSON_STRING) { /* the usual enum: strings, compared directly */
+            for (size_t i = 0; i < n->enumv->n; i++)
+                if (it[i]->type == EVB_JSON_STRING && it[i]->n == inst->n &&
+                    memcmp(it[i]->u.s, inst->u.s, inst->n) == 0)
+                    return ok;
+        } else {
+            for (size_t i = 0; i < n->enumv->n; i++)
+                if (evb_json_equal(it[i], inst))
+                    return ok;
+        }
         fmt_value(buf, 120, n->enumv);
         STEP(ok, c, vfail(c, "enum", "must be one of %s", buf));
     }
@@ -209,34 +217,42 @@ static uint64_t utf8_length(const char *s, size_t n)
     return cps;
 }
 
+/* minLength/maxLength count code points; a code point is 1 to 4 bytes (valid UTF-8, which
+ * every instance string is), so the byte length often settles both without counting. */
 static bool check_string(vctx *c, const snode *n, const evb_json *inst)
 {
     bool ok = true;
-    size_t len;
-    const char *s = evb_json_string(inst, &len);
+    size_t len = inst->n;
+    const char *s = inst->u.s;
     if (n->has & (H_MINLEN | H_MAXLEN)) {
-        uint64_t cps = utf8_length(s, len);
-        if ((n->has & H_MINLEN) && cps < n->min_len)
+        bool min_ok = !(n->has & H_MINLEN) || (len + 3) / 4 >= n->min_len;
+        bool max_ok = !(n->has & H_MAXLEN) || len <= n->max_len;
+        uint64_t cps = min_ok && max_ok ? 0 : utf8_length(s, len);
+        if (!min_ok && cps < n->min_len)
             STEP(ok, c,
                  vfail(c, "minLength", "must be at least %llu characters long",
                        (unsigned long long)n->min_len));
-        if ((n->has & H_MAXLEN) && cps > n->max_len)
+        if (!max_ok && cps > n->max_len)
             STEP(ok, c,
                  vfail(c, "maxLength", "must be at most %llu characters long",
                        (unsigned long long)n->max_len));
     }
-    char q[120];
     if (n->pattern != NULL) {
-        int r = regex_match(n->pattern, s, len, c->md);
-        quote(q, sizeof q, n->pattern_src, strlen(n->pattern_src));
-        if (r == 0)
+        int r = vmatch(c, n->pattern, s, len);
+        if (c->err)
+            return false;
+        char q[120];
+        if (r == 0) {
+            quote(q, sizeof q, n->pattern_src, strlen(n->pattern_src));
             STEP(ok, c, vfail(c, "pattern", "must match the pattern \"%s\"", q));
-        else if (r < 0)
+        } else if (r < 0) {
+            quote(q, sizeof q, n->pattern_src, strlen(n->pattern_src));
             STEP(ok, c,
                  vfail(c, "pattern",
                        "could not be checked against the pattern \"%s\" "
                        "(matching limit exceeded)",
                        q));
+        }
     }
     if (n->format != FMT_UNKNOWN && !fmt_check(n->format, s, len))
         STEP(ok, c, vfail(c, "format", "must be a valid %s", n->format_name));
@@ -297,11 +313,13 @@ static bool check_array_counts(vctx *c, const snode *n, const evb_json *inst)
     return ok && !c->err;
 }
 
-static bool check_required(vctx *c, const snode *n, const evb_json *inst)
+static bool check_required(vctx *c, const snode *n, const evb_json *inst, const objscan *os)
 {
     bool ok = true;
     char q[120], q2[120];
-    for (size_t i = 0; n->required && i < evb_json_size(n->required); i++) {
+    bool all_present = n->required == NULL || (n->req_fast && os != NULL && os->done &&
+                                               (os->present & n->req_mask) == n->req_mask);
+    for (size_t i = 0; !all_present && i < evb_json_size(n->required); i++) {
         size_t kl;
         const char *k = evb_json_string(evb_json_at(n->required, i), &kl);
         if (evb_json_getn(inst, k, kl) == NULL) {
@@ -330,7 +348,7 @@ static bool check_required(vctx *c, const snode *n, const evb_json *inst)
     return ok;
 }
 
-static bool check_object_counts(vctx *c, const snode *n, const evb_json *inst)
+static bool check_object_counts(vctx *c, const snode *n, const evb_json *inst, const objscan *os)
 {
     bool ok = true;
     size_t sz = evb_json_size(inst);
@@ -342,28 +360,35 @@ static bool check_object_counts(vctx *c, const snode *n, const evb_json *inst)
         STEP(ok, c,
              vfail(c, "maxProperties", "must have at most %llu properties, but has %zu",
                    (unsigned long long)n->max_props, sz));
-    STEP(ok, c, check_required(c, n, inst));
+    STEP(ok, c, check_required(c, n, inst, os));
     return ok;
 }
 
-bool check_assertions(vctx *c, const snode *n, const evb_json *inst)
+bool check_assertions(vctx *c, const snode *n, const evb_json *inst, const objscan *os)
 {
     bool ok = true;
-    STEP(ok, c, check_type(c, n, inst));
-    STEP(ok, c, check_enum_const(c, n, inst));
-    switch (evb_json_typeof(inst)) {
+    unsigned ops = n->ops;
+    if (ops & OP_TYPE)
+        STEP(ok, c, check_type(c, n, inst));
+    if (ops & OP_ENUMCONST)
+        STEP(ok, c, check_enum_const(c, n, inst));
+    switch (inst->type) {
     case EVB_JSON_INTEGER:
     case EVB_JSON_REAL:
-        STEP(ok, c, check_number(c, n, inst));
+        if (ops & OP_NUM)
+            STEP(ok, c, check_number(c, n, inst));
         break;
     case EVB_JSON_STRING:
-        STEP(ok, c, check_string(c, n, inst));
+        if (ops & OP_STR)
+            STEP(ok, c, check_string(c, n, inst));
         break;
     case EVB_JSON_ARRAY:
-        STEP(ok, c, check_array_counts(c, n, inst));
+        if (ops & OP_ARRCNT)
+            STEP(ok, c, check_array_counts(c, n, inst));
         break;
     case EVB_JSON_OBJECT:
-        STEP(ok, c, check_object_counts(c, n, inst));
+        if (ops & OP_OBJCNT)
+            STEP(ok, c, check_object_counts(c, n, inst, os));
         break;
     default:
         break;
