@@ -12,6 +12,7 @@
 struct evb_regex {
     pcre2_code *code;
     pcre2_match_context *mctx;
+    regex_simple *simple; /* NULL: PCRE2 matches every subject */
 };
 
 /* ECMAScript WhiteSpace + LineTerminator, as the inside of a character class. */
@@ -251,15 +252,13 @@ evb_regex *regex_compile(const char *pat, size_t len, char *errbuf, size_t errle
     pcre2_set_match_limit(re->mctx, EVB_REGEX_MATCH_LIMIT);
     pcre2_set_depth_limit(re->mctx, EVB_REGEX_DEPTH_LIMIT);
     pcre2_set_heap_limit(re->mctx, EVB_REGEX_HEAP_LIMIT_KIB);
+    re->simple = regex_simple_compile(pat, len); /* only after PCRE2 accepted the pattern */
     return re;
 }
 
 int regex_match_simple(const evb_regex *re, const char *s, size_t n)
 {
-    (void)re;
-    (void)s;
-    (void)n;
-    return -1;
+    return re->simple != NULL ? regex_simple_match(re->simple, s, n) : -1;
 }
 
 int regex_match(const evb_regex *re, const char *s, size_t n, pcre2_match_data *md)
@@ -278,5 +277,6 @@ void regex_free(evb_regex *re)
         return;
     pcre2_code_free(re->code);
     pcre2_match_context_free(re->mctx);
+    regex_simple_free(re->simple);
     free(re);
 }

@@ -36,6 +36,15 @@ int regex_match(const evb_regex *re, const char *s, size_t n, pcre2_match_data *
  * byte automaton (regex_simple.c) and s is short enough; -1 when PCRE2 has to decide. */
 int regex_match_simple(const evb_regex *re, const char *s, size_t n);
 
+/* regex_simple.c: a deterministic byte automaton for an anchored pattern of literals and
+ * ASCII classes (see the file's top comment for the subset). NULL when the pattern is not
+ * in the subset, not deterministic, or out of memory: then PCRE2 alone matches it. */
+typedef struct regex_simple regex_simple;
+regex_simple *regex_simple_compile(const char *pat, size_t len);
+/* 1 match, 0 no match, -1 subject too long to decide here (PCRE2 decides). */
+int regex_simple_match(const regex_simple *rs, const char *s, size_t n);
+void regex_simple_free(regex_simple *rs);
+
 void regex_free(evb_regex *re);
 
 #endif

@@ -158,6 +158,104 @@ static void test_hostile_regex(void)
     free(subject);
 }
 
+/* Simple anchored patterns are matched by a byte automaton (registry/regex_simple.c), others
+ * by PCRE2. "(?=)" (an empty lookahead, always true) keeps a pattern out of the automaton, so
+ * each pattern runs both ways on random subjects (valid UTF-8, mutated from matching ones)
+ * and the outcomes must agree; then on subjects long enough that PCRE2 decides alone. */
+static uint64_t rnd_state = 0x9E3779B97F4A7C15ull;
+static unsigned rnd(void)
+{
+    rnd_state ^= rnd_state << 13;
+    rnd_state ^= rnd_state >> 7;
+    rnd_state ^= rnd_state << 17;
+    return (unsigned)(rnd_state >> 11);
+}
+
+static bool pattern_valid(evb_schema *s, const char *subject, size_t n)
+{
+    char *doc = malloc(2 * n + 2);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
+    size_t len = 0;
+    doc[len++] = '"';
+    for (size_t i = 0; i < n; i++) {
+        if (subject[i] == '"' || subject[i] == '\\')
+            doc[len++] = '\\';
+        doc[len++] = subject[i];
+    }
+    doc[len++] = '"';
+    evb_schema_result r = {.limit = 1};
+    CU_ASSERT_EQUAL(evb_schema_validate(s, doc, len, &r, NULL), EVB_OK);
+    free(doc);
+    return r.valid;
+}
+
+static void test_simple_patterns(void)
+{
+    static const char *const pats[][3] = {
+        {"^[A-Za-z0-9][A-Za-z0-9._:@/-]*$", "cus_01HZX3Y8K2", "a/b:c@d"},
+        {"^\\\\+?[0-9][0-9 ()./-]{2,31}$", "+86 571 8888 0000", "123"},
+        {"^[A-Z]{3}$", "CNY", "USD"},
+        {"^-?(0|[1-9][0-9]{0,17})(\\\\.[0-9]{1,4})?$", "-12.50", "0"},
+        {"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\\\\.[0-9]{1,9})?([Zz]|[+-][0-"
+         "9]{2}:[0-9]{2})$",
+         "2026-05-12T10:02:11.250+08:00", "2026-03-01T08:30:00Z"},
+        {"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$", "crm_level", "a.b-c"},
+        {"^[0-9]{8,14}$", "06901234567892", "12345678"},
+        {"^(ab|cd)?e+$", "abee", "e"},
+        {"^\\\\d{3}-\\\\w+$", "123-a_b", "000-Z"},
+        {"^[a-]x$", "-x", "ax"},
+        {"^(?:x|y)z$", "xz", "yz"},
+        {"^a{2,}b$", "aab", "aaaab"},
+        {"^[a-z]*a$", "ba", "a"}, /* not deterministic: PCRE2 both ways */
+    };
+    static const char *const alpha[] = {"a", "b", "e", "x", "z",        "A", "Z", "T",
+                                        "0", "1", "9", ".", "-",        "+", ":", "_",
+                                        "/", "@", " ", "(", "\xc3\xa9", "~"};
+    char *big = malloc(70000);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(big);
+    for (size_t i = 0; i < sizeof pats / sizeof pats[0]; i++) {
+        char a[400], b[400];
+        snprintf(a, sizeof a, "{\"pattern\":\"%s\"}", pats[i][0]);
+        snprintf(b, sizeof b, "{\"pattern\":\"^(?=)%s\"}", pats[i][0] + 1);
+        evb_schema *sa = compile(a, NULL), *sb = compile(b, NULL);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(sa);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(sb);
+        size_t agree = 0, matched = 0;
+        for (int k = 0; k < 4000; k++) {
+            char sub[200];
+            size_t n = strlen(pats[i][1 + k % 2]);
+            memcpy(sub, pats[i][1 + k % 2], n);
+            for (unsigned m = rnd() % 4; m > 0 && n < 150; m--) {
+                const char *c = alpha[rnd() % (sizeof alpha / sizeof alpha[0])];
+                size_t at = rnd() % (n + 1), cl = strlen(c);
+                if (rnd() % 2 == 0 && at < n && ((unsigned char)sub[at] & 0x80) == 0) {
+                    memmove(sub + at, sub + at + 1, n - at - 1); /* delete an ASCII byte */
+                    n--;
+                } else if (at == n || ((unsigned char)sub[at] & 0xC0) != 0x80) {
+                    memmove(sub + at + cl, sub + at, n - at); /* insert */
+                    memcpy(sub + at, c, cl);
+                    n += cl;
+                }
+            }
+            bool va = pattern_valid(sa, sub, n), vb = pattern_valid(sb, sub, n);
+            agree += va == vb;
+            matched += va;
+            if (va != vb)
+                printf("\n%s on \"%.*s\": %d vs %d\n", pats[i][0], (int)n, sub, va, vb);
+        }
+        CU_ASSERT_EQUAL(agree, 4000);
+        CU_ASSERT(matched > 0 && matched < 4000);
+        for (size_t len = 1000; len <= 64000; len *= 4) { /* short for PCRE2's limit or not */
+            memset(big, '0', len);
+            big[0] = pats[i][1][0];
+            CU_ASSERT_EQUAL(pattern_valid(sa, big, len), pattern_valid(sb, big, len));
+        }
+        evb_schema_free(sa);
+        evb_schema_free(sb);
+    }
+    free(big);
+}
+
 typedef struct store {
     int calls;
 } store;
@@ -319,6 +417,7 @@ int main(void)
         !CU_add_test(suite, "depth limits", test_depth_limits) ||
         !CU_add_test(suite, "violation limit", test_violation_limit) ||
         !CU_add_test(suite, "hostile regex", test_hostile_regex) ||
+        !CU_add_test(suite, "simple patterns", test_simple_patterns) ||
         !CU_add_test(suite, "resolver", test_resolver) ||
         !CU_add_test(suite, "meta-schemas", test_metaschema) ||
         !CU_add_test(suite, "canonicalize", test_canonicalize) ||
