@@ -182,6 +182,11 @@ struct snode {
     uint64_t req_mask; /* bits of props[] that "required" names, when req_fast */
     bool req_fast;     /* every required name is one of props[0..63] */
     unsigned ops;      /* OP_* */
+    /* Set when this node is a leaf (only type, enum/const, numeric bounds, string keywords) or
+     * a chain of fast_hops pure $refs ending at one: the leaf, for the validator's quick
+     * accept of a member or item (leaf_accepts). NULL otherwise. */
+    const snode *fast;
+    unsigned fast_hops;
 
     snode **all_of, **any_of, **one_of;
     size_t n_all, n_any, n_one;

@@ -6,7 +6,9 @@
  * here so that, for the usual handful of keys, every key sits in its own slot and a lookup is
  * one probe and one compare); (3) for "required", a bit mask over those keys when every
  * required name is one of the first 64 properties, so the validator checks required members
- * with the bits it collects while looking the instance's members up. The schema also learns
+ * with the bits it collects while looking the instance's members up; (4) `fast`: the leaf a
+ * member's or item's subschema comes down to (through pure $refs), which the validator tries
+ * first with a side-effect-free check before evaluating it in full. The schema also learns
  * whether any $dynamicRef is dynamic; when none is, the validator keeps no dynamic scope.
  * Nothing here changes what is valid or how a violation reads.
  */
@@ -120,6 +122,23 @@ static void plan_required(snode *n)
     n->req_fast = true;
 }
 
+#define LEAF_OPS (OP_TYPE | OP_ENUMCONST | OP_NUM | OP_STR)
+#define MAX_FAST_HOPS 8
+
+/* The leaf a chain of pure $refs (nodes with no other keyword) leads to, or NULL. */
+static const snode *fast_target(const snode *n, unsigned *hops)
+{
+    for (unsigned h = 0; h <= MAX_FAST_HOPS; h++, n = n->ref) {
+        if (n->is_bool || (n->ops & ~(unsigned)LEAF_OPS) == 0) {
+            *hops = h;
+            return n;
+        }
+        if (n->ops != OP_REF)
+            return NULL;
+    }
+    return NULL;
+}
+
 bool plan_nodes(cctx *c)
 {
     for (size_t i = 0; i < c->nodes.cap; i++) {
@@ -132,6 +151,11 @@ bool plan_nodes(cctx *c)
         if (!build_index(c->s, n))
             return cfail(c, EVB_ERR_NOMEM, NULL, "out of memory");
         plan_required(n);
+    }
+    for (size_t i = 0; i < c->nodes.cap; i++) { /* needs every node's ops */
+        snode *n = c->nodes.slots[i].key != NULL ? c->nodes.slots[i].val : NULL;
+        if (n != NULL)
+            n->fast = fast_target(n, &n->fast_hops);
     }
     return true;
 }

@@ -69,6 +69,8 @@ static bool additional(vctx *c, const snode *n, const char *key, size_t kl, cons
         c->idepth = id;
         return r;
     }
+    if (leaf_accepts(c, n->additional, val))
+        return true;
     return descend(c, n->additional, val, "additionalProperties", NULL, 0, false, 0, key, kl, 0);
 }
 
@@ -109,7 +111,8 @@ static bool check_members(vctx *c, const snode *n, const evb_json *inst, evset *
             os->done ? (os->slot[i] ? &n->props[os->slot[i] - 1] : NULL) : lookup(n, key, kl);
         if (p != NULL) {
             matched = true;
-            STEP(ok, c, descend(c, p->node, val, "properties", key, kl, false, 0, key, kl, 0));
+            if (!leaf_accepts(c, p->node, val))
+                STEP(ok, c, descend(c, p->node, val, "properties", key, kl, false, 0, key, kl, 0));
         }
         for (size_t j = 0; j < n->n_patprops; j++) {
             const pat_node *pp = &n->patprops[j];
@@ -126,9 +129,10 @@ static bool check_members(vctx *c, const snode *n, const evb_json *inst, evset *
                            q));
             } else if (r == 1) {
                 matched = true;
-                STEP(ok, c,
-                     descend(c, pp->node, val, "patternProperties", pp->src, strlen(pp->src), false,
-                             0, key, kl, 0));
+                if (!leaf_accepts(c, pp->node, val))
+                    STEP(ok, c,
+                         descend(c, pp->node, val, "patternProperties", pp->src, strlen(pp->src),
+                                 false, 0, key, kl, 0));
             }
         }
         if (!matched && n->additional != NULL) {
@@ -211,9 +215,10 @@ bool check_array(vctx *c, const snode *n, const evb_json *inst, evset *ev)
     size_t sz = inst->n;
     size_t np = n->n_prefix < sz ? n->n_prefix : sz;
     for (size_t i = 0; i < np; i++) {
-        STEP(
-            ok, c,
-            descend(c, n->prefix[i], inst->u.items[i], n->prefix_kw, NULL, 0, true, i, NULL, 0, i));
+        if (!leaf_accepts(c, n->prefix[i], inst->u.items[i]))
+            STEP(ok, c,
+                 descend(c, n->prefix[i], inst->u.items[i], n->prefix_kw, NULL, 0, true, i, NULL, 0,
+                         i));
         ev_mark(ev, i);
     }
     if (n->items != NULL && sz > np) {
@@ -221,9 +226,10 @@ bool check_array(vctx *c, const snode *n, const evb_json *inst, evset *ev)
             STEP(ok, c, vfail(c, n->items_kw, "must have at most %zu items, but has %zu", np, sz));
         } else {
             for (size_t i = np; i < sz; i++) {
-                STEP(ok, c,
-                     descend(c, n->items, inst->u.items[i], n->items_kw, NULL, 0, false, 0, NULL, 0,
-                             i));
+                if (!leaf_accepts(c, n->items, inst->u.items[i]))
+                    STEP(ok, c,
+                         descend(c, n->items, inst->u.items[i], n->items_kw, NULL, 0, false, 0,
+                                 NULL, 0, i));
                 ev_mark(ev, i);
             }
         }

@@ -115,6 +115,10 @@ int vmatch(vctx *c, const evb_regex *re, const char *s, size_t n);
 /* validate_kw.c: keywords that do not descend into subschemas. os: the member lookups of an
  * object instance (NULL or not done: required looks members up itself). */
 bool check_assertions(vctx *c, const snode *n, const evb_json *inst, const objscan *os);
+/* Whether evaluating `child` (through descend) at member or item v would pass, decided
+ * without side effects from child->fast; false when it fails or when unsure, and then the
+ * caller evaluates it in full (which also records the violations). */
+bool leaf_accepts(const vctx *c, const snode *child, const evb_json *v);
 /* Quotes s for a message: at most `room` bytes of s, with "..." when cut. */
 void quote(char *dst, size_t cap, const char *s, size_t n);
 

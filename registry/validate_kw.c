@@ -364,6 +364,65 @@ static bool check_object_counts(vctx *c, const snode *n, const evb_json *inst, c
     return ok;
 }
 
+/* Whether leaf t accepts v; false also when unsure (the full evaluation then decides). */
+static bool leaf_ok(const snode *t, const evb_json *v)
+{
+    if (t->is_bool)
+        return t->bool_val;
+    unsigned ops = t->ops;
+    if ((ops & OP_TYPE) && !type_ok(t->types, v))
+        return false;
+    switch (v->type) {
+    case EVB_JSON_STRING:
+        if (ops & OP_ENUMCONST) {
+            if (t->konst != NULL || t->enumv == NULL)
+                return false;
+            const evb_json *const *it = (const evb_json *const *)t->enumv->u.items;
+            size_t i = 0;
+            while (i < t->enumv->n && !(it[i]->type == EVB_JSON_STRING && it[i]->n == v->n &&
+                                        memcmp(it[i]->u.s, v->u.s, v->n) == 0))
+                i++;
+            if (i == t->enumv->n)
+                return false;
+        }
+        if (ops & OP_STR) {
+            if (t->format != FMT_UNKNOWN)
+                return false;
+            size_t len = v->n;
+            if ((t->has & H_MAXLEN) && len > t->max_len && utf8_length(v->u.s, len) > t->max_len)
+                return false;
+            if ((t->has & H_MINLEN) && (len + 3) / 4 < t->min_len &&
+                utf8_length(v->u.s, len) < t->min_len)
+                return false;
+            if (t->pattern != NULL && regex_match_simple(t->pattern, v->u.s, len) != 1)
+                return false;
+        }
+        return true;
+    case EVB_JSON_INTEGER:
+    case EVB_JSON_REAL:
+        if (ops & OP_ENUMCONST)
+            return false;
+        if (ops & OP_NUM) {
+            if (t->has & H_MULTIPLE)
+                return false;
+            long double x = v->type == EVB_JSON_INTEGER ? (long double)v->u.i : (long double)v->u.d;
+            if (((t->has & H_MINIMUM) && x < t->minimum) ||
+                ((t->has & H_MAXIMUM) && x > t->maximum) || ((t->has & H_EXMIN) && x <= t->exmin) ||
+                ((t->has & H_EXMAX) && x >= t->exmax))
+                return false;
+        }
+        return true;
+    default:
+        return !(ops & OP_ENUMCONST);
+    }
+}
+
+bool leaf_accepts(const vctx *c, const snode *child, const evb_json *v)
+{
+    return child->fast != NULL && c->depth + child->fast_hops < VAL_MAX_FRAMES &&
+           c->idepth + 1 <= c->s->max_instance_depth && leaf_ok(child->fast, v);
+}
+
 bool check_assertions(vctx *c, const snode *n, const evb_json *inst, const objscan *os)
 {
     bool ok = true;
