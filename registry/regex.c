@@ -256,6 +256,11 @@ evb_regex *regex_compile(const char *pat, size_t len, char *errbuf, size_t errle
     return re;
 }
 
+const regex_simple *regex_simple_of(const evb_regex *re)
+{
+    return re->simple;
+}
+
 int regex_match_simple(const evb_regex *re, const char *s, size_t n)
 {
     return re->simple != NULL ? regex_simple_match(re->simple, s, n) : -1;

@@ -17,6 +17,7 @@
 #include <pcre2.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define EVB_REGEX_MATCH_LIMIT 200000u
 #define EVB_REGEX_DEPTH_LIMIT 2000u
@@ -39,11 +40,32 @@ int regex_match_simple(const evb_regex *re, const char *s, size_t n);
 /* regex_simple.c: a deterministic byte automaton for an anchored pattern of literals and
  * ASCII classes (see the file's top comment for the subset). NULL when the pattern is not
  * in the subset, not deterministic, or out of memory: then PCRE2 alone matches it. */
-typedef struct regex_simple regex_simple;
+typedef struct regex_simple {
+    size_t max_len;    /* longer subjects: PCRE2 decides */
+    uint8_t bmap[256]; /* byte -> column */
+    uint16_t *trans;   /* row + column -> next row; a row is state * columns; REGEX_DEAD */
+    uint8_t *accept;   /* indexed by row */
+} regex_simple;
+#define REGEX_DEAD 0xFFFFu
+
 regex_simple *regex_simple_compile(const char *pat, size_t len);
-/* 1 match, 0 no match, -1 subject too long to decide here (PCRE2 decides). */
-int regex_simple_match(const regex_simple *rs, const char *s, size_t n);
 void regex_simple_free(regex_simple *rs);
+/* The automaton of re, or NULL. */
+const regex_simple *regex_simple_of(const evb_regex *re);
+
+/* 1 match, 0 no match, -1 subject too long to decide here (PCRE2 decides). */
+static inline int regex_simple_match(const regex_simple *rs, const char *s, size_t n)
+{
+    if (n > rs->max_len)
+        return -1;
+    unsigned row = 0;
+    for (size_t i = 0; i < n; i++) {
+        row = rs->trans[row + rs->bmap[(unsigned char)s[i]]];
+        if (row == REGEX_DEAD)
+            return 0;
+    }
+    return rs->accept[row];
+}
 
 void regex_free(evb_regex *re);
 

@@ -32,7 +32,6 @@
 #define MAXPOS 192
 #define WORDS (MAXPOS / 64)
 #define MAXREP 64
-#define DEAD 0xFF
 #define BUDGET (EVB_REGEX_MATCH_LIMIT / 2)
 
 typedef struct pset {
@@ -51,14 +50,6 @@ typedef struct bld {
     uint64_t cls[MAXPOS][2]; /* ASCII bytes each position accepts */
     pset follow[MAXPOS];
 } bld;
-
-struct regex_simple {
-    size_t max_len;
-    unsigned ncls;
-    uint8_t bmap[256]; /* byte -> column */
-    uint8_t *accept;   /* per state */
-    uint8_t *trans;    /* state * ncls + column -> state, DEAD */
-};
 
 static void pset_or(pset *a, const pset *b)
 {
@@ -382,23 +373,23 @@ static regex_simple *build(bld *b, const frag *root)
         }
         bmap[c] = (uint8_t)k;
     }
-    regex_simple *rs = calloc(1, sizeof *rs + nstates + (size_t)nstates * ncls);
+    size_t cells = (size_t)nstates * ncls;
+    regex_simple *rs = calloc(1, sizeof *rs + cells * sizeof *rs->trans + cells);
     if (rs == NULL)
         return NULL;
-    rs->accept = (uint8_t *)(rs + 1);
-    rs->trans = rs->accept + nstates;
-    rs->ncls = ncls;
+    rs->trans = (uint16_t *)(rs + 1);
+    rs->accept = (uint8_t *)(rs->trans + cells);
     memcpy(rs->bmap, bmap, sizeof bmap);
     for (unsigned st = 0; st < nstates; st++) {
         const pset *next = st == 0 ? &root->first : &b->follow[st - 1];
-        rs->accept[st] = st == 0 ? root->nullable : pset_has(&root->last, st - 1);
+        rs->accept[st * ncls] = st == 0 ? root->nullable : pset_has(&root->last, st - 1);
         for (unsigned k = 0; k < ncls; k++) {
             int q = rep[k] < 128 ? next_of(b, next, rep[k]) : -1;
             if (q == -2) {
                 free(rs);
                 return NULL; /* not deterministic */
             }
-            rs->trans[st * ncls + k] = q < 0 ? DEAD : (uint8_t)(q + 1);
+            rs->trans[st * ncls + k] = q < 0 ? REGEX_DEAD : (uint16_t)((unsigned)(q + 1) * ncls);
         }
     }
     rs->max_len = BUDGET / nstates;
@@ -420,19 +411,6 @@ regex_simple *regex_simple_compile(const char *pat, size_t len)
         rs = build(b, &root);
     free(b);
     return rs;
-}
-
-int regex_simple_match(const regex_simple *rs, const char *s, size_t n)
-{
-    if (n > rs->max_len)
-        return -1;
-    unsigned st = 0, ncls = rs->ncls;
-    for (size_t i = 0; i < n; i++) {
-        st = rs->trans[st * ncls + rs->bmap[(unsigned char)s[i]]];
-        if (st == DEAD)
-            return 0;
-    }
-    return rs->accept[st];
 }
 
 void regex_simple_free(regex_simple *rs)

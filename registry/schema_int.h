@@ -152,6 +152,7 @@ struct snode {
     uint64_t min_len, max_len, min_items, max_items, min_props, max_props;
     uint64_t min_contains, max_contains;
     evb_regex *pattern;
+    const regex_simple *pattern_simple; /* its byte automaton, NULL when PCRE2 only */
     const char *pattern_src;
     fmt_id format;
     const char *format_name;

@@ -190,6 +190,7 @@ static bool compile_string_kw(kctx *k)
             return bad(k, "pattern", "a string");
         if (!add_regex(k, "pattern", src, len, &k->n->pattern))
             return false;
+        k->n->pattern_simple = regex_simple_of(k->n->pattern);
         k->n->pattern_src = src;
     }
     const evb_json *f = evb_json_get(k->v, "format");

@@ -221,6 +221,15 @@ bool eval(vctx *c, const snode *n, const evb_json *inst, evset *ev)
         vfatal(c, EVB_ERR_LIMIT, "instance nested too deeply");
         return false;
     }
+    if (n->ops == OP_REF && c->scope == NULL) { /* only a $ref: straight to its target */
+        c->depth++;
+        pseg g;
+        seg_push(&c->kp, &g, "$ref", 4);
+        bool r = eval(c, n->ref, inst, ev);
+        seg_pop(&c->kp, &g);
+        c->depth--;
+        return r;
+    }
     c->depth++;
     bool pushed = false;
     if (c->scope != NULL && (c->nscope == 0 || c->scope[c->nscope - 1] != n->res)) {

@@ -63,6 +63,32 @@ typedef struct objscan {
     uint16_t slot[OBJSCAN_MAX]; /* member i: 1 + its index in props, or 0 */
 } objscan;
 
+/* a[0..n) == b[0..n), in at most a few loads for short keys; never reads past n bytes. */
+static inline bool key_eq(const char *a, const char *b, size_t n)
+{
+    if (n >= 8) {
+        uint64_t x, y;
+        for (size_t i = 0; i + 8 < n; i += 8) {
+            memcpy(&x, a + i, 8);
+            memcpy(&y, b + i, 8);
+            if (x != y)
+                return false;
+        }
+        memcpy(&x, a + n - 8, 8);
+        memcpy(&y, b + n - 8, 8);
+        return x == y;
+    }
+    if (n >= 4) {
+        uint32_t x, y, u, v;
+        memcpy(&x, a, 4);
+        memcpy(&y, b, 4);
+        memcpy(&u, a + n - 4, 4);
+        memcpy(&v, b + n - 4, 4);
+        return x == y && u == v;
+    }
+    return n == 0 || (a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1]);
+}
+
 /* Index in n->props of key k, or -1 (n->pidx.slots must be set). */
 static inline long prop_find(const snode *n, const char *k, size_t kl)
 {
@@ -73,7 +99,7 @@ static inline long prop_find(const snode *n, const char *k, size_t kl)
         if (e == 0)
             return -1;
         const named_node *p = &n->props[e - 1];
-        if (p->klen == kl && memcmp(p->key, k, kl) == 0)
+        if (p->klen == kl && key_eq(p->key, k, kl))
             return (long)e - 1;
         if (x->perfect)
             return -1;

@@ -370,7 +370,8 @@ static bool leaf_ok(const snode *t, const evb_json *v)
     if (t->is_bool)
         return t->bool_val;
     unsigned ops = t->ops;
-    if ((ops & OP_TYPE) && !type_ok(t->types, v))
+    if ((ops & OP_TYPE) &&
+        !(v->type == EVB_JSON_STRING ? (t->types & T_STRING) != 0 : type_ok(t->types, v)))
         return false;
     switch (v->type) {
     case EVB_JSON_STRING:
@@ -394,7 +395,8 @@ static bool leaf_ok(const snode *t, const evb_json *v)
             if ((t->has & H_MINLEN) && (len + 3) / 4 < t->min_len &&
                 utf8_length(v->u.s, len) < t->min_len)
                 return false;
-            if (t->pattern != NULL && regex_match_simple(t->pattern, v->u.s, len) != 1)
+            if (t->pattern != NULL && (t->pattern_simple == NULL ||
+                                       regex_simple_match(t->pattern_simple, v->u.s, len) != 1))
                 return false;
         }
         return true;
