@@ -6,7 +6,9 @@
  * source, specversion, type, subject, time, datacontenttype, dataschema) and extensions
  * (orgid, connector, ...) at the top level, the payload under "data". Building that object
  * is the caller's job: evb_ce_json_encode() (server/cloudevents/ce_json.h) followed by
- * evb_pattern_match_text(), or a json_t built directly, both give it.
+ * evb_pattern_match_text(), or a json_t built directly, both give it; routing describes the
+ * object without building it, as an evb_pattern_view (below) over the event's attributes
+ * and the payload's evb_json document.
  *
  * Rules, in short (docs/ has the user-facing reference):
  *  - A pattern is a JSON object whose leaves are non-empty arrays. AND across fields, OR
@@ -54,6 +56,7 @@
 #include <stdint.h>
 
 #include "common/err.h"
+#include "registry/json_value.h"
 
 #define EVB_PATTERN_MAX_BYTES 4096u   /* default size limit of a pattern's JSON text */
 #define EVB_PATTERN_MAX_BRANCHES 256u /* max alternatives after expanding "$or" */
@@ -88,6 +91,29 @@ int evb_pattern_match(const evb_pattern *p, const json_t *event);
  * the position or says so), EVB_ERR_NOMEM. Used by TestEventPattern. Thread-safe. */
 evb_err evb_pattern_match_text(const evb_pattern *p, const char *event_json, size_t len,
                                int *matched, evb_error *err);
+
+/* ---- events without a JSON tree -------------------------------------------------------
+ * An event view lists the members of the event object: each a string (a context attribute
+ * or an extension) or a value of a parsed evb_json document (registry/json_value.h; the
+ * payload under "data"). Matching a view answers exactly as matching the json_t object with
+ * the same members would: evb_json integers and reals are numbers compared as doubles, as
+ * jansson's are; strings are bytes (embedded NULs included). Values are borrowed. */
+typedef struct evb_pattern_member {
+    const char *name; /* name_len bytes, no NUL among them; need not be NUL-terminated */
+    size_t name_len;
+    const char *str; /* a string value of str_len bytes (valid UTF-8), or NULL: then */
+    size_t str_len;
+    const evb_json *json; /* the value; when both are NULL the member is absent */
+} evb_pattern_member;
+
+typedef struct evb_pattern_view {
+    const evb_pattern_member *members; /* names distinct */
+    size_t n;
+} evb_pattern_view;
+
+/* 1 when the event described by view matches p, else 0 (also for NULL p or view, or when an
+ * allocation fails). Thread-safe (p and the view are only read). */
+int evb_pattern_match_view(const evb_pattern *p, const evb_pattern_view *view);
 
 /* Number of alternatives p expanded to ("$or"); 1 for a pattern without "$or". */
 size_t evb_pattern_branches(const evb_pattern *p);
@@ -125,6 +151,11 @@ evb_err evb_matcher_build(evb_matcher *m);
  * EVB_ERR_NOMEM. A NULL or non-object event matches nothing. Thread-safe after build. */
 evb_err evb_matcher_match(const evb_matcher *m, const json_t *event, uint64_t *ids_out, size_t cap,
                           size_t *n_out);
+
+/* As evb_matcher_match, for an event view. A NULL view matches nothing. Thread-safe after
+ * build. */
+evb_err evb_matcher_match_view(const evb_matcher *m, const evb_pattern_view *view,
+                               uint64_t *ids_out, size_t cap, size_t *n_out);
 
 /* Number of patterns added to m. */
 size_t evb_matcher_count(const evb_matcher *m);

@@ -40,7 +40,7 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem)
     return 1;
 }
 
-static evb_err add_leaf(walk *w, const json_t *v)
+static evb_err add_leaf(walk *w, evb_pm_val v)
 {
     evb_pm_event *ev = w->ev;
     if (!grow((void **)&ev->leaves, &ev->capleaves, ev->nleaves + 1, sizeof *ev->leaves) ||
@@ -63,42 +63,130 @@ static evb_err add_leaf(walk *w, const json_t *v)
     return EVB_OK;
 }
 
+/* Appends ".key" (or "key" at the top) to the current path; returns the length to pop to,
+ * or (size_t)-1 when out of memory. */
+static size_t push_key(walk *w, const char *key, size_t kl)
+{
+    size_t mark = w->plen;
+    if (!grow((void **)&w->path, &w->pcap, mark + kl + 2, 1))
+        return (size_t)-1;
+    if (mark > 0)
+        w->path[w->plen++] = '.';
+    memcpy(w->path + w->plen, key, kl);
+    w->plen += kl;
+    return mark;
+}
+
+/* Opens an array level of the chain: its id, element index 0. 0 when out of memory. */
+static int push_array(walk *w)
+{
+    uint32_t id = w->ev->next_array++;
+    if (!grow((void **)&w->chain, &w->ccap, w->clen + 2, sizeof(uint32_t)))
+        return 0;
+    w->chain[w->clen] = id;
+    w->chain[w->clen + 1] = 0;
+    w->clen += 2;
+    return 1;
+}
+
+/* ---- jansson trees ---- */
+
 static evb_err walk_value(walk *w, const json_t *v)
 {
     evb_err rc = EVB_OK;
-    if (json_is_object(v)) {
+    evb_pm_val lv = {EVB_PMV_NULL, 0, {NULL}};
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
         const char *key;
         const json_t *child;
-        size_t mark = w->plen;
         json_object_foreach((json_t *)v, key, child)
         {
-            size_t kl = strlen(key);
-            if (!grow((void **)&w->path, &w->pcap, mark + kl + 2, 1))
+            size_t mark = push_key(w, key, strlen(key));
+            if (mark == (size_t)-1)
                 return EVB_ERR_NOMEM;
+            rc = walk_value(w, child);
             w->plen = mark;
-            if (mark > 0)
-                w->path[w->plen++] = '.';
-            memcpy(w->path + w->plen, key, kl);
-            w->plen += kl;
-            if ((rc = walk_value(w, child)) != EVB_OK)
+            if (rc != EVB_OK)
                 return rc;
         }
-        w->plen = mark;
-    } else if (json_is_array(v)) {
-        uint32_t id = w->ev->next_array++;
-        if (!grow((void **)&w->chain, &w->ccap, w->clen + 2, sizeof(uint32_t)))
+        return EVB_OK;
+    }
+    case JSON_ARRAY:
+        if (!push_array(w))
             return EVB_ERR_NOMEM;
-        w->clen += 2;
         for (size_t i = 0; i < json_array_size(v) && rc == EVB_OK; i++) {
-            w->chain[w->clen - 2] = id;
             w->chain[w->clen - 1] = (uint32_t)i;
             rc = walk_value(w, json_array_get(v, i));
         }
         w->clen -= 2;
-    } else {
-        rc = add_leaf(w, v);
+        return rc;
+    case JSON_STRING:
+        lv.kind = EVB_PMV_STR;
+        lv.u.s = json_string_value(v);
+        lv.n = json_string_length(v);
+        break;
+    case JSON_INTEGER:
+    case JSON_REAL:
+        lv.kind = EVB_PMV_NUM;
+        lv.u.num = json_number_value(v);
+        break;
+    case JSON_TRUE:
+        lv.kind = EVB_PMV_TRUE;
+        break;
+    case JSON_FALSE:
+        lv.kind = EVB_PMV_FALSE;
+        break;
+    default:
+        break;
     }
-    return rc;
+    return add_leaf(w, lv);
+}
+
+/* ---- evb_json documents ---- */
+
+static evb_err walk_doc(walk *w, const evb_json *v)
+{
+    evb_err rc = EVB_OK;
+    evb_pm_val lv = {EVB_PMV_NULL, 0, {NULL}};
+    switch (evb_json_typeof(v)) {
+    case EVB_JSON_OBJECT:
+        for (size_t i = 0, n = evb_json_size(v); i < n; i++) {
+            size_t kl;
+            const char *key = evb_json_key_at(v, i, &kl);
+            size_t mark = push_key(w, key, kl);
+            if (mark == (size_t)-1)
+                return EVB_ERR_NOMEM;
+            rc = walk_doc(w, evb_json_value_at(v, i));
+            w->plen = mark;
+            if (rc != EVB_OK)
+                return rc;
+        }
+        return EVB_OK;
+    case EVB_JSON_ARRAY:
+        if (!push_array(w))
+            return EVB_ERR_NOMEM;
+        for (size_t i = 0, n = evb_json_size(v); i < n && rc == EVB_OK; i++) {
+            w->chain[w->clen - 1] = (uint32_t)i;
+            rc = walk_doc(w, evb_json_at(v, i));
+        }
+        w->clen -= 2;
+        return rc;
+    case EVB_JSON_STRING:
+        lv.kind = EVB_PMV_STR;
+        lv.u.s = evb_json_string(v, &lv.n);
+        break;
+    case EVB_JSON_INTEGER:
+    case EVB_JSON_REAL:
+        lv.kind = EVB_PMV_NUM;
+        lv.u.num = evb_json_number(v); /* an int64 rounds as strtod of its text would */
+        break;
+    case EVB_JSON_BOOL:
+        lv.kind = evb_json_bool(v) ? EVB_PMV_TRUE : EVB_PMV_FALSE;
+        break;
+    default:
+        break;
+    }
+    return add_leaf(w, lv);
 }
 
 static int leaf_cmp(const void *a, const void *b)
@@ -113,6 +201,15 @@ static int leaf_cmp(const void *a, const void *b)
     return x->path_off < y->path_off ? -1 : x->path_off > y->path_off; /* document order */
 }
 
+/* Points the leaves at their paths and sorts them (the paths buffer has stopped moving). */
+static void finish_leaves(evb_pm_event *ev)
+{
+    for (size_t i = 0; i < ev->nleaves; i++)
+        ev->leaves[i].path = ev->paths + ev->leaves[i].path_off;
+    if (ev->nleaves > 1)
+        qsort(ev->leaves, ev->nleaves, sizeof *ev->leaves, leaf_cmp);
+}
+
 evb_err evb_pm_event_flatten(const json_t *event, evb_pm_event *ev)
 {
     if (!json_is_object(event))
@@ -121,13 +218,36 @@ evb_err evb_pm_event_flatten(const json_t *event, evb_pm_event *ev)
     evb_err rc = walk_value(&w, event);
     free(w.path);
     free(w.chain);
-    if (rc != EVB_OK)
-        return rc;
-    for (size_t i = 0; i < ev->nleaves; i++)
-        ev->leaves[i].path = ev->paths + ev->leaves[i].path_off;
-    if (ev->nleaves > 1)
-        qsort(ev->leaves, ev->nleaves, sizeof *ev->leaves, leaf_cmp);
-    return EVB_OK;
+    if (rc == EVB_OK)
+        finish_leaves(ev);
+    return rc;
+}
+
+evb_err evb_pm_event_flatten_view(const evb_pattern_view *view, evb_pm_event *ev)
+{
+    if (view == NULL || (view->members == NULL && view->n > 0))
+        return EVB_ERR_INVALID;
+    walk w = {ev, NULL, 0, 0, NULL, 0, 0};
+    evb_err rc = EVB_OK;
+    for (size_t i = 0; i < view->n && rc == EVB_OK; i++) {
+        const evb_pattern_member *m = &view->members[i];
+        if (m->str == NULL && m->json == NULL)
+            continue;
+        if (push_key(&w, m->name, m->name_len) == (size_t)-1) {
+            rc = EVB_ERR_NOMEM;
+            break;
+        }
+        if (m->str != NULL)
+            rc = add_leaf(&w, (evb_pm_val){EVB_PMV_STR, m->str_len, {m->str}});
+        else
+            rc = walk_doc(&w, m->json);
+        w.plen = 0;
+    }
+    free(w.path);
+    free(w.chain);
+    if (rc == EVB_OK)
+        finish_leaves(ev);
+    return rc;
 }
 
 void evb_pm_event_fini(evb_pm_event *ev)
@@ -166,7 +286,7 @@ size_t evb_pm_event_find(const evb_pm_event *ev, const char *path, size_t n, siz
     return lo;
 }
 
-static int field_value_match(const evb_pm_field *f, const json_t *v)
+static int field_value_match(const evb_pm_field *f, const evb_pm_val *v)
 {
     for (size_t i = 0; i < f->nops; i++)
         if (evb_pm_op_match(&f->ops[i], v))
@@ -197,7 +317,7 @@ static int search(const evb_pattern *p, const evb_pm_event *ev, const uint32_t *
     size_t count, first = evb_pm_event_find(ev, f->path, f->path_len, &count);
     for (size_t j = first; j < first + count; j++) {
         const evb_pm_leaf *l = &ev->leaves[j];
-        if (!field_value_match(f, l->v))
+        if (!field_value_match(f, &l->v))
             continue;
         size_t q = 0;
         while (q < i && compatible(ev, chosen[q], l))
@@ -228,7 +348,7 @@ int evb_pm_branch_match(const evb_pattern *p, size_t b, const evb_pm_event *ev)
         }
         int any = 0, free_leaf = 0;
         for (size_t j = first; j < first + count && !free_leaf; j++) {
-            if (field_value_match(f, ev->leaves[j].v)) {
+            if (field_value_match(f, &ev->leaves[j].v)) {
                 any = 1;
                 free_leaf = ev->leaves[j].chain_len == 0;
             }
@@ -258,17 +378,32 @@ int evb_pm_branch_match(const evb_pattern *p, size_t b, const evb_pm_event *ev)
     return result;
 }
 
+static int match_flat(const evb_pattern *p, const evb_pm_event *ev)
+{
+    int matched = 0;
+    for (size_t b = 0; b < p->nbranches && !matched; b++)
+        matched = evb_pm_branch_match(p, b, ev) == 1;
+    return matched;
+}
+
 int evb_pattern_match(const evb_pattern *p, const json_t *event)
 {
     if (p == NULL || !json_is_object(event))
         return 0;
     evb_pm_event ev;
     memset(&ev, 0, sizeof ev);
-    int matched = 0;
-    if (evb_pm_event_flatten(event, &ev) == EVB_OK) {
-        for (size_t b = 0; b < p->nbranches && !matched; b++)
-            matched = evb_pm_branch_match(p, b, &ev) == 1;
-    }
+    int matched = evb_pm_event_flatten(event, &ev) == EVB_OK && match_flat(p, &ev);
+    evb_pm_event_fini(&ev);
+    return matched;
+}
+
+int evb_pattern_match_view(const evb_pattern *p, const evb_pattern_view *view)
+{
+    if (p == NULL || view == NULL)
+        return 0;
+    evb_pm_event ev;
+    memset(&ev, 0, sizeof ev);
+    int matched = evb_pm_event_flatten_view(view, &ev) == EVB_OK && match_flat(p, &ev);
     evb_pm_event_fini(&ev);
     return matched;
 }

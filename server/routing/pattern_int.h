@@ -53,8 +53,27 @@ struct evb_pm_op {
     size_t nsub;
 };
 
+/* A leaf value of a flattened event, whatever the event was read from (a jansson tree, an
+ * evb_json document, a string attribute). Strings are borrowed from that source. */
+typedef enum evb_pm_vkind {
+    EVB_PMV_STR = 1,
+    EVB_PMV_NUM, /* any JSON number, as an IEEE double */
+    EVB_PMV_TRUE,
+    EVB_PMV_FALSE,
+    EVB_PMV_NULL
+} evb_pm_vkind;
+
+typedef struct evb_pm_val {
+    evb_pm_vkind kind;
+    size_t n; /* STR: byte length (may hold NULs) */
+    union {
+        const char *s; /* STR */
+        double num;    /* NUM */
+    } u;
+} evb_pm_val;
+
 /* 1 when op matches the leaf value v (never NULL). Thread-safe. */
-int evb_pm_op_match(const evb_pm_op *op, const json_t *v);
+int evb_pm_op_match(const evb_pm_op *op, const evb_pm_val *v);
 
 /* Frees what op owns (not op itself). */
 void evb_pm_op_fini(evb_pm_op *op);
@@ -121,7 +140,7 @@ typedef struct evb_pm_leaf {
     const char *path;              /* into evb_pm_event.paths, not NUL-terminated */
     uint32_t path_off, path_len;   /* in evb_pm_event.paths */
     uint32_t chain_off, chain_len; /* in evb_pm_event.chain (pairs) */
-    const json_t *v;
+    evb_pm_val v;
 } evb_pm_leaf;
 
 typedef struct evb_pm_event {
@@ -137,6 +156,9 @@ typedef struct evb_pm_event {
 /* Flattens the object event into ev (zeroed by the caller). EVB_ERR_NOMEM, EVB_ERR_INVALID
  * for a non-object. On error ev still must be finished with evb_pm_event_fini. */
 evb_err evb_pm_event_flatten(const json_t *event, evb_pm_event *ev);
+/* The same for an event view (pattern.h): the leaves an object with view's members would
+ * give, values borrowed from the view. EVB_ERR_NOMEM, EVB_ERR_INVALID for a NULL view. */
+evb_err evb_pm_event_flatten_view(const evb_pattern_view *view, evb_pm_event *ev);
 void evb_pm_event_fini(evb_pm_event *ev);
 
 /* Index of the first leaf whose path is path[0..n) and the count of such leaves. */

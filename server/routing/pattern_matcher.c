@@ -178,23 +178,22 @@ static void probe_leaf(mctx *c, const evb_pm_leaf *l, const evb_pm_ipath *mp, ui
     const char *val = "";
     size_t vl = 0;
     double d;
-    switch (json_typeof(l->v)) {
-    case JSON_STRING:
+    switch (l->v.kind) {
+    case EVB_PMV_STR:
         kind = EVB_PMK_STR;
-        val = json_string_value(l->v);
-        vl = json_string_length(l->v);
+        val = l->v.u.s;
+        vl = l->v.n;
         break;
-    case JSON_INTEGER:
-    case JSON_REAL:
+    case EVB_PMV_NUM:
         kind = EVB_PMK_NUM;
-        d = evb_pm_canon_num(json_number_value(l->v));
+        d = evb_pm_canon_num(l->v.u.num);
         val = (const char *)&d;
         vl = sizeof d;
         break;
-    case JSON_TRUE:
+    case EVB_PMV_TRUE:
         kind = EVB_PMK_TRUE;
         break;
-    case JSON_FALSE:
+    case EVB_PMV_FALSE:
         kind = EVB_PMK_FALSE;
         break;
     default:
@@ -218,20 +217,14 @@ static void probe_leaf(mctx *c, const evb_pm_leaf *l, const evb_pm_ipath *mp, ui
     }
 }
 
-evb_err evb_matcher_match(const evb_matcher *m, const json_t *event, uint64_t *ids_out, size_t cap,
-                          size_t *n_out)
+/* Matches the flattened event ev (see evb_matcher_match for the rest). */
+static evb_err match_flat(const evb_matcher *m, const evb_pm_event *ev, uint64_t *ids_out,
+                          size_t cap, size_t *n_out)
 {
-    if (m == NULL || !m->built || n_out == NULL || (ids_out == NULL && cap > 0))
-        return EVB_ERR_INVALID;
-    *n_out = 0;
-    if (!json_is_object(event) || m->nrules == 0)
-        return EVB_OK;
-    evb_pm_event ev;
-    memset(&ev, 0, sizeof ev);
     mctx c;
     memset(&c, 0, sizeof c);
     c.m = m;
-    c.ev = &ev;
+    c.ev = ev;
     c.seen = calloc(m->nbranches / 8 + 1, 1);
     c.hit = calloc(m->nrules / 8 + 1, 1);
     c.hits = c.hits_stack;
@@ -239,12 +232,10 @@ evb_err evb_matcher_match(const evb_matcher *m, const json_t *event, uint64_t *i
     evb_err rc = EVB_ERR_NOMEM;
     if (c.seen == NULL || c.hit == NULL)
         goto out;
-    if ((rc = evb_pm_event_flatten(event, &ev)) != EVB_OK)
-        goto out;
     uint64_t hpath = 0;
     const evb_pm_ipath *mp = NULL;
-    for (size_t i = 0; i < ev.nleaves; i++) {
-        const evb_pm_leaf *l = &ev.leaves[i];
+    for (size_t i = 0; i < ev->nleaves; i++) {
+        const evb_pm_leaf *l = &ev->leaves[i];
         if (i == 0 || l->path_len != l[-1].path_len ||
             memcmp(l->path, l[-1].path, l->path_len) != 0) { /* a new path */
             hpath = evb_pm_fnv(EVB_PM_FNV_INIT, l->path, l->path_len);
@@ -264,10 +255,43 @@ evb_err evb_matcher_match(const evb_matcher *m, const json_t *event, uint64_t *i
     *n_out = c.nhits;
     rc = c.nhits > cap ? EVB_ERR_LIMIT : EVB_OK;
 out:
-    evb_pm_event_fini(&ev);
     free(c.seen);
     free(c.hit);
     if (c.hits != c.hits_stack)
         free(c.hits);
+    return rc;
+}
+
+evb_err evb_matcher_match(const evb_matcher *m, const json_t *event, uint64_t *ids_out, size_t cap,
+                          size_t *n_out)
+{
+    if (m == NULL || !m->built || n_out == NULL || (ids_out == NULL && cap > 0))
+        return EVB_ERR_INVALID;
+    *n_out = 0;
+    if (!json_is_object(event) || m->nrules == 0)
+        return EVB_OK;
+    evb_pm_event ev;
+    memset(&ev, 0, sizeof ev);
+    evb_err rc = evb_pm_event_flatten(event, &ev);
+    if (rc == EVB_OK)
+        rc = match_flat(m, &ev, ids_out, cap, n_out);
+    evb_pm_event_fini(&ev);
+    return rc;
+}
+
+evb_err evb_matcher_match_view(const evb_matcher *m, const evb_pattern_view *view,
+                               uint64_t *ids_out, size_t cap, size_t *n_out)
+{
+    if (m == NULL || !m->built || n_out == NULL || (ids_out == NULL && cap > 0))
+        return EVB_ERR_INVALID;
+    *n_out = 0;
+    if (view == NULL || m->nrules == 0)
+        return EVB_OK;
+    evb_pm_event ev;
+    memset(&ev, 0, sizeof ev);
+    evb_err rc = evb_pm_event_flatten_view(view, &ev);
+    if (rc == EVB_OK)
+        rc = match_flat(m, &ev, ids_out, cap, n_out);
+    evb_pm_event_fini(&ev);
     return rc;
 }

@@ -281,7 +281,7 @@ static int string_match(const evb_pm_op *op, const char *s, size_t n)
     }
 }
 
-int evb_pm_op_match(const evb_pm_op *op, const json_t *v)
+int evb_pm_op_match(const evb_pm_op *op, const evb_pm_val *v)
 {
     switch (op->kind) {
     case EVB_PM_EXISTS:
@@ -292,17 +292,17 @@ int evb_pm_op_match(const evb_pm_op *op, const json_t *v)
                 return 0;
         return 1;
     case EVB_PM_EXACT_TRUE:
-        return json_is_true(v);
+        return v->kind == EVB_PMV_TRUE;
     case EVB_PM_EXACT_FALSE:
-        return json_is_false(v);
+        return v->kind == EVB_PMV_FALSE;
     case EVB_PM_EXACT_NULL:
-        return json_is_null(v);
+        return v->kind == EVB_PMV_NULL;
     case EVB_PM_EXACT_NUM:
-        return json_is_number(v) && json_number_value(v) == op->num;
+        return v->kind == EVB_PMV_NUM && v->u.num == op->num;
     case EVB_PM_NUMERIC: {
-        if (!json_is_number(v))
+        if (v->kind != EVB_PMV_NUM)
             return 0;
-        double d = json_number_value(v);
+        double d = v->u.num;
         if (op->has_lo && (op->lo_incl ? d < op->lo : d <= op->lo))
             return 0;
         if (op->has_hi && (op->hi_incl ? d > op->hi : d >= op->hi))
@@ -310,9 +310,9 @@ int evb_pm_op_match(const evb_pm_op *op, const json_t *v)
         return 1;
     }
     default:
-        if (!json_is_string(v))
+        if (v->kind != EVB_PMV_STR)
             return 0;
-        return string_match(op, json_string_value(v), json_string_length(v));
+        return string_match(op, v->u.s, v->n);
     }
 }
 
