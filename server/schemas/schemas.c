@@ -292,7 +292,10 @@ evb_err evb_schemas_model(evb_schemas *r, const char *subject, int32_t version, 
 evb_err evb_model_validate(const evb_schemas *r, const evb_model *m, const char *json, size_t len,
                            evb_schema_result *res, evb_error *err)
 {
-    memset(res, 0, sizeof *res);
+    /* Not memset: violations[] is ~7.7 KB and only [0, count) is ever read. */
+    res->valid = false;
+    res->truncated = false;
+    res->count = 0;
     res->limit = (size_t)r->max_violations;
     if (json == NULL || len == 0) /* proto3 sends empty bytes as nothing */
         return evb_error_set(err, EVB_ERR_PARSE, "", "empty, not a JSON document");
