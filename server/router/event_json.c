@@ -1,9 +1,16 @@
-/* evbridge — the JSON view of an event that patterns and transforms match against. */
+/* evbridge — the JSON view of an event that patterns and transforms match against: as a
+ * jansson object (delivery, transforms, replay) and, for routing at ingest, as a pattern view
+ * over the event's own strings and the payload's evb_json document (router_int.h), which
+ * costs no allocation per attribute and no second parse of the payload. The two list the
+ * same members in the same order. */
 #include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "common/text.h"
 #include "server/cloudevents/ce_rules.h"
 #include "server/router/router.h"
+#include "server/router/router_int.h"
 
 static void set_opt(json_t *o, const char *k, const char *v)
 {
@@ -38,4 +45,68 @@ json_t *evb_router_event_json(const evb_event *ev, int with_data)
             json_object_set_new(o, "data", d);
     }
     return o;
+}
+
+static void add_member(evb_router_view *v, const char *name, const char *value)
+{
+    if (value == NULL)
+        return;
+    v->members[v->view.n++] = (evb_pattern_member){name, strlen(name), value, strlen(value), NULL};
+}
+
+evb_err evb_router_view_init(evb_router_view *v, const evb_event *ev, int with_data,
+                             const evb_json *data)
+{
+    memset(&v->view, 0, sizeof v->view);
+    v->doc = NULL;
+    size_t cap = 11 + ev->n_ext;
+    v->members = cap <= EVB_ROUTER_VIEW_STACK ? v->stack : malloc(cap * sizeof *v->members);
+    if (v->members == NULL)
+        return EVB_ERR_NOMEM;
+    v->view.members = v->members;
+    add_member(v, "id", ev->id);
+    add_member(v, "source", ev->source);
+    add_member(v, "specversion", "1.0");
+    add_member(v, "type", ev->type);
+    add_member(v, "subject", ev->subject);
+    add_member(v, "time", ev->time);
+    add_member(v, "datacontenttype", ev->datacontenttype);
+    add_member(v, "dataschema", ev->dataschema);
+    add_member(v, "orgid", ev->org);
+    add_member(v, "connector", ev->connector);
+    /* extension names are not context attribute names (ingest rejects those): distinct */
+    for (size_t i = 0; i < ev->n_ext; i++)
+        add_member(v, ev->ext[i].name, ev->ext[i].value);
+    if (!with_data || ev->data_len == 0)
+        return EVB_OK;
+    const char *text = (const char *)ev->data;
+    evb_pattern_member *d = &v->members[v->view.n];
+    *d = (evb_pattern_member){"data", 4, NULL, 0, NULL};
+    if (evb_ce_media_type_is_json(ev->datacontenttype)) {
+        if (data == NULL) {
+            evb_err rc = evb_json_parse(text, ev->data_len, EVB_JSON_HARD_MAX_DEPTH, &v->doc, NULL);
+            if (rc == EVB_ERR_NOMEM)
+                return rc;
+            data = rc == EVB_OK ? evb_json_root(v->doc) : NULL;
+        }
+        d->json = data;
+    } else if (memchr(text, '\0', ev->data_len) == NULL && evb_utf8_valid(text, ev->data_len)) {
+        d->str = text;
+        d->str_len = ev->data_len;
+    }
+    if (d->json != NULL || d->str != NULL)
+        v->view.n++;
+    return EVB_OK;
+}
+
+void evb_router_view_fini(evb_router_view *v)
+{
+    if (v == NULL)
+        return;
+    if (v->members != v->stack)
+        free(v->members);
+    evb_json_doc_free(v->doc);
+    memset(&v->view, 0, sizeof v->view);
+    v->members = NULL;
+    v->doc = NULL;
 }

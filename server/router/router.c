@@ -17,6 +17,7 @@
 #include "common/buf.h"
 #include "common/id.h"
 #include "common/text.h"
+#include "server/router/router_int.h"
 #include "server/routing/pattern.h"
 #include "server/store/store_routing.h"
 
@@ -328,24 +329,26 @@ static int type_ok(const conn_entry *c, const char *type)
     return 0;
 }
 
-/* Marks in `hit` the connections whose pattern matched (or that have none). */
-static evb_err match_group(const group *g, const evb_event *ev, unsigned char *hit)
+/* Marks in `hit` the connections whose pattern matched (or that have none). The event is
+ * matched as a view (router_int.h): no JSON tree, and the payload parsed at most once. */
+static evb_err match_group(const group *g, const evb_event *ev, const evb_json *data,
+                           unsigned char *hit)
 {
     for (size_t i = 0; i < g->n; i++)
         hit[i] = g->conns[i]->pattern == NULL;
     if (evb_matcher_count(g->matcher) == 0)
         return EVB_OK;
-    json_t *js = evb_router_event_json(ev, g->uses_data);
-    if (js == NULL)
-        return EVB_ERR_NOMEM;
+    evb_router_view v;
+    evb_err rc = evb_router_view_init(&v, ev, g->uses_data, data);
     uint64_t stack_ids[MATCH_STACK], *ids = stack_ids;
     size_t n = 0;
-    evb_err rc = evb_matcher_match(g->matcher, js, ids, MATCH_STACK, &n);
+    if (rc == EVB_OK)
+        rc = evb_matcher_match_view(g->matcher, &v.view, ids, MATCH_STACK, &n);
     if (rc == EVB_ERR_LIMIT) {
         ids = malloc(n * sizeof *ids);
-        rc = ids ? evb_matcher_match(g->matcher, js, ids, n, &n) : EVB_ERR_NOMEM;
+        rc = ids ? evb_matcher_match_view(g->matcher, &v.view, ids, n, &n) : EVB_ERR_NOMEM;
     }
-    json_decref(js);
+    evb_router_view_fini(&v);
     for (size_t i = 0; rc == EVB_OK && i < n; i++)
         if (ids[i] < g->n)
             hit[ids[i]] = 1;
@@ -422,7 +425,7 @@ static evb_err build_route(const group *g, const evb_event *ev, const unsigned c
     return rc;
 }
 
-evb_err evb_router_route(evb_router *r, const evb_event *ev, evb_route *out)
+evb_err evb_router_route(evb_router *r, const evb_event *ev, const evb_json *data, evb_route *out)
 {
     memset(out, 0, sizeof *out);
     snapshot *s = NULL;
@@ -432,7 +435,7 @@ evb_err evb_router_route(evb_router *r, const evb_event *ev, evb_route *out)
     const group *g = find_group(s, ev->org, ev->connector);
     if (g != NULL && g->n > 0) {
         unsigned char stack_hit[256], *hit = g->n <= sizeof stack_hit ? stack_hit : malloc(g->n);
-        rc = hit ? match_group(g, ev, hit) : EVB_ERR_NOMEM;
+        rc = hit ? match_group(g, ev, data, hit) : EVB_ERR_NOMEM;
         if (rc == EVB_OK)
             rc = build_route(g, ev, hit, out);
         if (hit != stack_hit)

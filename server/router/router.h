@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "common/err.h"
+#include "registry/json_value.h"
 #include "server/cloudevents/event.h"
 #include "server/store/store.h"
 
@@ -31,9 +32,12 @@ void evb_router_free(evb_router *r);
 /* Routes ev (its org, connector, type, subject and data) against the current snapshot.
  * A connection matches when it is not DISABLED, its event types are empty or contain the
  * event type, and its pattern is empty or matches the event as a JSON object. Paused
- * connections get held deliveries. EVB_ERR_NOMEM, or a store error when the snapshot
- * cannot be rebuilt (the previous one is used when there is one). */
-evb_err evb_router_route(evb_router *r, const evb_event *ev, evb_route *out);
+ * connections get held deliveries. data: ev's JSON payload parsed already (evb_json_parse
+ * of ev->data, e.g. by schema validation), borrowed for the call; NULL = parsed here when a
+ * pattern of the event's connections looks at "data" (and ev's datacontenttype is JSON).
+ * EVB_ERR_NOMEM, or a store error when the snapshot cannot be rebuilt (the previous one is
+ * used when there is one). */
+evb_err evb_router_route(evb_router *r, const evb_event *ev, const evb_json *data, evb_route *out);
 void evb_route_fini(evb_route *rt);
 
 /* The event as the JSON object patterns and transforms see: context attributes and

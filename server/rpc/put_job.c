@@ -320,9 +320,10 @@ static int check_request(put_job *j, const evb_principal *p, size_t len,
 }
 
 /* Validates entry i's data against the data model of its event type and, when valid, sets
- * the event's dataschema. On failure the event is released and the violations kept. */
+ * the event's dataschema and hands the parsed data to the caller in *doc (for routing).
+ * On failure the event is released and the violations kept. */
 static evb_err validate_entry(put_job *j, size_t i, const evb_event_type_def *td,
-                              const char **code, evb_error *e)
+                              const char **code, evb_json_doc **doc, evb_error *e)
 {
     evb_event *ev = &j->events[i];
     evb_model *m = NULL;
@@ -345,8 +346,8 @@ static evb_err validate_entry(put_job *j, size_t i, const evb_event_type_def *td
     evb_error verr;
     evb_error_clear(&verr);
     int64_t t0 = evb_mono_ns();
-    rc = evb_model_validate(j->svc->schemas, m, (const char *)ev->data, ev->data_len, &res,
-                            &verr);
+    rc = evb_model_validate_keep(j->svc->schemas, m, (const char *)ev->data, ev->data_len, &res,
+                                 doc, &verr);
     evb_mx_validation((double)(evb_mono_ns() - t0) / 1e9);
     if (rc == EVB_ERR_PARSE || rc == EVB_ERR_LIMIT) {
         *code = EVB_REJECT_INVALID;
@@ -379,8 +380,11 @@ static evb_err validate_entry(put_job *j, size_t i, const evb_event_type_def *td
         *code = "INTERNAL";
 fail:
     evb_model_release(m);
-    if (rc != EVB_OK)
+    if (rc != EVB_OK) {
         evb_event_fini(ev);
+        evb_json_doc_free(*doc);
+        *doc = NULL;
+    }
     return rc;
 }
 
@@ -403,6 +407,7 @@ static void build_entries(put_job *j, const evb_connector *conn)
         evb_error_clear(&e);
         const char *code = EVB_REJECT_INVALID;
         evb_err rc = EVB_ERR_NOMEM;
+        evb_json_doc *doc = NULL; /* the validated data, parsed once for routing too */
         if (er->nul[0] != '\0') {
             char ptr[96];
             snprintf(ptr, sizeof ptr, "entries[%zu].%s", i, er->nul);
@@ -436,7 +441,7 @@ static void build_entries(put_job *j, const evb_connector *conn)
             rc = evb_ingest_build_event(conn, &ie, i, &j->svc->limits, now, &j->events[i], &td,
                                         &code, &e);
             if (rc == EVB_OK && td->subject != NULL && td->subject[0] != '\0')
-                rc = validate_entry(j, i, td, &code, &e);
+                rc = validate_entry(j, i, td, &code, &doc, &e);
         }
         if (np != names)
             free((void *)np);
@@ -456,7 +461,10 @@ static void build_entries(put_job *j, const evb_connector *conn)
             continue;
         }
         evb_route *rt = &j->routes[j->n_items];
-        if (evb_router_route(j->svc->router, &j->events[i], rt) != EVB_OK) {
+        evb_err rrc = evb_router_route(j->svc->router, &j->events[i],
+                                       doc != NULL ? evb_json_root(doc) : NULL, rt);
+        evb_json_doc_free(doc);
+        if (rrc != EVB_OK) {
             evb_event_fini(&j->events[i]);
             er->status = EVBRIDGE__V1__RESULT_STATUS__REJECTED;
             er->code = "UNAVAILABLE";

@@ -301,3 +301,28 @@ evb_err evb_model_validate(const evb_schemas *r, const evb_model *m, const char 
         return evb_error_set(err, EVB_ERR_PARSE, "", "empty, not a JSON document");
     return evb_schema_validate(m->schema, json, len, res, err);
 }
+
+evb_err evb_model_validate_keep(const evb_schemas *r, const evb_model *m, const char *json,
+                                size_t len, evb_schema_result *res, evb_json_doc **doc,
+                                evb_error *err)
+{
+    *doc = NULL;
+    /* Not memset: violations[] is ~7.7 KB and only [0, count) is ever read. */
+    res->valid = false;
+    res->truncated = false;
+    res->count = 0;
+    res->limit = (size_t)r->max_violations;
+    if (json == NULL || len == 0)
+        return evb_error_set(err, EVB_ERR_PARSE, "", "empty, not a JSON document");
+    /* the depth evb_schema_validate parses with: models are compiled with the default
+     * max_instance_depth (evb_schemas_compile_text) */
+    evb_json_doc *d = NULL;
+    evb_err rc = evb_json_parse(json, len, EVB_SCHEMA_DEFAULT_MAX_DEPTH, &d, err);
+    if (rc == EVB_OK)
+        rc = evb_schema_validate_value(m->schema, evb_json_root(d), res, err);
+    if (rc == EVB_OK)
+        *doc = d;
+    else
+        evb_json_doc_free(d);
+    return rc;
+}

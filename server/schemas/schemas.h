@@ -56,6 +56,13 @@ void evb_model_release(evb_model *m);
 evb_err evb_model_validate(const evb_schemas *r, const evb_model *m, const char *json,
                            size_t len, evb_schema_result *res, evb_error *err);
 
+/* As evb_model_validate, and when it returns EVB_OK (valid or not) the parsed instance is
+ * the caller's in *doc (evb_json_doc_free), e.g. for routing to match patterns against
+ * without parsing the payload again; on error *doc is NULL. */
+evb_err evb_model_validate_keep(const evb_schemas *r, const evb_model *m, const char *json,
+                                size_t len, evb_schema_result *res, evb_json_doc **doc,
+                                evb_error *err);
+
 /* Registers a schema: checks the subject name, compiles (an invalid schema is
  * EVB_ERR_INVALID naming the location), returns the existing version for identical
  * content, checks compatibility with the subject's effective level (EVB_ERR_PRECONDITION;
