@@ -2,7 +2,8 @@
  * std.contract change events with N unary callers or M streams, batch B, for a duration or
  * a count, optionally at a fixed offered rate, and reports events/s and publish latency; with
  * --deliver it also runs an HTTP receiver on loopback, registers it as an action with a
- * connection, and reports delivered events/s and publish -> receiver latency. --backlog
+ * connection (with --pattern, filtered by that event pattern: routing then matches every
+ * event against it), and reports delivered events/s and publish -> receiver latency. --backlog
  * pauses that connection while publishing and resumes it afterwards: delivered events/s is
  * then how fast the backlog drains, the delivery path alone (no publishing meanwhile).
  *
@@ -40,7 +41,7 @@
 
 typedef struct opts {
     const char *addr, *key, *admin_key, *admin_key_file;
-    const char *connector, *org, *isv, *label;
+    const char *connector, *org, *isv, *label, *pattern;
     double duration, warmup, rate, drain;
     uint64_t count;
     int batch, concurrency, stream, window, threads, connections, deliver, echo, big;
@@ -70,6 +71,8 @@ static void usage(FILE *to)
             "  --deliver              run an HTTP receiver and route every event to it\n"
             "  --sink-port N          its port [0 = any]\n"
             "  --drain SECONDS        wait for outstanding deliveries at the end [30]\n"
+            "  --pattern JSON         with --deliver: the connection's event pattern (e.g.\n"
+            "                         '{\"data\":{\"id\":[{\"exists\":true}]}}'); default: none\n"
             "  --backlog              with --deliver: the connection is paused while publishing,\n"
             "                         then resumed; delivered/s is then the rate at which the\n"
             "                         backlog drains (the delivery path alone, no publishing)\n"
@@ -92,6 +95,7 @@ static int parse_args(int argc, char **argv, opts *o)
         {"echo", 0, 0, 'e'},         {"connector", 1, 0, 'N'},   {"org", 1, 0, 'o'},
         {"isv", 1, 0, 'i'},          {"deadline-ms", 1, 0, 'T'}, {"label", 1, 0, 'l'},
         {"no-validate", 0, 0, 'V'},  {"help", 0, 0, 'h'},        {"backlog", 0, 0, 'B'},
+        {"pattern", 1, 0, 'P'},
         {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->addr = getenv("EVB_ADDR") ? getenv("EVB_ADDR") : "127.0.0.1:50051";
@@ -145,6 +149,7 @@ static int parse_args(int argc, char **argv, opts *o)
         case 'l': o->label = optarg; break;
         case 'V': o->no_validate = 1; break;
         case 'B': o->backlog = o->deliver = 1; break;
+        case 'P': o->pattern = optarg; break;
         case 'h': usage(stdout); exit(0);
         default: return -1;
         }
@@ -153,7 +158,7 @@ static int parse_args(int argc, char **argv, opts *o)
         o->concurrency = o->stream ? 4 : 32;
     if (optind != argc || o->batch < 1 || o->batch > 100 || o->concurrency < 1 ||
         o->window < 1 || o->threads < 1 || o->connections < 1 || o->duration <= 0 ||
-        o->warmup < 0 || o->rate < 0 || (o->echo && o->deliver))
+        o->warmup < 0 || o->rate < 0 || (o->echo && o->deliver) || (o->pattern && !o->deliver))
         return -1;
     return 0;
 }
@@ -368,6 +373,8 @@ static int create_route(bench_rpc *r, const opts *o, int port, char *action, siz
     c.name = action;
     c.connector = (char *)o->connector;
     c.action = action;
+    if (o->pattern != NULL)
+        c.pattern = (char *)o->pattern;
     Evbridge__V1__CreateConnectionRequest cr = EVBRIDGE__V1__CREATE_CONNECTION_REQUEST__INIT;
     cr.connection = &c;
     ProtobufCMessage *resp = NULL;
