@@ -1246,6 +1246,58 @@ static void *reader_thread(void *arg)
     return NULL;
 }
 
+/* ---- WAL checkpoints off the writer ---- */
+
+/* ~45 MB of events in commits of 25: the checkpoint thread copies the WAL while the writer
+ * goes on, and the WAL file stays bounded (checkpointer.c: the writer checkpoints itself
+ * past 8,000 pages, so the file stays under ~(8,000 + one commit) frames). */
+static void test_wal_checkpoints(void)
+{
+    if (skip_on_pg("WAL checkpoints (SQLite's)"))
+        return;
+    char *dir = tmpdir_new("store");
+    evb_store *s = open_store(dir);
+    enum { BATCH = 25, BATCHES = 440, DATA = 4000 };
+    char *data = malloc(DATA + 1);
+    memset(data, 'x', DATA);
+    memcpy(data, "{\"p\":\"", 6);
+    memcpy(data + DATA - 2, "\"}", 2);
+    data[DATA] = '\0';
+    uint64_t ck0 = atomic_load(&s->n_checkpoints);
+    off_t max_wal = 0;
+    char wal[1024];
+    snprintf(wal, sizeof wal, "%s/evbridge.db-wal", dir);
+    for (int b = 0; b < BATCHES; b++) {
+        evb_event *evs[BATCH];
+        evb_put_item items[BATCH];
+        for (int i = 0; i < BATCH; i++) {
+            char id[32];
+            snprintf(id, sizeof id, "w%d-%d", b, i);
+            evs[i] = make_event(id, "o", "c", "t", 1000 + b);
+            free(evs[i]->data);
+            evs[i]->data = (uint8_t *)strdup(data);
+            evs[i]->data_len = DATA;
+            items[i] = (evb_put_item){.ev = evs[i]};
+        }
+        CU_ASSERT_EQUAL(put_wait(s, items, BATCH), EVB_OK);
+        for (int i = 0; i < BATCH; i++)
+            evb_event_free(evs[i]);
+        struct stat st;
+        if (stat(wal, &st) == 0 && st.st_size > max_wal)
+            max_wal = st.st_size;
+    }
+    uint64_t runs = atomic_load(&s->n_checkpoints) - ck0;
+    printf("\n    %d x %d B: %llu background checkpoints, WAL file at most %.1f MB ", BATCH * BATCHES,
+           DATA, (unsigned long long)runs, (double)max_wal / 1e6);
+    CU_ASSERT_TRUE(runs > 0);
+    CU_ASSERT_TRUE(max_wal > 0);
+    CU_ASSERT_TRUE(max_wal < 40 * 1000 * 1000); /* (8,000 + 1,000) frames of 4,120 bytes */
+    CU_ASSERT_EQUAL(count_events(s), BATCH * BATCHES);
+    free(data);
+    evb_store_close(s);
+    tmpdir_free(dir);
+}
+
 static void test_concurrent_reads(void)
 {
     char *dir = tmpdir_new("store");
@@ -1297,6 +1349,7 @@ static const store_test tests[] = {
     {"connectors", test_connectors},
     {"api keys", test_keys},
     {"concurrent reads", test_concurrent_reads},
+    {"WAL checkpoints off the writer", test_wal_checkpoints},
     {NULL, NULL},
 };
 
