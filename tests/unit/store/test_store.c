@@ -6,6 +6,7 @@
 #define _XOPEN_SOURCE 700 /* strdup, nanosleep */
 #include <CUnit/Basic.h>
 #include <errno.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "server/store/store.h"
+#include "server/store/store_common_events.h"
 #include "server/store/store_int.h"
 #include "tests/unit/store/store_test_util.h"
 
@@ -1246,6 +1248,75 @@ static void *reader_thread(void *arg)
     return NULL;
 }
 
+/* ---- extensions: the stored text is what jansson wrote before ---- */
+
+static char *ext_reference(const evb_event *ev, int *ok)
+{
+    json_t *o = json_object();
+    *ok = 1;
+    for (size_t i = 0; i < ev->n_ext && *ok; i++) {
+        json_t *v = json_string(ev->ext[i].value);
+        *ok = v != NULL && json_object_set_new(o, ev->ext[i].name, v) == 0;
+    }
+    char *text = *ok ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(o);
+    return text;
+}
+
+/* Random names and values: ASCII, quotes, backslashes, every control character, UTF-8 of
+ * 2-4 bytes, invalid bytes, repeated names. store_ext_encode must give jansson's bytes (or
+ * refuse what jansson refused), and the text must decode back to the same extensions. */
+static void test_ext_encode(void)
+{
+    static const char *pieces[] = {"a", "Z", "0", " ", "\"", "\\", "/", "\b", "\f", "\n",
+                                   "\r", "\t", "\x01", "\x1f", "\x7f", "\xc3\xa9",
+                                   "\xe4\xb8\xad", "\xf0\x9f\x98\x80", "\xff", "\xc3",
+                                   "\xed\xa0\x80", "x-y", "trace"};
+    const size_t np = sizeof pieces / sizeof pieces[0];
+    unsigned seed = 12345;
+    int compared = 0, refused = 0;
+    for (int round = 0; round < 20000; round++) {
+        evb_ce_ext ext[4];
+        char names[4][64], values[4][96];
+        size_t n = 1 + (size_t)(rand_r(&seed) % 4);
+        for (size_t i = 0; i < n; i++) {
+            names[i][0] = values[i][0] = '\0';
+            int nn = 1 + rand_r(&seed) % 4, nv = rand_r(&seed) % 8;
+            int clean = rand_r(&seed) % 4 != 0; /* mostly valid names */
+            for (int k = 0; k < nn; k++)
+                strcat(names[i], clean ? pieces[rand_r(&seed) % 3] : pieces[rand_r(&seed) % np]);
+            for (int k = 0; k < nv; k++)
+                strcat(values[i], pieces[rand_r(&seed) % np]);
+            ext[i] = (evb_ce_ext){names[i], values[i]};
+        }
+        evb_event ev = {.n_ext = n, .ext = ext};
+        int ok = 0;
+        char *want = ext_reference(&ev, &ok);
+        char *got = NULL;
+        evb_err e = store_ext_encode(&ev, &got);
+        if (!ok) {
+            CU_ASSERT_EQUAL(e, EVB_ERR_INVALID);
+            CU_ASSERT_PTR_NULL(got);
+            refused++;
+        } else {
+            CU_ASSERT_EQUAL_FATAL(e, EVB_OK);
+            CU_ASSERT_STRING_EQUAL(got, want);
+            evb_event back = {0};
+            CU_ASSERT_EQUAL(store_ext_decode(got, &back), EVB_OK);
+            evb_event_fini(&back);
+            compared++;
+        }
+        free(got);
+        free(want);
+    }
+    evb_event none = {0};
+    char *got = (char *)"x";
+    CU_ASSERT_EQUAL(store_ext_encode(&none, &got), EVB_OK);
+    CU_ASSERT_PTR_NULL(got);
+    printf("\n    %d encodings identical to jansson's, %d refused by both ", compared, refused);
+    CU_ASSERT_TRUE(compared > 1000 && refused > 1000);
+}
+
 /* ---- WAL checkpoints off the writer ---- */
 
 /* ~45 MB of events in commits of 25: the checkpoint thread copies the WAL while the writer
@@ -1350,6 +1421,7 @@ static const store_test tests[] = {
     {"api keys", test_keys},
     {"concurrent reads", test_concurrent_reads},
     {"WAL checkpoints off the writer", test_wal_checkpoints},
+    {"extensions encoded as jansson did", test_ext_encode},
     {NULL, NULL},
 };
 
