@@ -187,6 +187,9 @@ evb_err sq_put_events(evb_store *s, evb_put_item *items, size_t n, evb_store_put
         p->n = i + 1;
         e = store_ext_encode(items[i].ev, &p->ext_json[i]);
     }
+    p->job.bytes = store_put_bytes(items, n) + sizeof *p + n * sizeof(char *);
+    for (size_t i = 0; i < p->n; i++)
+        p->job.bytes += p->ext_json[i] != NULL ? strlen(p->ext_json[i]) + 1 : 0;
     if (e == EVB_OK) /* items are untouched unless accepted: the writer resets them */
         e = store_submit(s, &p->job);
     if (e != EVB_OK)

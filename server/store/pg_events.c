@@ -244,6 +244,10 @@ evb_err pg_put_events(evb_store *s, evb_put_item *items, size_t n, evb_store_put
         if (e == EVB_OK)
             e = deliveries_json(&items[i], &p->dlv_json[i]);
     }
+    p->job.bytes = store_put_bytes(items, n) + sizeof *p + 2 * n * sizeof(char *);
+    for (size_t i = 0; i < p->n; i++)
+        p->job.bytes += (p->ext_json[i] != NULL ? strlen(p->ext_json[i]) + 1 : 0) +
+                        (p->dlv_json[i] != NULL ? strlen(p->dlv_json[i]) + 1 : 0);
     if (e == EVB_OK) /* items are untouched unless accepted: the writer resets them */
         e = pg_submit(PG_STORE(s), &p->job);
     if (e != EVB_OK)

@@ -78,9 +78,14 @@ struct pg_job {
     const pg_job_ops *ops;
     int wakes; /* set by run: the job created due deliveries (the writer notifies and calls
                   the local wake hook after the commit) */
+    /* memory the job holds, counted against queue_max_bytes until its completion starts
+     * (event puts: store_put_bytes); 0 = not counted */
+    size_t bytes;
 };
 
-/* Queues j: EVB_ERR_LIMIT when the queue is full, EVB_ERR_UNAVAILABLE when closing. */
+/* Queues j: EVB_ERR_LIMIT when the queue is full (queue_cap jobs, or j's bytes would pass
+ * queue_max_bytes while other counted jobs are queued or being written), EVB_ERR_UNAVAILABLE
+ * when closing. */
 evb_err pg_submit(pg_store *ps, pg_job *j);
 evb_err pg_writer_start(pg_store *ps);
 /* 1 on a writer thread (inside a job's run or completion). Synchronous writes (pg_tx)
@@ -179,6 +184,7 @@ struct pg_store {
     int64_t dedup_window_ms;
     int64_t retention_ms; /* < 0 = keep forever (retention.h) */
     size_t queue_cap;
+    size_t queue_max_bytes;
     int max_batch;
 
     /* connection pool (guarded by pmu) */
@@ -192,6 +198,7 @@ struct pg_store {
     pthread_cond_t cv_work;
     pg_job *head, *tail;
     size_t n_queued;
+    size_t queued_bytes; /* pg_job.bytes submitted and not yet completed */
     int closing;
     pthread_t writers[PG_WRITERS];
     int n_writers;

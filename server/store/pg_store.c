@@ -18,6 +18,7 @@
 
 #define DEFAULT_WINDOW_MS (24LL * 3600 * 1000)
 #define DEFAULT_QUEUE_CAP 4096
+#define DEFAULT_QUEUE_MAX_BYTES ((size_t)32 << 20)
 #define DEFAULT_MAX_BATCH 256
 
 static void free_store(pg_store *ps)
@@ -75,6 +76,7 @@ evb_err store_pg_open(const evb_store_options *opt, evb_store **out, evb_error *
     ps->dedup_window_ms = opt->dedup_window_ms > 0 ? opt->dedup_window_ms : DEFAULT_WINDOW_MS;
     ps->retention_ms = store_retention_ms(opt->retention_ms);
     ps->queue_cap = opt->queue_cap > 0 ? opt->queue_cap : DEFAULT_QUEUE_CAP;
+    ps->queue_max_bytes = opt->queue_max_bytes > 0 ? opt->queue_max_bytes : DEFAULT_QUEUE_MAX_BYTES;
     ps->max_batch = opt->max_batch > 0 ? opt->max_batch : DEFAULT_MAX_BATCH;
     ps->url = strdup(opt->url);
     if (ps->url == NULL || evb_random_hex(ps->node_id, sizeof ps->node_id, 16) != EVB_OK) {

@@ -1,6 +1,7 @@
 /* evbridge — PostgreSQL backend: the write queue and the writer threads (group commit).
  *
- * Event puts and asynchronous delivery completions are jobs on one bounded FIFO. Each of
+ * Event puts and asynchronous delivery completions are jobs on one FIFO, bounded in jobs
+ * and in the bytes event puts hold, as SQLite's (writer.c). Each of
  * PG_WRITERS threads owns a connection, takes every waiting job up to max_batch and runs
  * them in ONE transaction: one commit (one WAL flush) for the batch, as SQLite's writer.
  * Consecutive jobs whose kind can run several at once (pg_job_ops.run_many: delivery
@@ -48,9 +49,12 @@ evb_err pg_submit(pg_store *ps, pg_job *j)
     pthread_mutex_lock(&ps->mu);
     if (ps->closing) {
         e = EVB_ERR_UNAVAILABLE;
-    } else if (ps->n_queued >= ps->queue_cap) {
+    } else if (ps->n_queued >= ps->queue_cap ||
+               (j->bytes > 0 && ps->queued_bytes > 0 &&
+                ps->queued_bytes + j->bytes > ps->queue_max_bytes)) {
         e = EVB_ERR_LIMIT;
     } else {
+        ps->queued_bytes += j->bytes;
         if (ps->tail != NULL)
             ps->tail->next = j;
         else
@@ -281,6 +285,11 @@ static void *writer_main(void *arg)
             for (int i = 0; i < n; i++) {
                 pg_job *j = w->batch[i];
                 w->batch[i] = NULL;
+                if (j->bytes > 0) { /* uncounted as the completion (may free j) starts */
+                    pthread_mutex_lock(&ps->mu);
+                    ps->queued_bytes -= j->bytes;
+                    pthread_mutex_unlock(&ps->mu);
+                }
                 j->ops->complete(ps, j, w->results[i]);
             }
         }

@@ -23,6 +23,7 @@
 
 #define DEFAULT_WINDOW_MS (24LL * 3600 * 1000)
 #define DEFAULT_QUEUE_CAP 4096
+#define DEFAULT_QUEUE_MAX_BYTES ((size_t)32 << 20)
 #define DEFAULT_MAX_BATCH 256
 
 static char *path_join(const char *dir, const char *name)
@@ -241,6 +242,7 @@ evb_err store_sqlite_open(const evb_store_options *opt, evb_store **out, evb_err
     s->dedup_window_ms = opt->dedup_window_ms > 0 ? opt->dedup_window_ms : DEFAULT_WINDOW_MS;
     s->retention_ms = store_retention_ms(opt->retention_ms);
     s->queue_cap = opt->queue_cap > 0 ? opt->queue_cap : DEFAULT_QUEUE_CAP;
+    s->queue_max_bytes = opt->queue_max_bytes > 0 ? opt->queue_max_bytes : DEFAULT_QUEUE_MAX_BYTES;
     s->max_batch = opt->max_batch > 0 ? opt->max_batch : DEFAULT_MAX_BATCH;
     s->synchronous_normal = opt->synchronous_normal != 0;
 

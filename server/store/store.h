@@ -39,6 +39,10 @@ typedef struct evb_store_options {
                                 <dir>/evbridge.db. PostgreSQL: not used by the store */
     int64_t dedup_window_ms; /* 0 = 24 h */
     size_t queue_cap;        /* max queued write jobs; 0 = 4096; beyond it: EVB_ERR_LIMIT */
+    size_t queue_max_bytes;  /* max bytes of events in event puts queued or being written
+                                (store_put_bytes); 0 = 32 MiB; a put that would pass it gets
+                                EVB_ERR_LIMIT unless nothing else is queued (so one put of
+                                any size can pass) */
     int max_batch;           /* max jobs per transaction; 0 = 256 */
     int64_t retention_ms;    /* events older than this (receive time) are deleted with their
                                 deliveries, attempts and traces once none of their deliveries

@@ -41,6 +41,30 @@ evb_err store_put_check(const evb_put_item *items, size_t n)
     return EVB_OK;
 }
 
+static size_t str_bytes(const char *s)
+{
+    return s != NULL ? strlen(s) + 1 : 0;
+}
+
+size_t store_put_bytes(const evb_put_item *items, size_t n)
+{
+    size_t b = 0;
+    for (size_t i = 0; i < n; i++) {
+        const evb_event *ev = items[i].ev;
+        b += sizeof *ev + items[i].n_deliveries * sizeof(evb_delivery_new);
+        if (ev->block != NULL) {
+            b += ev->block_len;
+            continue;
+        }
+        b += ev->data_len + str_bytes(ev->id) + str_bytes(ev->source) + str_bytes(ev->type) +
+             str_bytes(ev->subject) + str_bytes(ev->time) + str_bytes(ev->datacontenttype) +
+             str_bytes(ev->dataschema) + str_bytes(ev->org) + str_bytes(ev->connector);
+        for (size_t k = 0; k < ev->n_ext; k++)
+            b += sizeof ev->ext[k] + str_bytes(ev->ext[k].name) + str_bytes(ev->ext[k].value);
+    }
+    return b;
+}
+
 /* ---- extensions <-> JSON object text ---- */
 
 /* Writes s[0..n) as a JSON string at p, escaped as jansson's compact dump escapes it

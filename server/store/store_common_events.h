@@ -33,6 +33,12 @@ evb_err store_put_item_check(const evb_put_item *it);
  * EVB_ERR_INVALID for an event NULL or without id, source or type, or an item failing
  * store_put_item_check. Extensions are checked by store_ext_encode. */
 evb_err store_put_check(const evb_put_item *items, size_t n);
+/* What a submission of n items holds in memory while queued, roughly: per event its struct,
+ * its members (the block evb_ingest_build_event allocates, else data and attribute
+ * strings) and its deliveries. The caller's request around the events (PutEvents: the
+ * unpacked request, about as large again) is not seen here. Counted against the write
+ * queue's queue_max_bytes. */
+size_t store_put_bytes(const evb_put_item *items, size_t n);
 /* Puts items back as before a put ran (status PENDING, no first id, seq 0): a job's reset
  * before a retry, and after a failed transaction. */
 void store_put_items_reset(evb_put_item *items, size_t n);

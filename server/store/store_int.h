@@ -48,6 +48,9 @@ typedef struct store_job_ops {
 struct store_job {
     store_job *next;
     const store_job_ops *ops;
+    size_t bytes; /* what the job holds in memory, counted against queue_max_bytes from its
+                     submission until its completion starts (event puts: store_put_bytes);
+                     0 = not counted */
 };
 
 /* A job whose submitter waits for the outcome (metadata writes). Lives on the waiter's
@@ -170,6 +173,7 @@ struct evb_store {
     int64_t dedup_window_ms;
     int64_t retention_ms; /* < 0 = keep forever (retention.c) */
     size_t queue_cap;
+    size_t queue_max_bytes;
     int max_batch;
     int synchronous_normal;
     int lock_fd; /* flock on <dir>/evbridge.lock: one process per data directory */
@@ -184,6 +188,7 @@ struct evb_store {
     pthread_cond_t cv_space; /* blocking submitters wait for room */
     store_job *head, *tail;
     size_t n_queued;
+    size_t queued_bytes; /* store_job.bytes of the jobs submitted and not yet completed */
     int closing;
 
     /* writer thread */

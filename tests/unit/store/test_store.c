@@ -723,6 +723,69 @@ static void test_queue_full(void)
     tmpdir_free(dir);
 }
 
+/* The write queue is bounded in bytes too (queue_max_bytes): while the writer is held,
+ * puts of 64 KiB events are accepted until the next would pass the bound, then refused
+ * with EVB_ERR_LIMIT although the job count is far from queue_cap; a put larger than the
+ * bound alone is refused while others are queued, and accepted once the queue is empty. */
+enum { BIG_DATA = 64 * 1024, BIG_N = 5 };
+
+static evb_event *make_big_event(const char *id, int64_t i, size_t len)
+{
+    evb_event *ev = make_event(id, "o", "c", "t", i);
+    free(ev->data);
+    ev->data = malloc(len);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ev->data);
+    memset(ev->data, ' ', len);
+    ev->data[0] = '"';
+    ev->data[len - 1] = '"';
+    ev->data_len = len;
+    return ev;
+}
+
+static void test_queue_bytes(void)
+{
+    char *dir = tmpdir_new("store");
+    /* room for three 64 KiB events beside the gate's small ones, not for four */
+    evb_store_options o = {.queue_max_bytes = 3 * BIG_DATA + 16 * 1024};
+    evb_store *s = open_store_with(dir, &o);
+    gate g;
+    gate_close(s, &g, make_event("gate-bytes", "gate", "gate", "gate", 0));
+    evb_event *evs[BIG_N];
+    evb_put_item items[BIG_N];
+    waiter w[BIG_N];
+    for (int i = 0; i < BIG_N; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "big%d", i);
+        evs[i] = make_big_event(id, i, i < BIG_N - 1 ? BIG_DATA : 4 * BIG_DATA);
+        items[i] = (evb_put_item){.ev = evs[i]};
+        waiter_init(&w[i]);
+        CU_ASSERT_TRUE(store_put_bytes(&items[i], 1) >= evs[i]->data_len);
+    }
+    for (int i = 0; i < 3; i++)
+        CU_ASSERT_EQUAL(evb_store_put_events(s, &items[i], 1, waiter_cb, &w[i]), EVB_OK);
+    CU_ASSERT_EQUAL(evb_store_put_events(s, &items[3], 1, waiter_cb, &w[3]), EVB_ERR_LIMIT);
+    CU_ASSERT_EQUAL(evb_store_put_events(s, &items[4], 1, waiter_cb, &w[4]), EVB_ERR_LIMIT);
+    CU_ASSERT_EQUAL(items[3].status, EVB_PUT_PENDING); /* refused: untouched */
+    gate_open(&g);
+    for (int i = 0; i < 3; i++)
+        CU_ASSERT_EQUAL(waiter_wait(&w[i]), EVB_OK);
+    gate_fini(&g);
+    /* the completions gave the bytes back: the 64 KiB put, then the one above the bound
+     * alone (nothing else queued) pass */
+    CU_ASSERT_EQUAL(put_wait(s, &items[3], 1), EVB_OK);
+    CU_ASSERT_EQUAL(put_wait(s, &items[4], 1), EVB_OK);
+    CU_ASSERT_EQUAL(items[4].status, EVB_PUT_PUBLISHED);
+    for (int i = 3; i < BIG_N; i++) {
+        pthread_mutex_destroy(&w[i].mu);
+        pthread_cond_destroy(&w[i].cv);
+    }
+    CU_ASSERT_EQUAL(count_events(s), BIG_N + 1); /* + the gate's event */
+    for (int i = 0; i < BIG_N; i++)
+        evb_event_free(evs[i]);
+    evb_store_close(s);
+    tmpdir_free(dir);
+}
+
 /* max_batch caps a group commit; synchronous_normal opens fine */
 static void test_batch_cap(void)
 {
@@ -1412,6 +1475,7 @@ static const store_test tests[] = {
     {"group commit", test_group_commit},
     {"close drains the queue", test_close_drains},
     {"queue full", test_queue_full},
+    {"queue bytes", test_queue_bytes},
     {"batch cap", test_batch_cap},
     {"commit failure", test_commit_failure},
     {"readiness after storage faults", test_readiness},
