@@ -55,11 +55,17 @@ typedef enum evb_rpc_status {
 /* The one table from evb_err to gRPC status. */
 evb_rpc_status evb_rpc_status_from_err(evb_err e);
 
+#define EVB_RPC_DEFAULT_MAX_STREAMS 100
+
 typedef struct evb_rpc_options {
     const char *listen;          /* "127.0.0.1:50051"; port 0 picks a free one */
     int threads;                 /* worker threads (completion queues); <= 0 = number of cores */
     size_t max_message_bytes;    /* max receive message size; 0 = 4 MiB */
-    int max_concurrent_streams;  /* per connection; 0 = gRPC default */
+    int max_concurrent_streams;  /* calls at once per connection (HTTP/2 streams; a client
+                                    queues more on its side); 0 = EVB_RPC_DEFAULT_MAX_STREAMS.
+                                    gRPC's own default is unlimited: each call's request is
+                                    buffered in the server, so one connection could make it
+                                    hold any amount of memory (docs/benchmarks.md, Memory) */
     int grace_ms;                /* shutdown grace period before cancelling calls; 0 = 5000 */
     /* TLS: PEM *contents* (not paths). All NULL = plaintext. client_ca set = mutual TLS
      * (client certificates required and verified). */

@@ -139,7 +139,8 @@ evb_err evb_rpc_server_new(const evb_rpc_options *opt, evb_rpc_server **out)
     }
     s->threads = threads < MAX_THREADS ? threads : MAX_THREADS;
     s->max_message_bytes = opt->max_message_bytes ? opt->max_message_bytes : DEFAULT_MAX_MESSAGE;
-    s->max_concurrent_streams = opt->max_concurrent_streams;
+    s->max_concurrent_streams =
+        opt->max_concurrent_streams > 0 ? opt->max_concurrent_streams : EVB_RPC_DEFAULT_MAX_STREAMS;
     s->grace_ms = opt->grace_ms ? opt->grace_ms : DEFAULT_GRACE_MS;
 
     pthread_condattr_t ca;
