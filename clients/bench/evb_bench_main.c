@@ -6,6 +6,8 @@
  * event against it), and reports delivered events/s and publish -> receiver latency. --backlog
  * pauses that connection while publishing and resumes it afterwards: delivered events/s is
  * then how fast the backlog drains, the delivery path alone (no publishing meanwhile).
+ * --hold-file FILE keeps it paused after publishing until FILE exists (run-memory.sh
+ * measures the server with the whole backlog held meanwhile).
  *
  * Set-up (admin key from --admin-key-file, or --key when that is an admin key): GetSchema of
  * both models (status values for the generator), ValidatePayload of every generated payload,
@@ -41,7 +43,7 @@
 
 typedef struct opts {
     const char *addr, *key, *admin_key, *admin_key_file;
-    const char *connector, *org, *isv, *label, *pattern;
+    const char *connector, *org, *isv, *label, *pattern, *hold_file;
     double duration, warmup, rate, drain;
     uint64_t count;
     int batch, concurrency, stream, window, threads, connections, deliver, echo, big;
@@ -76,6 +78,9 @@ static void usage(FILE *to)
             "  --backlog              with --deliver: the connection is paused while publishing,\n"
             "                         then resumed; delivered/s is then the rate at which the\n"
             "                         backlog drains (the delivery path alone, no publishing)\n"
+            "  --hold-file FILE       with --backlog (implied): after publishing, print a line\n"
+            "                         \"holding: ...\" and keep the connection paused until FILE\n"
+            "                         exists\n"
             "  --echo                 the echo service (transport baseline), no set-up\n"
             "  --connector NAME  --org ORG  --isv ISV   [bench-crm, bench-org, bench]\n"
             "  --deadline-ms N        per call [10000]\n"
@@ -95,7 +100,7 @@ static int parse_args(int argc, char **argv, opts *o)
         {"echo", 0, 0, 'e'},         {"connector", 1, 0, 'N'},   {"org", 1, 0, 'o'},
         {"isv", 1, 0, 'i'},          {"deadline-ms", 1, 0, 'T'}, {"label", 1, 0, 'l'},
         {"no-validate", 0, 0, 'V'},  {"help", 0, 0, 'h'},        {"backlog", 0, 0, 'B'},
-        {"pattern", 1, 0, 'P'},
+        {"pattern", 1, 0, 'P'},      {"hold-file", 1, 0, 'H'},
         {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->addr = getenv("EVB_ADDR") ? getenv("EVB_ADDR") : "127.0.0.1:50051";
@@ -150,6 +155,7 @@ static int parse_args(int argc, char **argv, opts *o)
         case 'V': o->no_validate = 1; break;
         case 'B': o->backlog = o->deliver = 1; break;
         case 'P': o->pattern = optarg; break;
+        case 'H': o->hold_file = optarg; o->backlog = o->deliver = 1; break;
         case 'h': usage(stdout); exit(0);
         default: return -1;
         }
@@ -577,6 +583,14 @@ int main(int argc, char **argv)
     if (sink != NULL) {
         if (o.backlog) { /* the window: from the first delivery after the resume (which
                           * makes the held deliveries pending: not the delivery path) */
+            if (o.hold_file != NULL) {
+                printf("holding: %llu events acknowledged, their deliveries held (connection "
+                       "paused) until %s exists\n",
+                       (unsigned long long)res.events_acked, o.hold_file);
+                fflush(stdout);
+                while (access(o.hold_file, F_OK) != 0)
+                    usleep(100000);
+            }
             if (set_paused(adm, conn_id, 0) != 0)
                 goto out;
             int64_t r0 = bench_now_ns();

@@ -8,13 +8,15 @@
 #   4. pattern matching (pattern_bench);
 #   5. evbridged end to end: PutEvents and PublishStream as fast as they go, the same at half
 #      that rate (latency under a fixed offered load), 16 KiB events, and publish + deliver to
-#      evb-bench's own HTTP receiver (as fast as it goes, then at half the delivered rate).
+#      evb-bench's own HTTP receiver (as fast as it goes, then at half the delivered rate);
+#   6. memory (run-memory.sh: idle, 100,000 deliveries held and draining, overload, a stalled
+#      subscriber; it rewrites its own section of docs/benchmarks.md).
 # Every server is fresh (temporary data directory, loopback). Prints a summary and writes it
 # into docs/benchmarks.md between <!-- e2e:begin --> and <!-- e2e:end --> (the rest of the file
 # is left alone). Raw outputs stay in --out DIR when given.
 #
 # usage: clients/bench/run-all.sh [--build-dir DIR] [--seconds S] [--out DIR] [--no-docs]
-#                                 [--skip-validate] [--skip-pattern] [--perf]
+#                                 [--skip-validate] [--skip-pattern] [--skip-memory] [--perf]
 #        clients/bench/run-all.sh --smoke [--build-dir DIR]   (ctest bench-smoke: ~2 s of
 #            evb-bench --deliver against a fresh evbridged; passes when events flowed)
 set -euo pipefail
@@ -27,6 +29,7 @@ out=""
 write_docs=1
 do_validate=1
 do_pattern=1
+do_memory=1
 do_perf=0
 smoke=0
 docs="$root/docs/benchmarks.md"
@@ -39,9 +42,10 @@ while [ $# -gt 0 ]; do
     --no-docs) write_docs=0; shift ;;
     --skip-validate) do_validate=0; shift ;;
     --skip-pattern) do_pattern=0; shift ;;
+    --skip-memory) do_memory=0; shift ;;
     --perf) do_perf=1; shift ;;
     --smoke) smoke=1; shift ;;
-    -h | --help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run-all.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -190,6 +194,16 @@ start_server deliver-half
 run deliver-half "$bin/evb-bench" --addr "$addr" --admin-key-file "$keyfile" "${common[@]}" \
     --batch 10 --concurrency 32 --deliver --rate "$half_d" --drain 60
 stop_pid "$server_pid"
+
+# 6. memory
+if [ "$do_memory" = 1 ]; then
+    echo "run-all.sh: 6. memory (run-memory.sh)" >&2
+    margs=(--build-dir "$build" --out "$res/memory")
+    [ "$write_docs" = 1 ] || margs+=(--no-docs)
+    "$here/run-memory.sh" "${margs[@]}" >"$res/memory.txt" 2>&1 ||
+        echo "run-all.sh: run-memory.sh failed (see $res/memory.txt)" >&2
+    tail -n 1 "$res/memory.txt" >"$res/memory.json"
+fi
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # summary
@@ -222,6 +236,7 @@ pu, ps, p16 = j("pub-unary"), j("pub-stream"), j("pub-unary-16k")
 lu, ls = j("lat-unary-half"), j("lat-stream-half")
 dm, dh = j("deliver-max"), j("deliver-half")
 pat = j("pattern")
+mem = j("memory")
 def ratio(a, b):
     try:
         return f"{a / b:.2f}×"
@@ -298,6 +313,12 @@ try:
     goal("delivery ≥ 10,000 events/s", n(dm.get("delivered_per_sec")), dm.get("delivered_per_sec", 0) >= 10000)
     goal("e2e p99 < 50 ms at half the delivery rate", f"{n(dh.get('e2e_p99_ms'), 1)} ms",
          dh.get("e2e_p99_ms", 1e9) < 50)
+    if mem:
+        idle = max(mem.get("idle_rss_kb") or 0, mem.get("idle_5s_rss_kb") or 0) / 1024
+        pend = max(mem.get("held_rss_kb") or 0, mem.get("drain_max_rss_kb") or 0) / 1024
+        goal("RSS < 64 MiB idle (run-memory.sh)", f"{idle:.1f} MiB", mem.get("goal_idle_met"))
+        goal(f"RSS < 256 MiB with {mem.get('count', 0):,} deliveries pending (run-memory.sh: "
+             f"held, then draining)", f"{pend:.1f} MiB", mem.get("goal_pending_met"))
     p(f"| (context) PutEvents / SQLite group commit alone | {ratio(ev(pu), ev(s10))} | – |")
     p(f"| (context) PublishStream / SQLite group commit alone | {ratio(ev(ps), ev(s10))} | – |")
     p(f"| (context) delivered / published (publish + deliver, full speed) | "
