@@ -462,6 +462,21 @@ def unique(prefix):
     return "%s-%s-%d" % (prefix, _run_tag, next(_uniq))
 
 
+# A process that holds an SQLite database's write lock: run it as
+# [sys.executable, "-c", SQLITE_LOCKER, db_path] with stdin and stdout piped; it prints
+# "locked", holds BEGIN EXCLUSIVE until a line arrives on stdin (or stdin closes), commits
+# and prints "released".
+SQLITE_LOCKER = r"""
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1], timeout=30, isolation_level=None)
+db.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+sys.stdin.readline()
+db.execute("COMMIT")
+db.close()
+print("released", flush=True)
+"""
+
 TYPE_CUSTOMER = "com.example.crm.customer.changed"
 TYPE_PRODUCT = "com.example.crm.product.changed"
 TYPE_CONTRACT = "com.example.crm.contract.changed"

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import grpc  # noqa: E402
 
 from evbharness import (  # noqa: E402
-    PUBLISHED, Client, Server, connector_pb2, create_connector, create_key, entry, events_pb2,
+    PUBLISHED, SQLITE_LOCKER, Client, Server, connector_pb2, create_connector, create_key, entry, events_pb2,
     main, unique)
 
 UNARY_THREADS = 6
@@ -239,18 +239,6 @@ class ShutdownUnderLoadTest(unittest.TestCase):
         self.assertEqual(srv.stop(timeout=20), 0, srv.log_text())
 
 
-LOCKER = r"""
-import sqlite3, sys
-db = sqlite3.connect(sys.argv[1], timeout=30, isolation_level=None)
-db.execute("BEGIN EXCLUSIVE")
-print("locked", flush=True)
-sys.stdin.readline()          # hold until the test says so (or closes stdin)
-db.execute("COMMIT")
-db.close()
-print("released", flush=True)
-"""
-
-
 class ShutdownWithQueuedStreamJobsTest(unittest.TestCase):
     GRACE_MS = 300
 
@@ -279,7 +267,7 @@ class ShutdownWithQueuedStreamJobsTest(unittest.TestCase):
             connector=conn, entries=[entry(org)]), timeout=30)
         self.assertEqual([x.status for x in r.results], [PUBLISHED], str(r))
 
-        locker = subprocess.Popen([sys.executable, "-c", LOCKER,
+        locker = subprocess.Popen([sys.executable, "-c", SQLITE_LOCKER,
                                    str(srv.data_dir / "evbridge.db")],
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 

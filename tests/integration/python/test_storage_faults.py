@@ -65,7 +65,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import grpc  # noqa: E402
 
 from evbharness import (  # noqa: E402
-    PUBLISHED, REJECTED, STATUS_NAME, TYPE_CUSTOMER, Client, HarnessError, Server,
+    PUBLISHED, REJECTED, SQLITE_LOCKER, STATUS_NAME, TYPE_CUSTOMER, Client, HarnessError, Server,
     create_connector, create_key, entry, events_pb2, health_pb2, main, put, unique)
 
 BUSY_TIMEOUT_S = 5.0          # STORE_BUSY_TIMEOUT_MS in server/store/store_int.h
@@ -579,17 +579,6 @@ class StorageFaultsTest(unittest.TestCase):
 
     # ---- 3. locked database ----
 
-    LOCKER = r"""
-import sqlite3, sys, time
-db = sqlite3.connect(sys.argv[1], timeout=30, isolation_level=None)
-db.execute("BEGIN EXCLUSIVE")
-print("locked", flush=True)
-sys.stdin.readline()          # hold until the test says so (or closes stdin)
-db.execute("COMMIT")
-db.close()
-print("released", flush=True)
-"""
-
     def test_2c_read_only_files_at_run_time(self):
         srv = Server(name="sf-ro-files")
         self.addCleanup(srv.cleanup)
@@ -655,7 +644,7 @@ print("released", flush=True)
             self.assertEqual(ledger.publish(cli, "base")[0], "PUBLISHED")
         self.assertEqual(http_status(srv, "/readyz"), 200)
 
-        locker = subprocess.Popen([sys.executable, "-c", self.LOCKER,
+        locker = subprocess.Popen([sys.executable, "-c", SQLITE_LOCKER,
                                    str(srv.data_dir / "evbridge.db")],
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         try:
