@@ -314,13 +314,22 @@ evb_err evb_rpc_server_start(evb_rpc_server *s, int *port_out)
         return EVB_ERR_PRECONDITION;
     evb_err rc = EVB_OK;
 
-    grpc_arg args[2];
+    grpc_arg args[3];
     size_t nargs = 0;
     memset(args, 0, sizeof(args));
     args[nargs].type = GRPC_ARG_INTEGER;
     args[nargs].key = (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
     args[nargs].value.integer =
         s->max_message_bytes > (size_t)INT_MAX ? INT_MAX : (int)s->max_message_bytes;
+    nargs++;
+    /* No BDP probing: HTTP/2 flow-control windows stay at gRPC's 64 KiB per stream. With
+     * it, gRPC grows a fast client's windows to megabytes and buffers what arrives before
+     * the streams read it: 400 PublishStream streams pushing more than the server could
+     * take held 1.5 GB after 15 s, growing (docs/benchmarks.md, Memory). The cost: one
+     * stream moves at most 64 KiB per round trip (~1.3 MB/s at 50 ms). */
+    args[nargs].type = GRPC_ARG_INTEGER;
+    args[nargs].key = (char *)GRPC_ARG_HTTP2_BDP_PROBE;
+    args[nargs].value.integer = 0;
     nargs++;
     if (s->max_concurrent_streams > 0) {
         args[nargs].type = GRPC_ARG_INTEGER;
