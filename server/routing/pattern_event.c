@@ -11,6 +11,13 @@
  * leaf, all chosen leaves pairwise compatible, or - for exists:false - when no leaf has that
  * path. A leaf outside any array is compatible with everything, so the search below only
  * backtracks over fields that can be satisfied by array elements alone (rare in practice).
+ *
+ * The leaves are grouped by path through a small hash table (FNV-1a of the path) instead of
+ * sorted: lookups by path are one probe, the matcher walks the distinct paths with their
+ * hashes, and the buffers live inline in evb_pm_event so a typical event costs no malloc.
+ * Given the set of paths its patterns name (the matcher's), a flatten keeps only the leaves
+ * at those paths and skips members under which none of them lies: a pattern on data.id
+ * walks one member of the payload, not all of it.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -19,20 +26,32 @@
 
 typedef struct walk {
     evb_pm_event *ev;
+    const evb_pm_pathset *only; /* NULL = every leaf */
     char *path;
     size_t plen, pcap;
     uint32_t *chain; /* current chain (pairs) */
     size_t clen, ccap;
+    char path0[256];
+    uint32_t chain0[64];
 } walk;
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
+/* Makes room for `need` elements in *p (capacity *cap); a buffer at `inl` is inline storage,
+ * copied to the heap rather than reallocated. 0 when out of memory. */
+static int grow(void **p, size_t *cap, size_t need, size_t elem, const void *inl)
 {
     if (need <= *cap)
         return 1;
     size_t nc = *cap ? *cap : 16;
     while (nc < need)
         nc *= 2;
-    void *np = realloc(*p, nc * elem);
+    void *np;
+    if (*p == inl) {
+        np = malloc(nc * elem);
+        if (np != NULL && *cap > 0)
+            memcpy(np, *p, *cap * elem);
+    } else {
+        np = realloc(*p, nc * elem);
+    }
     if (np == NULL)
         return 0;
     *p = np;
@@ -40,12 +59,89 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem)
     return 1;
 }
 
+static void walk_init(walk *w, evb_pm_event *ev, const evb_pm_pathset *only)
+{
+    w->ev = ev;
+    w->only = only;
+    w->path = w->path0;
+    w->pcap = sizeof w->path0;
+    w->chain = w->chain0;
+    w->ccap = sizeof w->chain0 / sizeof w->chain0[0];
+    w->plen = w->clen = 0;
+}
+
+static void walk_fini(walk *w)
+{
+    if (w->path != w->path0)
+        free(w->path);
+    if (w->chain != w->chain0)
+        free(w->chain);
+}
+
+void evb_pm_event_init(evb_pm_event *ev)
+{
+    ev->leaves = ev->leaves0;
+    ev->capleaves = EVB_PM_INLINE_LEAVES;
+    ev->paths = ev->paths0;
+    ev->cappaths = EVB_PM_INLINE_PATHS;
+    ev->chain = ev->chain0;
+    ev->capchain = EVB_PM_INLINE_CHAIN;
+    ev->spare = ev->spare0;
+    ev->capspare = EVB_PM_INLINE_LEAVES;
+    ev->groups = ev->groups0;
+    ev->htab = ev->htab0;
+    ev->nleaves = ev->npaths = ev->nchain = ev->ngroups = ev->hmask = 0;
+    ev->next_array = 0;
+}
+
+/* Index of the first path of s that is >= p[0..n) (bytes, a prefix before its extensions). */
+static size_t lower_bound(const evb_pm_pathset *s, const char *p, size_t n)
+{
+    size_t lo = 0, hi = s->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const evb_pm_pathref *r = &s->p[mid];
+        size_t m = r->len < n ? r->len : n;
+        int c = memcmp(r->path, p, m);
+        if (c < 0 || (c == 0 && r->len < n))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* 1 when some path of w->only starts with the current path (or there is no filter): a leaf
+ * there or below may be looked up. */
+static int wanted_below(const walk *w)
+{
+    if (w->only == NULL)
+        return 1;
+    size_t i = lower_bound(w->only, w->path, w->plen);
+    return i < w->only->n && w->only->p[i].len >= w->plen &&
+           memcmp(w->only->p[i].path, w->path, w->plen) == 0;
+}
+
+/* 1 when a leaf at the current path may be looked up. */
+static int wanted_here(const walk *w)
+{
+    if (w->only == NULL)
+        return 1;
+    size_t i = lower_bound(w->only, w->path, w->plen);
+    return i < w->only->n && w->only->p[i].len == w->plen &&
+           memcmp(w->only->p[i].path, w->path, w->plen) == 0;
+}
+
 static evb_err add_leaf(walk *w, evb_pm_val v)
 {
     evb_pm_event *ev = w->ev;
-    if (!grow((void **)&ev->leaves, &ev->capleaves, ev->nleaves + 1, sizeof *ev->leaves) ||
-        !grow((void **)&ev->paths, &ev->cappaths, ev->npaths + w->plen + 1, 1) ||
-        !grow((void **)&ev->chain, &ev->capchain, ev->nchain + w->clen + 1, sizeof(uint32_t)))
+    if (!wanted_here(w))
+        return EVB_OK;
+    if (!grow((void **)&ev->leaves, &ev->capleaves, ev->nleaves + 1, sizeof *ev->leaves,
+              ev->leaves0) ||
+        !grow((void **)&ev->paths, &ev->cappaths, ev->npaths + w->plen + 1, 1, ev->paths0) ||
+        !grow((void **)&ev->chain, &ev->capchain, ev->nchain + w->clen + 1, sizeof(uint32_t),
+              ev->chain0))
         return EVB_ERR_NOMEM;
     evb_pm_leaf *l = &ev->leaves[ev->nleaves++];
     l->path = NULL;
@@ -68,7 +164,7 @@ static evb_err add_leaf(walk *w, evb_pm_val v)
 static size_t push_key(walk *w, const char *key, size_t kl)
 {
     size_t mark = w->plen;
-    if (!grow((void **)&w->path, &w->pcap, mark + kl + 2, 1))
+    if (!grow((void **)&w->path, &w->pcap, mark + kl + 2, 1, w->path0))
         return (size_t)-1;
     if (mark > 0)
         w->path[w->plen++] = '.';
@@ -81,7 +177,7 @@ static size_t push_key(walk *w, const char *key, size_t kl)
 static int push_array(walk *w)
 {
     uint32_t id = w->ev->next_array++;
-    if (!grow((void **)&w->chain, &w->ccap, w->clen + 2, sizeof(uint32_t)))
+    if (!grow((void **)&w->chain, &w->ccap, w->clen + 2, sizeof(uint32_t), w->chain0))
         return 0;
     w->chain[w->clen] = id;
     w->chain[w->clen + 1] = 0;
@@ -104,7 +200,7 @@ static evb_err walk_value(walk *w, const json_t *v)
             size_t mark = push_key(w, key, strlen(key));
             if (mark == (size_t)-1)
                 return EVB_ERR_NOMEM;
-            rc = walk_value(w, child);
+            rc = wanted_below(w) ? walk_value(w, child) : EVB_OK;
             w->plen = mark;
             if (rc != EVB_OK)
                 return rc;
@@ -156,7 +252,7 @@ static evb_err walk_doc(walk *w, const evb_json *v)
             size_t mark = push_key(w, key, kl);
             if (mark == (size_t)-1)
                 return EVB_ERR_NOMEM;
-            rc = walk_doc(w, evb_json_value_at(v, i));
+            rc = wanted_below(w) ? walk_doc(w, evb_json_value_at(v, i)) : EVB_OK;
             w->plen = mark;
             if (rc != EVB_OK)
                 return rc;
@@ -189,45 +285,91 @@ static evb_err walk_doc(walk *w, const evb_json *v)
     return add_leaf(w, lv);
 }
 
-static int leaf_cmp(const void *a, const void *b)
+static int same_path(const evb_pm_leaf *l, const char *path, size_t n)
 {
-    const evb_pm_leaf *x = a, *y = b;
-    size_t n = x->path_len < y->path_len ? x->path_len : y->path_len;
-    int c = memcmp(x->path, y->path, n);
-    if (c != 0)
-        return c;
-    if (x->path_len != y->path_len)
-        return x->path_len < y->path_len ? -1 : 1;
-    return x->path_off < y->path_off ? -1 : x->path_off > y->path_off; /* document order */
+    return l->path_len == n && memcmp(l->path, path, n) == 0;
 }
 
-/* Points the leaves at their paths and sorts them (the paths buffer has stopped moving). */
-static void finish_leaves(evb_pm_event *ev)
+/* Points the leaves at their paths (the paths buffer has stopped moving) and groups them by
+ * path: a hash table of the distinct paths, then a stable counting placement. */
+static evb_err group_leaves(evb_pm_event *ev)
 {
-    for (size_t i = 0; i < ev->nleaves; i++)
-        ev->leaves[i].path = ev->paths + ev->leaves[i].path_off;
-    if (ev->nleaves > 1)
-        qsort(ev->leaves, ev->nleaves, sizeof *ev->leaves, leaf_cmp);
+    size_t n = ev->nleaves, hs = 16;
+    while (hs < 2 * n)
+        hs *= 2;
+    uint32_t *gid = ev->gid0;
+    if (hs > EVB_PM_INLINE_HTAB && (ev->htab = malloc(hs * sizeof *ev->htab)) == NULL)
+        return EVB_ERR_NOMEM;
+    if (n > EVB_PM_INLINE_LEAVES) { /* what is malloc'd here, evb_pm_event_fini frees */
+        ev->groups = malloc(n * sizeof *ev->groups);
+        gid = malloc(n * sizeof *gid);
+        if (ev->groups == NULL || gid == NULL ||
+            !grow((void **)&ev->spare, &ev->capspare, n, sizeof *ev->spare, ev->spare0)) {
+            free(gid);
+            if (ev->groups == NULL)
+                ev->groups = ev->groups0;
+            return EVB_ERR_NOMEM;
+        }
+    }
+    memset(ev->htab, 0, hs * sizeof *ev->htab);
+    ev->hmask = hs - 1;
+    for (size_t i = 0; i < n; i++) {
+        evb_pm_leaf *l = &ev->leaves[i];
+        l->path = ev->paths + l->path_off;
+        uint64_t h = evb_pm_fnv(EVB_PM_FNV_INIT, l->path, l->path_len);
+        size_t s = evb_pm_mix(h) & ev->hmask;
+        uint32_t g;
+        for (;; s = (s + 1) & ev->hmask) {
+            if (ev->htab[s] == 0) { /* a new path: its first leaf stands for it */
+                g = (uint32_t)ev->ngroups++;
+                ev->groups[g] = (evb_pm_group){h, (uint32_t)i, 0};
+                ev->htab[s] = g + 1;
+                break;
+            }
+            g = ev->htab[s] - 1;
+            if (ev->groups[g].h == h &&
+                same_path(&ev->leaves[ev->groups[g].first], l->path, l->path_len))
+                break;
+        }
+        ev->groups[g].count++;
+        gid[i] = g;
+    }
+    uint32_t end = 0; /* groups in order of first appearance; first = one past the end */
+    for (size_t g = 0; g < ev->ngroups; g++) {
+        end += ev->groups[g].count;
+        ev->groups[g].first = end;
+    }
+    for (size_t i = n; i-- > 0;) /* backwards: each group keeps document order */
+        ev->spare[--ev->groups[gid[i]].first] = ev->leaves[i];
+    if (gid != ev->gid0)
+        free(gid);
+    evb_pm_leaf *t = ev->leaves;
+    size_t tc = ev->capleaves;
+    ev->leaves = ev->spare;
+    ev->capleaves = ev->capspare;
+    ev->spare = t;
+    ev->capspare = tc;
+    return EVB_OK;
 }
 
-evb_err evb_pm_event_flatten(const json_t *event, evb_pm_event *ev)
+evb_err evb_pm_event_flatten(const json_t *event, const evb_pm_pathset *only, evb_pm_event *ev)
 {
     if (!json_is_object(event))
         return EVB_ERR_INVALID;
-    walk w = {ev, NULL, 0, 0, NULL, 0, 0};
+    walk w;
+    walk_init(&w, ev, only);
     evb_err rc = walk_value(&w, event);
-    free(w.path);
-    free(w.chain);
-    if (rc == EVB_OK)
-        finish_leaves(ev);
-    return rc;
+    walk_fini(&w);
+    return rc == EVB_OK ? group_leaves(ev) : rc;
 }
 
-evb_err evb_pm_event_flatten_view(const evb_pattern_view *view, evb_pm_event *ev)
+evb_err evb_pm_event_flatten_view(const evb_pattern_view *view, const evb_pm_pathset *only,
+                                  evb_pm_event *ev)
 {
     if (view == NULL || (view->members == NULL && view->n > 0))
         return EVB_ERR_INVALID;
-    walk w = {ev, NULL, 0, 0, NULL, 0, 0};
+    walk w;
+    walk_init(&w, ev, only);
     evb_err rc = EVB_OK;
     for (size_t i = 0; i < view->n && rc == EVB_OK; i++) {
         const evb_pattern_member *m = &view->members[i];
@@ -237,53 +379,51 @@ evb_err evb_pm_event_flatten_view(const evb_pattern_view *view, evb_pm_event *ev
             rc = EVB_ERR_NOMEM;
             break;
         }
-        if (m->str != NULL)
+        if (!wanted_below(&w))
+            rc = EVB_OK;
+        else if (m->str != NULL)
             rc = add_leaf(&w, (evb_pm_val){EVB_PMV_STR, m->str_len, {m->str}});
         else
             rc = walk_doc(&w, m->json);
         w.plen = 0;
     }
-    free(w.path);
-    free(w.chain);
-    if (rc == EVB_OK)
-        finish_leaves(ev);
-    return rc;
+    walk_fini(&w);
+    return rc == EVB_OK ? group_leaves(ev) : rc;
 }
 
 void evb_pm_event_fini(evb_pm_event *ev)
 {
     if (ev == NULL)
         return;
-    free(ev->leaves);
-    free(ev->paths);
-    free(ev->chain);
-    memset(ev, 0, sizeof *ev);
-}
-
-static int path_cmp(const evb_pm_leaf *l, const char *path, size_t n)
-{
-    size_t m = l->path_len < n ? l->path_len : n;
-    int c = memcmp(l->path, path, m);
-    if (c != 0)
-        return c;
-    return l->path_len < n ? -1 : l->path_len > n;
+    if (ev->leaves != ev->leaves0 && ev->leaves != ev->spare0)
+        free(ev->leaves);
+    if (ev->spare != ev->leaves0 && ev->spare != ev->spare0)
+        free(ev->spare);
+    if (ev->paths != ev->paths0)
+        free(ev->paths);
+    if (ev->chain != ev->chain0)
+        free(ev->chain);
+    if (ev->groups != ev->groups0)
+        free(ev->groups);
+    if (ev->htab != ev->htab0)
+        free(ev->htab);
+    evb_pm_event_init(ev);
 }
 
 size_t evb_pm_event_find(const evb_pm_event *ev, const char *path, size_t n, size_t *count)
 {
-    size_t lo = 0, hi = ev->nleaves;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (path_cmp(&ev->leaves[mid], path, n) < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
+    *count = 0;
+    if (ev->ngroups == 0)
+        return 0;
+    uint64_t h = evb_pm_fnv(EVB_PM_FNV_INIT, path, n);
+    for (size_t s = evb_pm_mix(h) & ev->hmask; ev->htab[s] != 0; s = (s + 1) & ev->hmask) {
+        const evb_pm_group *g = &ev->groups[ev->htab[s] - 1];
+        if (g->h == h && same_path(&ev->leaves[g->first], path, n)) {
+            *count = g->count;
+            return g->first;
+        }
     }
-    size_t end = lo;
-    while (end < ev->nleaves && path_cmp(&ev->leaves[end], path, n) == 0)
-        end++;
-    *count = end - lo;
-    return lo;
+    return 0;
 }
 
 static int field_value_match(const evb_pm_field *f, const evb_pm_val *v)
@@ -391,8 +531,8 @@ int evb_pattern_match(const evb_pattern *p, const json_t *event)
     if (p == NULL || !json_is_object(event))
         return 0;
     evb_pm_event ev;
-    memset(&ev, 0, sizeof ev);
-    int matched = evb_pm_event_flatten(event, &ev) == EVB_OK && match_flat(p, &ev);
+    evb_pm_event_init(&ev);
+    int matched = evb_pm_event_flatten(event, NULL, &ev) == EVB_OK && match_flat(p, &ev);
     evb_pm_event_fini(&ev);
     return matched;
 }
@@ -402,8 +542,8 @@ int evb_pattern_match_view(const evb_pattern *p, const evb_pattern_view *view)
     if (p == NULL || view == NULL)
         return 0;
     evb_pm_event ev;
-    memset(&ev, 0, sizeof ev);
-    int matched = evb_pm_event_flatten_view(view, &ev) == EVB_OK && match_flat(p, &ev);
+    evb_pm_event_init(&ev);
+    int matched = evb_pm_event_flatten_view(view, NULL, &ev) == EVB_OK && match_flat(p, &ev);
     evb_pm_event_fini(&ev);
     return matched;
 }

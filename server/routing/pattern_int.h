@@ -143,25 +143,69 @@ typedef struct evb_pm_leaf {
     evb_pm_val v;
 } evb_pm_leaf;
 
+typedef struct evb_pm_group { /* the leaves of one path: leaves[first .. first + count) */
+    uint64_t h;               /* FNV-1a of the path from EVB_PM_FNV_INIT, not mixed */
+    uint32_t first, count;
+} evb_pm_group;
+
+/* Inline capacities: an event of about this size (a ~1 KiB payload) is flattened and
+ * matched without a malloc; bigger ones move to the heap. */
+#define EVB_PM_INLINE_LEAVES 128
+#define EVB_PM_INLINE_PATHS 3072
+#define EVB_PM_INLINE_CHAIN 512
+#define EVB_PM_INLINE_HTAB 256
+
 typedef struct evb_pm_event {
-    evb_pm_leaf *leaves; /* sorted by path (bytes), ties in document order */
+    evb_pm_leaf *leaves; /* grouped by path (groups in order of first appearance), each
+                            group in document order */
     size_t nleaves, capleaves;
     char *paths;
     size_t npaths, cappaths;
     uint32_t *chain; /* (array id, element index) pairs */
     size_t nchain, capchain;
     uint32_t next_array;
+    evb_pm_group *groups; /* one per distinct path */
+    size_t ngroups;
+    uint32_t *htab; /* open addressing on the mixed path hash: group index + 1, 0 = empty */
+    size_t hmask;
+    evb_pm_leaf *spare; /* grouping's second buffer of leaves */
+    size_t capspare;
+    evb_pm_leaf leaves0[EVB_PM_INLINE_LEAVES], spare0[EVB_PM_INLINE_LEAVES];
+    evb_pm_group groups0[EVB_PM_INLINE_LEAVES];
+    char paths0[EVB_PM_INLINE_PATHS];
+    uint32_t chain0[EVB_PM_INLINE_CHAIN];
+    uint32_t htab0[EVB_PM_INLINE_HTAB];
+    uint32_t gid0[EVB_PM_INLINE_LEAVES];
 } evb_pm_event;
 
-/* Flattens the object event into ev (zeroed by the caller). EVB_ERR_NOMEM, EVB_ERR_INVALID
- * for a non-object. On error ev still must be finished with evb_pm_event_fini. */
-evb_err evb_pm_event_flatten(const json_t *event, evb_pm_event *ev);
+/* The paths some pattern names, sorted by bytes (shorter first), distinct; borrowed from the
+ * patterns. A flatten given one keeps only the leaves at these paths and does not descend
+ * into members under which none of them can lie: nothing else is ever looked up. */
+typedef struct evb_pm_pathref {
+    const char *path;
+    size_t len;
+} evb_pm_pathref;
+
+typedef struct evb_pm_pathset {
+    evb_pm_pathref *p;
+    size_t n;
+} evb_pm_pathset;
+
+/* Prepares ev (caller-owned, e.g. on the stack: ~19 KiB) for one flatten. */
+void evb_pm_event_init(evb_pm_event *ev);
+
+/* Flattens the object event into ev (evb_pm_event_init first), every leaf or (only != NULL)
+ * those at the paths of only. EVB_ERR_NOMEM, EVB_ERR_INVALID for a non-object. On error ev
+ * still must be finished with evb_pm_event_fini. */
+evb_err evb_pm_event_flatten(const json_t *event, const evb_pm_pathset *only, evb_pm_event *ev);
 /* The same for an event view (pattern.h): the leaves an object with view's members would
  * give, values borrowed from the view. EVB_ERR_NOMEM, EVB_ERR_INVALID for a NULL view. */
-evb_err evb_pm_event_flatten_view(const evb_pattern_view *view, evb_pm_event *ev);
+evb_err evb_pm_event_flatten_view(const evb_pattern_view *view, const evb_pm_pathset *only,
+                                  evb_pm_event *ev);
 void evb_pm_event_fini(evb_pm_event *ev);
 
-/* Index of the first leaf whose path is path[0..n) and the count of such leaves. */
+/* Index of the first leaf whose path is path[0..n) and the count of such leaves (0: the
+ * index is meaningless). */
 size_t evb_pm_event_find(const evb_pm_event *ev, const char *path, size_t n, size_t *count);
 
 /* 1 when branch b of p matches the flattened event, 0 when not, -1 on allocation failure. */
@@ -219,6 +263,7 @@ struct evb_matcher {
     size_t npost;
     uint32_t *residual;
     size_t nresidual;
+    evb_pm_pathset only; /* every field path of every rule: events are flattened to these */
 };
 
 static inline uint64_t evb_pm_fnv(uint64_t h, const void *p, size_t n)

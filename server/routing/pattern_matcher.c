@@ -5,9 +5,11 @@
  * branch's indexable fields the build picks the most selective one - the field whose keys
  * (path + typed value, or path + prefix) the fewest branches use in total. Branches without
  * an indexable field (only numeric, anything-but, exists, wildcard, ...) form the residual
- * list. Matching an event flattens it once, looks up each leaf's exact key and, for strings,
- * each registered prefix length of that path in one hash table, and evaluates only the
- * branches found there (plus the residual ones) in full with evb_pm_branch_match. The
+ * list. Matching an event flattens it once - only the leaves at paths some rule names, and
+ * without descending into members under which none lies (m->only) - looks up each leaf's
+ * exact key and, for strings, each registered prefix length of that path in one hash table,
+ * and evaluates only the branches found there (plus the residual ones) in full with
+ * evb_pm_branch_match. The
  * answer is therefore exactly that of the patterns evaluated one by one, and the cost grows
  * with the number of candidate branches, not with the number of rules, as long as rules carry
  * a selective exact or prefix field (connections usually filter on an id, a type, a tenant).
@@ -61,6 +63,9 @@ void evb_pm_index_clear(evb_matcher *m)
     free(m->paths);
     free(m->post);
     free(m->residual);
+    free(m->only.p);
+    m->only.p = NULL;
+    m->only.n = 0;
     m->branches = NULL;
     m->slots = NULL;
     m->paths = NULL;
@@ -78,11 +83,44 @@ void evb_matcher_free(evb_matcher *m)
     free(m->rules);
     free(m);
 }
+static int pathref_cmp(const void *x, const void *y)
+{
+    const evb_pm_pathref *a = x, *b = y;
+    size_t n = a->len < b->len ? a->len : b->len;
+    int c = memcmp(a->path, b->path, n);
+    return c != 0 ? c : (a->len > b->len) - (a->len < b->len);
+}
+
+/* m->only: the field paths of every rule, sorted, distinct. */
+static evb_err build_pathset(evb_matcher *m)
+{
+    size_t n = 0;
+    for (size_t r = 0; r < m->nrules; r++)
+        n += m->rules[r].p->nfields;
+    m->only.p = malloc((n ? n : 1) * sizeof *m->only.p);
+    if (m->only.p == NULL)
+        return EVB_ERR_NOMEM;
+    for (size_t r = 0; r < m->nrules; r++) {
+        const evb_pattern *p = m->rules[r].p;
+        for (size_t f = 0; f < p->nfields; f++)
+            m->only.p[m->only.n++] = (evb_pm_pathref){p->fields[f].path, p->fields[f].path_len};
+    }
+    qsort(m->only.p, m->only.n, sizeof *m->only.p, pathref_cmp);
+    size_t k = 0;
+    for (size_t i = 0; i < m->only.n; i++)
+        if (k == 0 || pathref_cmp(&m->only.p[k - 1], &m->only.p[i]) != 0)
+            m->only.p[k++] = m->only.p[i];
+    m->only.n = k;
+    return EVB_OK;
+}
+
 evb_err evb_matcher_build(evb_matcher *m)
 {
     if (m == NULL || m->built)
         return EVB_ERR_INVALID;
     evb_err rc = evb_pm_index_build(m);
+    if (rc == EVB_OK)
+        rc = build_pathset(m);
     if (rc != EVB_OK) {
         evb_pm_index_clear(m);
         return rc;
@@ -222,27 +260,25 @@ static evb_err match_flat(const evb_matcher *m, const evb_pm_event *ev, uint64_t
                           size_t cap, size_t *n_out)
 {
     mctx c;
-    memset(&c, 0, sizeof c);
     c.m = m;
     c.ev = ev;
-    c.seen = calloc(m->nbranches / 8 + 1, 1);
-    c.hit = calloc(m->nrules / 8 + 1, 1);
+    c.nhits = 0;
+    c.nomem = 0;
+    unsigned char seen_stack[256], hit_stack[128];
+    size_t nseen = m->nbranches / 8 + 1, nhit = m->nrules / 8 + 1;
+    c.seen = nseen <= sizeof seen_stack ? memset(seen_stack, 0, nseen) : calloc(nseen, 1);
+    c.hit = nhit <= sizeof hit_stack ? memset(hit_stack, 0, nhit) : calloc(nhit, 1);
     c.hits = c.hits_stack;
     c.caphits = sizeof c.hits_stack / sizeof c.hits_stack[0];
     evb_err rc = EVB_ERR_NOMEM;
     if (c.seen == NULL || c.hit == NULL)
         goto out;
-    uint64_t hpath = 0;
-    const evb_pm_ipath *mp = NULL;
-    for (size_t i = 0; i < ev->nleaves; i++) {
-        const evb_pm_leaf *l = &ev->leaves[i];
-        if (i == 0 || l->path_len != l[-1].path_len ||
-            memcmp(l->path, l[-1].path, l->path_len) != 0) { /* a new path */
-            hpath = evb_pm_fnv(EVB_PM_FNV_INIT, l->path, l->path_len);
-            mp = find_path(m, evb_pm_mix(hpath), l->path, l->path_len);
-        }
-        if (mp != NULL)
-            probe_leaf(&c, l, mp, hpath);
+    for (size_t g = 0; g < ev->ngroups; g++) { /* each distinct path, hashed once */
+        const evb_pm_group *gr = &ev->groups[g];
+        const evb_pm_leaf *l = &ev->leaves[gr->first];
+        const evb_pm_ipath *mp = find_path(m, evb_pm_mix(gr->h), l->path, l->path_len);
+        for (uint32_t j = 0; mp != NULL && j < gr->count; j++)
+            probe_leaf(&c, &l[j], mp, gr->h);
     }
     for (size_t i = 0; i < m->nresidual; i++)
         try_branch(&c, m->residual[i]);
@@ -255,8 +291,10 @@ static evb_err match_flat(const evb_matcher *m, const evb_pm_event *ev, uint64_t
     *n_out = c.nhits;
     rc = c.nhits > cap ? EVB_ERR_LIMIT : EVB_OK;
 out:
-    free(c.seen);
-    free(c.hit);
+    if (c.seen != seen_stack)
+        free(c.seen);
+    if (c.hit != hit_stack)
+        free(c.hit);
     if (c.hits != c.hits_stack)
         free(c.hits);
     return rc;
@@ -271,8 +309,8 @@ evb_err evb_matcher_match(const evb_matcher *m, const json_t *event, uint64_t *i
     if (!json_is_object(event) || m->nrules == 0)
         return EVB_OK;
     evb_pm_event ev;
-    memset(&ev, 0, sizeof ev);
-    evb_err rc = evb_pm_event_flatten(event, &ev);
+    evb_pm_event_init(&ev);
+    evb_err rc = evb_pm_event_flatten(event, &m->only, &ev);
     if (rc == EVB_OK)
         rc = match_flat(m, &ev, ids_out, cap, n_out);
     evb_pm_event_fini(&ev);
@@ -288,8 +326,8 @@ evb_err evb_matcher_match_view(const evb_matcher *m, const evb_pattern_view *vie
     if (view == NULL || m->nrules == 0)
         return EVB_OK;
     evb_pm_event ev;
-    memset(&ev, 0, sizeof ev);
-    evb_err rc = evb_pm_event_flatten_view(view, &ev);
+    evb_pm_event_init(&ev);
+    evb_err rc = evb_pm_event_flatten_view(view, &m->only, &ev);
     if (rc == EVB_OK)
         rc = match_flat(m, &ev, ids_out, cap, n_out);
     evb_pm_event_fini(&ev);

@@ -3,12 +3,12 @@
  * view over an evb_json document (evb_pattern_match_view, evb_matcher_match_view: routing at
  * ingest, which reuses the payload parsed for validation). Every pattern is matched against
  * every event both ways, alone and through one matcher holding them all, and the answers must
- * be identical. The events stress what the two parsers represent differently: numbers
- * (jansson reads every number as a double with JSON_DECODE_INT_AS_REAL, evb_json keeps int64
- * integers exact, big integers, -0, exponents), strings with escapes and embedded U+0000,
- * nested and empty arrays and objects; exists:false and anything-but on them; duplicate
- * keys (both parsers reject them). A randomized part adds many generated patterns and events
- * (seed fixed; EVB_PATTERN_SEED overrides it).
+ * be identical (the matcher's also to the patterns' alone). The events stress what the two parsers
+ * represent differently: numbers (jansson reads every number as a double with
+ * JSON_DECODE_INT_AS_REAL, evb_json keeps int64 integers exact, big integers, -0, exponents),
+ * strings with escapes and embedded U+0000, nested and empty arrays and objects; exists:false and
+ * anything-but on them; duplicate keys (both parsers reject them). A randomized part adds many
+ * generated patterns and events (seed fixed; EVB_PATTERN_SEED overrides it).
  */
 #include <stdio.h>
 
@@ -216,17 +216,21 @@ static size_t compare_event(evb_pattern *const *pats, size_t npats, const evb_ma
                         (int)len, text, a, v, p);
         }
     }
-    uint64_t ids_j[512], ids_v[512], ids_p[512];
-    size_t nj = 0, nv = 0, np = 0;
+    uint64_t ids_j[512], ids_v[512], ids_p[512], want[512];
+    size_t nj = 0, nv = 0, np = 0, nw = 0;
+    for (size_t i = 0; i < npats && nw < 512; i++) /* rule 100 + i, added in order */
+        if (pats[i] != NULL && evb_pattern_match(pats[i], b.js))
+            want[nw++] = 100 + i;
     evb_err rj = evb_matcher_match(m, b.js, ids_j, 512, &nj);
     evb_err rv = evb_matcher_match_view(m, &b.view, ids_v, 512, &nv);
     evb_err rp = evb_matcher_match_view(m, &b.plain, ids_p, 512, &np);
-    if (rj != EVB_OK || rv != EVB_OK || rp != EVB_OK || nj != nv || nj != np ||
+    if (rj != EVB_OK || rv != EVB_OK || rp != EVB_OK || nj != nv || nj != np || nj != nw ||
+        memcmp(ids_j, want, nj * sizeof *ids_j) != 0 ||
         memcmp(ids_j, ids_v, nj * sizeof *ids_j) != 0 ||
         memcmp(ids_j, ids_p, nj * sizeof *ids_j) != 0) {
         bad++;
-        fprintf(stderr, "  matcher, event %.*s: json %zu rules, view %zu, plain %zu\n", (int)len,
-                text, nj, nv, np);
+        fprintf(stderr, "  matcher, event %.*s: json %zu rules, view %zu, plain %zu, alone %zu\n",
+                (int)len, text, nj, nv, np, nw);
     }
     both_fini(&b);
     return bad;
@@ -295,6 +299,67 @@ static void test_nul_bytes(void)
     evb_pattern_free(q);
 }
 
+/* An event past every inline buffer of the flattener (leaves, paths, chains, the walk's path
+ * and chain): 600 array elements, a 300-byte key, arrays nested 40 deep. */
+static void test_big_event(void)
+{
+    size_t cap = 64 * 1024, n = 0;
+    char *t = malloc(cap);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    n += (size_t)snprintf(t + n, cap - n, "{\"big\":[");
+    for (int i = 0; i < 600; i++)
+        n += (size_t)snprintf(t + n, cap - n, "%s{\"k\":%d,\"s\":\"v%d\",\"a\":[%d,[%d]]}",
+                              i ? "," : "", i, i % 7, i, -i);
+    n += (size_t)snprintf(t + n, cap - n, "],\"");
+    for (int i = 0; i < 300; i++)
+        t[n++] = (char)('a' + i % 26);
+    n += (size_t)snprintf(t + n, cap - n, "\":{\"x\":1},\"deep\":");
+    for (int i = 0; i < 40; i++)
+        t[n++] = '[';
+    n += (size_t)snprintf(t + n, cap - n, "{\"z\":2}");
+    for (int i = 0; i < 40; i++)
+        t[n++] = ']';
+    n += (size_t)snprintf(t + n, cap - n, "}");
+    static const char *const pats[] = {
+        "{'big':{'k':[599],'s':['v4']}}", /* 599 % 7 == 4: the same element */
+        "{'big':{'k':[599],'s':['v5']}}", /* other elements only: no */
+        "{'big':{'a':[-598],'k':[598]}}",
+        "{'big':{'a':[-598],'k':[597]}}",
+        "{'deep':{'z':[2]},'big':{'k':[{'numeric':['>',598]}]}}",
+        "{'"
+        "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijkl"
+        "mnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwx"
+        "yz"
+        "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijkl"
+        "mn"
+        "opqrstuvwxyzabcdefghijklmn':{'x':[1]}}",
+        "{'big':{'s':[{'exists':false}]}}",
+    };
+    static const int want[] = {1, 0, 1, 0, 1, 1, 0};
+    enum { NP = sizeof pats / sizeof pats[0] };
+    evb_pattern *p[NP];
+    for (size_t i = 0; i < NP; i++) {
+        char *pt = dq(pats[i]);
+        p[i] = NULL;
+        evb_err rc = compile_ok(pt, &p[i]); /* EVB_CHECK_ROW evaluates its condition twice */
+        EVB_CHECK_ROW(rc == EVB_OK, "pattern %zu", i);
+        free(pt);
+    }
+    evb_matcher *m = matcher_of(p, NP);
+    size_t hits = 0;
+    CU_ASSERT_EQUAL(compare_event(p, NP, m, t, n, &hits), 0);
+    both b;
+    CU_ASSERT_FATAL(both_parse(&b, t, n));
+    for (size_t i = 0; i < NP; i++)
+        EVB_CHECK_ROW(p[i] != NULL && evb_pattern_match_view(p[i], &b.view) == want[i],
+                      "big event, pattern %zu: want %d", i, want[i]);
+    both_fini(&b);
+    evb_matcher_free(m);
+    for (size_t i = 0; i < NP; i++)
+        evb_pattern_free(p[i]);
+    free(t);
+}
+
 /* Duplicate keys: neither parser gives an event to match. */
 static void test_duplicates(void)
 {
@@ -305,8 +370,8 @@ static void test_duplicates(void)
         evb_json_doc *doc = NULL;
         json_t *js = json_loads(t, JFLAGS, NULL);
         EVB_CHECK_ROW(js == NULL, "jansson accepts %s", t);
-        EVB_CHECK_ROW(evb_json_parse(t, strlen(t), 0, &doc, NULL) == EVB_ERR_PARSE,
-                      "evb_json accepts %s", t);
+        evb_err rc = evb_json_parse(t, strlen(t), 0, &doc, NULL);
+        EVB_CHECK_ROW(rc == EVB_ERR_PARSE, "evb_json accepts %s", t);
         json_decref(js);
         evb_json_doc_free(doc);
         free(t);
@@ -600,6 +665,7 @@ int main(void)
     static const evb_unit_case cases[] = {
         {"corpus: every pattern x every event, json == view", test_corpus},
         {"embedded U+0000", test_nul_bytes},
+        {"an event past the inline buffers", test_big_event},
         {"duplicate keys rejected by both parsers", test_duplicates},
         {"view api", test_view_api},
         {"random patterns x random events, json == view", test_random},
