@@ -95,7 +95,7 @@ for line in sys.stdin:
 def g(*fs):
     return sum(-d.get(f[1:], 0) if f[0] == "-" else d.get(f, 0) for f in fs)
 rows = [
-    ("JSON Schema validation (evb_model_validate)", g("evb_model_validate"), 1),
+    ("JSON Schema validation (evb_model_validate[_keep])", g("evb_model_validate", "evb_model_validate_keep"), 1),
     ("  of which JSON parse (evb_json_parse)", g("evb_json_parse"), 0),
     ("store writer thread except the PutEvents completion", g("writer_main", "-put_complete"), 1),
     ("PutEvents completion on the writer (reply, free)", g("put_complete"), 1),
