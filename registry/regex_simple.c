@@ -382,14 +382,15 @@ static regex_simple *build(bld *b, const frag *root)
     memcpy(rs->bmap, bmap, sizeof bmap);
     for (unsigned st = 0; st < nstates; st++) {
         const pset *next = st == 0 ? &root->first : &b->follow[st - 1];
-        rs->accept[st * ncls] = st == 0 ? root->nullable : pset_has(&root->last, st - 1);
+        rs->accept[(size_t)st * ncls] = st == 0 ? root->nullable : pset_has(&root->last, st - 1);
         for (unsigned k = 0; k < ncls; k++) {
             int q = rep[k] < 128 ? next_of(b, next, rep[k]) : -1;
             if (q == -2) {
                 free(rs);
                 return NULL; /* not deterministic */
             }
-            rs->trans[st * ncls + k] = q < 0 ? REGEX_DEAD : (uint16_t)((unsigned)(q + 1) * ncls);
+            rs->trans[(size_t)st * ncls + k] =
+                q < 0 ? REGEX_DEAD : (uint16_t)((unsigned)(q + 1) * ncls);
         }
     }
     rs->max_len = BUDGET / nstates;

@@ -149,7 +149,7 @@ static const snode *dynamic_target(const vctx *c, const snode *n)
 {
     if (n->dyn_name == NULL)
         return n->dynref;
-    for (size_t i = 0; i < c->nscope; i++)
+    for (size_t i = 0; c->scope != NULL && i < c->nscope; i++)
         for (const dyn_anchor *a = c->scope[i]->dyn; a != NULL; a = a->next)
             if (a->node != NULL && strcmp(a->name, n->dyn_name) == 0)
                 return a->node;
@@ -263,7 +263,7 @@ evb_err evb_schema_validate_value(const evb_schema *s, const evb_json *instance,
     c->limit = (res->limit == 0 || res->limit > EVB_SCHEMA_MAX_VIOLATIONS)
                    ? EVB_SCHEMA_MAX_VIOLATIONS
                    : res->limit;
-    if (s->dyn_scope && (c->scope = malloc(VAL_MAX_FRAMES * sizeof *c->scope)) == NULL)
+    if (s->dyn_scope && (c->scope = malloc(VAL_MAX_FRAMES * sizeof(const resource *))) == NULL)
         return evb_error_set(err, EVB_ERR_NOMEM, NULL, "out of memory");
     bool ok = eval(c, s->root, instance, NULL);
     pcre2_match_data_free(c->md);

@@ -1,8 +1,9 @@
 /* evbridge registry — validator state, private to validate*.c.
  *
  * One vctx per evb_schema_validate call (on the caller's stack): the instance and keyword
- * paths being walked, the dynamic scope (schema resources entered, for $dynamicRef), the
- * violation sink and the PCRE2 match data. The compiled schema is only read.
+ * paths being walked, the dynamic scope (schema resources entered, for $dynamicRef; kept
+ * only when some $dynamicRef is dynamic), the violation sink and the PCRE2 match data. The
+ * compiled schema is only read.
  *
  * Paths are lazy: each step pushes a path segment (`pseg`, on the C stack of the function
  * that descends) linked to its parent, and a JSON pointer string is built from the chain only
@@ -12,6 +13,13 @@
  * current instance ("evset"); they are only allocated below a node that has one of those
  * keywords, so drafts 4-7 never pay for them. Results of failed subschemas are dropped as
  * the specification requires (2020-12 core §7.7.1.3).
+ *
+ * Fast paths (issue 7; what they use is prepared by schema_plan.c): eval runs only the
+ * keyword groups in snode.ops; an object's members are looked up once in the node's
+ * properties hash (objscan) before its keywords run; a member or item whose subschema is a
+ * leaf is first checked by leaf_accepts, which has no side effects, and evaluated in full
+ * (recording violations) only when that says no. None of them changes a result: they
+ * decide only what is certain to pass, or return to the general path.
  */
 #ifndef EVB_REGISTRY_VALIDATE_INT_H
 #define EVB_REGISTRY_VALIDATE_INT_H
