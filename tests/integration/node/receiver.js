@@ -12,58 +12,25 @@
 //
 // CloudEvents HTTP binding percent-encoding helpers are here too (ceEncode / ceDecode).
 
-const http = require('node:http');
 const crypto = require('node:crypto');
 const { HTTP } = require('cloudevents');
 const { Webhook } = require('standardwebhooks');
+const { RecordingServer } = require('./recorder');
 
 function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-class Receiver {
+// Scripted answers (respond(...specs), then defaultResponse) are each
+// { status, headers, body, delayMs } or a function (record) -> such an object.
+class Receiver extends RecordingServer {
   constructor(name = 'receiver') {
-    this.name = name;
-    this.requests = [];
-    this.queue = [];
+    super('receiver', name);
     this.defaultResponse = { status: 200, body: 'ok' };
-    this.sockets = new Set();
-    this.timers = new Set();
-    this.listeners = new Set();
-    this.server = null;
-    this.port = null;
-  }
-
-  async start() {
-    this.server = http.createServer((req, res) => this.handle(req, res));
-    this.server.on('connection', (s) => {
-      this.sockets.add(s);
-      s.on('close', () => this.sockets.delete(s));
-    });
-    await new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(0, '127.0.0.1', () => {
-        this.server.removeListener('error', reject);
-        resolve();
-      });
-    });
-    this.port = this.server.address().port;
-    return this;
   }
 
   url(pathAndQuery = '/hook') {
     return `http://127.0.0.1:${this.port}${pathAndQuery}`;
-  }
-
-  // Scripted answers for the next requests, in order. Each is
-  // { status, headers, body, delayMs } or a function (record) -> such an object.
-  respond(...specs) {
-    this.queue.push(...specs);
-    return this;
-  }
-
-  get count() {
-    return this.requests.length;
   }
 
   handle(req, res) {
@@ -108,30 +75,7 @@ class Receiver {
       } else {
         answer();
       }
-      for (const l of [...this.listeners]) l();
-    });
-  }
-
-  // Resolves once at least n requests arrived; rejects after timeoutMs with what was seen.
-  waitForRequests(n, timeoutMs = 15000) {
-    if (this.requests.length >= n) return Promise.resolve(this.requests);
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        if (this.requests.length >= n) {
-          cleanup();
-          resolve(this.requests);
-        }
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(new Error(`receiver ${this.name}: ${this.requests.length} of ${n} requests ` +
-          `after ${timeoutMs} ms\n${this.describe()}`));
-      }, timeoutMs);
-      const cleanup = () => {
-        clearTimeout(timer);
-        this.listeners.delete(check);
-      };
-      this.listeners.add(check);
+      this.notify();
     });
   }
 
@@ -139,15 +83,6 @@ class Receiver {
     return this.requests.map((r) => `  #${r.n} t=${r.t} ${r.method} ${r.url} ` +
       `webhook-id=${r.headers['webhook-id']} ce-id=${r.headers['ce-id']} -> ${r.status}` +
       `${r.aborted ? ' (aborted)' : ''}`).join('\n') || '  (no requests)';
-  }
-
-  async close() {
-    for (const t of this.timers) clearTimeout(t);
-    this.timers.clear();
-    if (!this.server) return;
-    for (const s of this.sockets) s.destroy();
-    await new Promise((resolve) => this.server.close(() => resolve()));
-    this.server = null;
   }
 }
 

@@ -16,55 +16,23 @@
 //   robot.respond({ errcode: 130101, errmsg: 'send too fast' });   // then errcode 0
 //   action.robot.webhook_url = robot.webhookUrl();
 
-const http = require('node:http');
 const crypto = require('node:crypto');
+const { RecordingServer } = require('./recorder');
 
 function robotSign(secret, timestamp) {
   return crypto.createHmac('sha256', secret).update(`${timestamp}\n${secret}`).digest('base64');
 }
 
-class FakeRobot {
+// Scripted replies (respond(...specs)) are { errcode, errmsg } (HTTP 200) or { status, body }.
+class FakeRobot extends RecordingServer {
   constructor({ token, secret, name = 'robot' }) {
+    super('robot', name);
     this.token = token;
     this.secret = secret;
-    this.name = name;
-    this.requests = [];
-    this.queue = [];
-    this.sockets = new Set();
-    this.listeners = new Set();
-    this.server = null;
-    this.port = null;
-  }
-
-  async start() {
-    this.server = http.createServer((req, res) => this.handle(req, res));
-    this.server.on('connection', (s) => {
-      this.sockets.add(s);
-      s.on('close', () => this.sockets.delete(s));
-    });
-    await new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(0, '127.0.0.1', () => {
-        this.server.removeListener('error', reject);
-        resolve();
-      });
-    });
-    this.port = this.server.address().port;
-    return this;
   }
 
   webhookUrl() {
     return `http://127.0.0.1:${this.port}/robot/send?access_token=${this.token}`;
-  }
-
-  // Scripted replies for the next requests: { errcode, errmsg } (HTTP 200) or { status, body }.
-  respond(...specs) {
-    this.queue.push(...specs);
-    return this;
-  }
-
-  get count() {
-    return this.requests.length;
   }
 
   check(req, rawBody) {
@@ -155,29 +123,7 @@ class FakeRobot {
         res.writeHead(200, { 'content-type': 'application/json;charset=utf-8' });
         res.end(JSON.stringify({ errcode: reply.errcode, errmsg: reply.errmsg }));
       }
-      for (const l of [...this.listeners]) l();
-    });
-  }
-
-  waitForRequests(n, timeoutMs = 15000) {
-    if (this.requests.length >= n) return Promise.resolve(this.requests);
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        if (this.requests.length >= n) {
-          cleanup();
-          resolve(this.requests);
-        }
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(new Error(`robot ${this.name}: ${this.requests.length} of ${n} requests after ` +
-          `${timeoutMs} ms\n${this.describe()}`));
-      }, timeoutMs);
-      const cleanup = () => {
-        clearTimeout(timer);
-        this.listeners.delete(check);
-      };
-      this.listeners.add(check);
+      this.notify();
     });
   }
 
@@ -185,13 +131,6 @@ class FakeRobot {
     return this.requests.map((r) => `  #${r.n} t=${r.t} ${r.url} -> ${JSON.stringify(r.reply)}` +
       `${r.problems.length ? ` problems: ${r.problems.join('; ')}` : ''}`).join('\n') ||
       '  (no requests)';
-  }
-
-  async close() {
-    if (!this.server) return;
-    for (const s of this.sockets) s.destroy();
-    await new Promise((resolve) => this.server.close(() => resolve()));
-    this.server = null;
   }
 }
 
