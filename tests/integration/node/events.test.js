@@ -4,13 +4,13 @@
 // npm cloudevents SDK too), bad keys.
 // Run: node --test events.test.js   (EVB_BIN_DIR / EVB_PROTO_DIR as in harness.js)
 
-const { describe, it, before, after } = require('node:test');
+const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
 const { CloudEvent } = require('cloudevents');
 
 const {
   grpc, Client, Server, TYPE_CUSTOMER, TYPE_PRODUCT, TYPE_CONTRACT, unique, entry, newIsv,
-  describeResp,
+  describeResp, serverSuite,
 } = require('./harness');
 
 const UUID7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
@@ -27,35 +27,11 @@ async function expectCode(promise, code, what) {
 }
 
 describe('evbridged EventService (Node client)', () => {
-  let server;
-  let admin;
-  const clients = [];
-
-  before(async () => {
-    server = new Server([], 'node');
-    try {
-      await server.start();
-    } catch (e) {
-      server.cleanup();
-      server = null;
-      throw e;
-    }
-    admin = server.client();
-    clients.push(admin);
-  });
-
-  after(async () => {
-    if (!server) return;
-    for (const c of clients) c.close();
-    const code = await server.stop();
-    const log = server.logText();
-    server.cleanup();
-    assert.equal(code, 0, `evbridged exit code after SIGTERM: ${code}\n${log}`);
-  });
+  const suite = serverSuite([], 'node');
 
   async function isv(types) {
-    const x = await newIsv(server, admin, types);
-    clients.push(x.client);
+    const x = await newIsv(suite.server, suite.admin, types);
+    suite.clients.push(x.client);
     return x;
   }
 
@@ -140,7 +116,7 @@ describe('evbridged EventService (Node client)', () => {
     assert.deepEqual(r.results.map((x) => [x.status, x.event_id]),
       [['DEDUPLICATED', 'd-1'], ['PUBLISHED', 'd-2']], describeResp(r));
     // the first event is what is stored
-    const ev = await admin.getEvent('d-1', org, conn.name);
+    const ev = await suite.admin.getEvent('d-1', org, conn.name);
     assert.equal(ev.type, TYPE_CUSTOMER);
     assert.deepEqual(JSON.parse(ev.text_data), { v: 1 });
     // the same id in another org is a different event
@@ -183,7 +159,7 @@ describe('evbridged EventService (Node client)', () => {
         if (x.status === 'REJECTED') assert.equal(x.error_code, 'UNKNOWN_TYPE');
       }
     });
-    const ev = await admin.getEvent('ns-0001', org, conn.name);
+    const ev = await suite.admin.getEvent('ns-0001', org, conn.name);
     assert.deepEqual(JSON.parse(ev.text_data), { i: 1 });
   });
 
@@ -201,7 +177,7 @@ describe('evbridged EventService (Node client)', () => {
     ]);
     assert.equal(r.failed_entry_count, 0, describeResp(r));
 
-    const ev = await admin.getEvent('g-json', org, conn.name);
+    const ev = await suite.admin.getEvent('g-json', org, conn.name);
     assert.equal(ev.id, 'g-json');
     assert.equal(ev.source, `/connectors/${conn.name}`);
     assert.equal(ev.spec_version, '1.0');
@@ -237,27 +213,27 @@ describe('evbridged EventService (Node client)', () => {
     assert.equal(ce.validate(), true);
     assert.equal(ce.orgid, org);
 
-    const bin = await admin.getEvent('g-bin', org, conn.name);
+    const bin = await suite.admin.getEvent('g-bin', org, conn.name);
     assert.equal(bin.data, 'binary_data');
     assert.ok(Buffer.isBuffer(bin.binary_data));
     assert.deepEqual(bin.binary_data, blob);
     assert.equal(bin.attributes.datacontenttype.ce_string, 'application/octet-stream');
 
-    await expectCode(admin.getEvent(unique('missing')), grpc.status.NOT_FOUND, 'unknown id');
+    await expectCode(suite.admin.getEvent(unique('missing')), grpc.status.NOT_FOUND, 'unknown id');
   });
 
   it('bad keys are UNAUTHENTICATED, a wrong ISV is PERMISSION_DENIED', async () => {
     const { conn } = await isv();
     const org = unique('org');
     const req = [entry(org, TYPE_CUSTOMER, { id: 'k-1' })];
-    const none = new Client(server.target, null);
-    clients.push(none);
+    const none = new Client(suite.server.target, null);
+    suite.clients.push(none);
     await expectCode(none.putEvents(conn.name, req), grpc.status.UNAUTHENTICATED, 'no key');
     await expectCode(none.getEvent('k-1'), grpc.status.UNAUTHENTICATED, 'no key GetEvent');
     await expectCode(none.publishStream([{ connector: conn.name, request_id: '1', entries: req }]),
       grpc.status.UNAUTHENTICATED, 'no key PublishStream');
-    const garbage = new Client(server.target, 'not-a-real-key');
-    clients.push(garbage);
+    const garbage = new Client(suite.server.target, 'not-a-real-key');
+    suite.clients.push(garbage);
     await expectCode(garbage.putEvents(conn.name, req), grpc.status.UNAUTHENTICATED, 'garbage key');
     await expectCode(garbage.unary('admin', 'ListApiKeys', {}), grpc.status.UNAUTHENTICATED,
       'garbage key ListApiKeys');

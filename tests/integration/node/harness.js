@@ -11,6 +11,8 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { spawn } = require('node:child_process');
+const { before, after } = require('node:test');
+const assert = require('node:assert/strict');
 
 let grpc;
 let protoLoader;
@@ -74,6 +76,29 @@ function unique(prefix) {
 
 function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+// Polls fn() (async, returns a value or undefined/false) until it gives something truthy.
+async function until(what, fn, { timeoutMs = 20000, intervalMs = 100, describe } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  let lastErr = null;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+      lastErr = null;
+    } catch (e) {
+      if (e instanceof assert.AssertionError) throw e;
+      lastErr = e;
+    }
+    if (Date.now() > deadline) {
+      const more = describe ? await Promise.resolve(describe()).catch((e) => `${e}`) : '';
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}` +
+        (lastErr ? `; last error: ${lastErr.code || ''} ${lastErr.details || lastErr.message}` : '') +
+        (more ? `\n${more}` : ''));
+    }
+    await sleep(intervalMs);
+  }
 }
 
 function serverBinary() {
@@ -359,6 +384,41 @@ async function newIsv(server, admin, types) {
   return { isv, key: k.key, client, conn };
 }
 
+// Registers, in the describe() block it is called from, a before hook that starts a server
+// (new Server(extraArgs, name)) and an after hook that stops it with SIGTERM and asserts exit
+// code 0. Returns the suite's state, filled in by the before hook: { server, admin, clients,
+// closers }. admin: a client with the admin key (unless opts.admin is false), in clients.
+// The after hook first awaits close() of every closer (receivers, ...), then, when the server
+// started, closes every client before the SIGTERM.
+function serverSuite(extraArgs, name, opts = {}) {
+  const suite = { server: null, admin: null, clients: [], closers: [] };
+  before(async () => {
+    const server = new Server(extraArgs, name);
+    try {
+      await server.start();
+    } catch (e) {
+      server.cleanup();
+      throw e;
+    }
+    suite.server = server;
+    if (opts.admin !== false) {
+      suite.admin = server.client();
+      suite.clients.push(suite.admin);
+    }
+  });
+  after(async () => {
+    for (const c of suite.closers) await c.close();
+    const { server } = suite;
+    if (!server) return;
+    for (const c of suite.clients) c.close();
+    const code = await server.stop();
+    const log = server.logText();
+    server.cleanup();
+    assert.equal(code, 0, `evbridged exit code after SIGTERM: ${code}\n${log}`);
+  });
+  return suite;
+}
+
 function describeResp(resp) {
   return `failed=${resp.failed_entry_count} [` + resp.results.map((r, i) =>
     `${i}:${r.status} ${r.event_id} ${r.error_code} ${r.error_message}`).join('; ') + ']';
@@ -374,10 +434,12 @@ module.exports = {
   TYPE_CONTRACT,
   unique,
   sleep,
+  until,
   entry,
   createKey,
   createConnector,
   newIsv,
+  serverSuite,
   describeResp,
   metadataFor,
 };
