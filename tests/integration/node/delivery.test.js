@@ -20,161 +20,26 @@
 // Waiting is polling (TraceEvent, receiver counts) against deadlines, never long fixed sleeps.
 // Run: node --test delivery.test.js   (EVB_BIN_DIR / EVB_PROTO_DIR as in harness.js)
 
-const { describe, it, before, after } = require('node:test');
+const { describe, it, before } = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
 
 const {
-  grpc, Client, Server, TYPE_CUSTOMER, TYPE_PRODUCT, unique, sleep, entry, createKey, newIsv,
-  describeResp,
+  grpc, Client, TYPE_CUSTOMER, TYPE_PRODUCT, unique, until, entry, createKey, describeResp,
+  serverSuite,
 } = require('./harness');
-const { Receiver, parseCloudEvent, verifyWebhook, ceEncode, ceDecode } = require('./receiver');
+const {
+  ALLOW_LOOPBACK, describeTrace, deliverSteps, lastOutcome, oneDelivery, world, startReceiver,
+} = require('./delivery_harness');
+const { parseCloudEvent, verifyWebhook, ceEncode, ceDecode } = require('./receiver');
 const { FakeRobot } = require('./robot');
-
-const ALLOW_LOOPBACK = ['--allow-target-cidr', '127.0.0.0/8'];
-
-// A CUSTOM policy with small delays so retries are quick (no jitter: predictable gaps).
-const FAST_RETRY = {
-  strategy: 'CUSTOM', max_attempts: 5, base_delay_ms: 200, max_delay_ms: 1000, jitter: 0,
-};
 
 function newSecret() {
   return `whsec_${crypto.randomBytes(24).toString('base64')}`;
 }
 
 // ---------------------------------------------------------------------------------------
-// trace helpers
-
-function describeTrace(resp) {
-  if (!resp) return '(no trace)';
-  return resp.steps.map((s, i) => `  ${i}: ${s.stage} t=${s.time}` +
-    (s.connection_id ? ` conn=${s.connection_id}` : '') +
-    (s.stage === 'FILTER' ? ` matched=${s.matched}` : '') +
-    (s.delivery_id ? ` delivery=${s.delivery_id}` : '') +
-    (s.stage === 'DELIVER' ? ` attempt=${s.attempt} outcome=${s.outcome} http=${s.http_status}` +
-      ` errcode=${s.errcode} latency=${s.latency_ms} error=${JSON.stringify(s.error)}` : '') +
-    (s.detail ? ` detail=${JSON.stringify(s.detail)}` : '')).join('\n');
-}
-
-function deliverSteps(resp, connectionId) {
-  return resp.steps.filter((s) => s.stage === 'DELIVER' &&
-    (connectionId === undefined || s.connection_id === connectionId));
-}
-
-const FINAL = new Set(['DELIVERED', 'DEAD']);
-
-function lastOutcome(resp, connectionId) {
-  const ds = deliverSteps(resp, connectionId);
-  return ds.length ? ds[ds.length - 1].outcome : null;
-}
-
-// Polls fn() (async, returns a value or undefined/false) until it gives something truthy.
-async function until(what, fn, { timeoutMs = 20000, intervalMs = 100, describe } = {}) {
-  const deadline = Date.now() + timeoutMs;
-  let lastErr = null;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-      lastErr = null;
-    } catch (e) {
-      if (e instanceof assert.AssertionError) throw e;
-      lastErr = e;
-    }
-    if (Date.now() > deadline) {
-      const more = describe ? await Promise.resolve(describe()).catch((e) => `${e}`) : '';
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}` +
-        (lastErr ? `; last error: ${lastErr.code || ''} ${lastErr.details || lastErr.message}` : '') +
-        (more ? `\n${more}` : ''));
-    }
-    await sleep(intervalMs);
-  }
-}
-
-// A test's world: its ISV (key, client, connector), its org (org-admin key and client).
-async function world(server, admin, track) {
-  const isv = await newIsv(server, admin, [TYPE_CUSTOMER, TYPE_PRODUCT]);
-  track.push(isv.client);
-  const org = unique('dorg');
-  const k = await createKey(admin, 'org-admin', org);
-  const orgClient = new Client(server.target, k.key);
-  track.push(orgClient);
-  const w = {
-    server,
-    isv: isv.isv,
-    isvClient: isv.client,
-    connector: isv.conn.name,
-    org,
-    orgClient,
-    async httpAction(http, { owner = 'org', name = unique('dact') } = {}) {
-      const action = { name, kind: 'HTTP', http: { method: 'POST', ...http } };
-      if (owner === 'isv') {
-        action.isv = w.isv;
-        return w.isvClient.unary('connectors', 'CreateAction', { action });
-      }
-      action.org = w.org;
-      return w.orgClient.unary('connectors', 'CreateAction', { action });
-    },
-    async robotAction(robot, { owner = 'org', name = unique('drob') } = {}) {
-      const action = { name, kind: 'DINGTALK_ROBOT', robot };
-      if (owner === 'isv') {
-        action.isv = w.isv;
-        return w.isvClient.unary('connectors', 'CreateAction', { action });
-      }
-      action.org = w.org;
-      return w.orgClient.unary('connectors', 'CreateAction', { action });
-    },
-    async connection(action, fields = {}) {
-      return w.orgClient.unary('connectors', 'CreateConnection', {
-        connection: {
-          org: w.org,
-          name: unique('dcn'),
-          connector: w.connector,
-          action,
-          retry: FAST_RETRY,
-          dead_letter: true,
-          ...fields,
-        },
-      });
-    },
-    // Publishes one event (ISV key); returns its id.
-    async publish(fields = {}, type = TYPE_CUSTOMER) {
-      const r = await w.isvClient.putEvents(w.connector, [entry(w.org, type, fields)]);
-      assert.equal(r.failed_entry_count, 0, describeResp(r));
-      assert.equal(r.results[0].status, 'PUBLISHED', describeResp(r));
-      return r.results[0].event_id;
-    },
-    trace(eventId) {
-      return w.orgClient.unary('events', 'TraceEvent',
-        { event_id: eventId, org: w.org, connector: w.connector });
-    },
-    // Polls TraceEvent until pred(trace) holds.
-    async waitTrace(eventId, pred, what, timeoutMs = 20000) {
-      let last = null;
-      return until(what, async () => {
-        last = await w.trace(eventId);
-        return pred(last) ? last : null;
-      }, {
-        timeoutMs,
-        describe: () => `trace of ${eventId}:\n${describeTrace(last)}\n${server.logText(4000)}`,
-      });
-    },
-    // Polls until the delivery of eventId on connectionId is DELIVERED or DEAD.
-    async waitFinal(eventId, connectionId, timeoutMs = 20000) {
-      return w.waitTrace(eventId, (t) => FINAL.has(lastOutcome(t, connectionId)),
-        `the delivery of ${eventId} on ${connectionId} to become DELIVERED or DEAD`, timeoutMs);
-    },
-  };
-  return w;
-}
-
-// Every DELIVER step of one connection must name one delivery; returns its id.
-function oneDelivery(trace, connectionId) {
-  const ids = [...new Set(deliverSteps(trace, connectionId).map((s) => s.delivery_id))];
-  assert.equal(ids.length, 1, `one delivery expected on ${connectionId}:\n${describeTrace(trace)}`);
-  assert.ok(ids[0], `empty delivery_id:\n${describeTrace(trace)}`);
-  return ids[0];
-}
+// trace helpers (more in delivery_harness.js)
 
 // The attempt steps (outcome of a finished attempt: RETRY, DELIVERED, DEAD) in order.
 function attempts(trace, connectionId) {
@@ -203,42 +68,12 @@ async function expectUnimplementedIsFailure(promise, rpc) {
 // they run concurrently against one server: quicker, and the dispatcher juggles them all.
 describe('delivery to HTTP and robot targets (server with --allow-target-cidr 127.0.0.0/8)',
   { concurrency: true }, () => {
-  let server;
-  let admin;
-  const clients = [];
-  const closers = [];
-
-  before(async () => {
-    server = new Server(ALLOW_LOOPBACK, 'deliv');
-    try {
-      await server.start();
-    } catch (e) {
-      server.cleanup();
-      server = null;
-      throw e;
-    }
-    admin = server.client();
-    clients.push(admin);
-  });
-
-  after(async () => {
-    for (const c of closers) await c.close();
-    if (!server) return;
-    for (const c of clients) c.close();
-    const code = await server.stop();
-    const log = server.logText();
-    server.cleanup();
-    assert.equal(code, 0, `evbridged exit code after SIGTERM: ${code}\n${log}`);
-  });
-
-  async function receiver(name) {
-    const r = await new Receiver(name).start();
-    closers.push(r);
-    return r;
-  }
+  const suite = serverSuite(ALLOW_LOOPBACK, 'deliv');
+  const newWorld = () => world(suite.server, suite.admin, suite.clients);
+  const receiver = (name) => startReceiver(suite, name);
 
   it('binary mode: ce-* headers (percent-encoded extension), data, signature, webhook-id', async () => {
-    const w = await world(server, admin, clients);
+    const w = await newWorld();
     const rcv = await receiver('binary');
     const secret = newSecret();
     const action = await w.httpAction({
@@ -300,7 +135,7 @@ describe('delivery to HTTP and robot targets (server with --allow-target-cidr 12
   });
 
   it('structured mode: application/cloudevents+json, the whole event, signature', async () => {
-    const w = await world(server, admin, clients);
+    const w = await newWorld();
     const rcv = await receiver('structured');
     const secret = newSecret();
     const action = await w.httpAction({
@@ -347,7 +182,7 @@ describe('delivery to HTTP and robot targets (server with --allow-target-cidr 12
   });
 
   it('500, 500, then 200: retried on the CUSTOM schedule, same webhook-id, every attempt signed', async () => {
-    const w = await world(server, admin, clients);
+    const w = await newWorld();
     const rcv = await receiver('flaky');
     rcv.respond({ status: 500 }, { status: 503 });
     const secret = newSecret();
@@ -371,7 +206,7 @@ describe('delivery to HTTP and robot targets (server with --allow-target-cidr 12
   });
 
   it('EXPONENTIAL_DECAY_RETRY: the first retry waits 1 s', async () => {
-    const w = await world(server, admin, clients);
+    const w = await newWorld();
     const rcv = await receiver('exp');
     rcv.respond({ status: 500 });
     const action = await w.httpAction({ url: rcv.url(), timeout_ms: 5000, signing_secret: newSecret() });
@@ -384,7 +219,7 @@ describe('delivery to HTTP and robot targets (server with --allow-target-cidr 12
   });
 
   it('BACKOFF_RETRY (the default): the first retry waits 10-20 s', async () => {
-    const w = await world(server, admin, clients);
+    const w = await newWorld();
     const rcv = await receiver('backoff');
     rcv.respond({ status: 503 });
     const action = await w.httpAction({ url: rcv.url(), timeout_ms: 5000, signing_secret: newSecret() });
@@ -400,7 +235,7 @@ describe('delivery to HTTP and robot targets (server with --allow-target-cidr 12
   });
 
   it('unsigned action: webhook-id only; bearer auth header; JSONPATH transform in binary mode', async () => {
-    const w = await world(server, admin, clients);
+    const w = await newWorld();
     const rcv = await receiver('unsigned');
     rcv.respond({ status: 500 });
     const action = await w.httpAction({
@@ -429,7 +264,7 @@ describe('delivery to HTTP and robot targets (server with --allow-target-cidr 12
   });
 
   it('CUSTOM max_attempts exhausted: DEAD after exactly max_attempts', async () => {
-    const w = await world(server, admin, clients);
+    const w = await newWorld();
     const rcv = await receiver('always-500');
     rcv.defaultResponse = { status: 500 };
     const action = await w.httpAction({ url: rcv.url(), timeout_ms: 5000, signing_secret: newSecret() });
@@ -444,7 +279,7 @@ describe('delivery to HTTP and robot targets (server with --allow-target-cidr 12
   });
 
   it('429 with Retry-After: 1 is honoured (the next attempt >= ~1 s later)', async () => {
-    const w = await world(server, admin, clients);
+    const w = await newWorld();
     const rcv = await receiver('throttled');
     rcv.respond({ status: 429, headers: { 'Retry-After': '1' } });
     const secret = newSecret();
@@ -464,7 +299,7 @@ describe('delivery to HTTP and robot targets (server with --allow-target-cidr 12
   });
 
   it('503 with an HTTP-date Retry-After is honoured too', async () => {
-    const w = await world(server, admin, clients);
+    const w = await newWorld();
     const rcv = await receiver('unavailable');
     // a date 3 s ahead (whole seconds: at least 2 s from now)
     rcv.respond(() => ({ status: 503, headers: { 'Retry-After': new Date(Date.now() + 3000).toUTCString() } }));
@@ -481,7 +316,7 @@ describe('delivery to HTTP and robot targets (server with --allow-target-cidr 12
   });
 
   it('410 Gone: dead, the connection becomes DISABLED with a reason, nothing more is sent', async () => {
-    const w = await world(server, admin, clients);
+    const w = await newWorld();
     const rcv = await receiver('gone');
     rcv.respond({ status: 410 });
     const action = await w.httpAction({ url: rcv.url(), timeout_ms: 5000, signing_secret: newSecret() });
@@ -505,7 +340,7 @@ describe('delivery to HTTP and robot targets (server with --allow-target-cidr 12
   });
 
   it('400: dead at once (one attempt), the error names the status', async () => {
-    const w = await world(server, admin, clients);
+    const w = await newWorld();
     const rcv = await receiver('bad-request');
     rcv.respond({ status: 400, body: 'bad' });
     const action = await w.httpAction({ url: rcv.url(), timeout_ms: 5000, signing_secret: newSecret() });
@@ -521,7 +356,7 @@ describe('delivery to HTTP and robot targets (server with --allow-target-cidr 12
   });
 
   it('a target slower than timeout_ms: the attempt times out and is retried', async () => {
-    const w = await world(server, admin, clients);
+    const w = await newWorld();
     const rcv = await receiver('hang');
     rcv.respond({ status: 200, delayMs: 4000 }); // first request: answered far too late
     const secret = newSecret();
@@ -545,7 +380,7 @@ describe('delivery to HTTP and robot targets (server with --allow-target-cidr 12
   });
 
   it('3xx redirects are never followed: dead, the redirect target is never hit', async () => {
-    const w = await world(server, admin, clients);
+    const w = await newWorld();
     const rcv = await receiver('redirector');
     const elsewhere = await receiver('redirect-target');
     rcv.respond({ status: 302, headers: { Location: elsewhere.url('/stolen') } },
@@ -564,7 +399,7 @@ describe('delivery to HTTP and robot targets (server with --allow-target-cidr 12
   });
 
   it('TraceEvent: Receive -> Filter (matched and not) -> Deliver (PENDING between attempts, then each attempt)', async () => {
-    const w = await world(server, admin, clients);
+    const w = await newWorld();
     const rcv = await receiver('trace');
     rcv.respond({ status: 502 });
     const action = await w.httpAction({ url: rcv.url(), timeout_ms: 5000, signing_secret: newSecret() });
@@ -611,15 +446,15 @@ describe('delivery to HTTP and robot targets (server with --allow-target-cidr 12
     assert.equal(deliverSteps(t, hit.id).at(-1).outcome, 'DELIVERED', 'no PENDING left after DELIVERED');
     assert.equal(rcv.count, 2, rcv.describe());
     // another org's admin cannot read the trace
-    const other = await createKey(admin, 'org-admin', unique('dorg-other'));
-    const oc = new Client(server.target, other.key);
-    clients.push(oc);
+    const other = await createKey(suite.admin, 'org-admin', unique('dorg-other'));
+    const oc = new Client(suite.server.target, other.key);
+    suite.clients.push(oc);
     await assert.rejects(oc.unary('events', 'TraceEvent', { event_id: eventId, connector: w.connector }),
       (e) => e.code === grpc.status.NOT_FOUND || e.code === grpc.status.PERMISSION_DENIED);
   });
 
   it('dead letters: ListDeadLetters shows the dead delivery, RedriveDeadLetters delivers it (same webhook-id)', async () => {
-    const w = await world(server, admin, clients);
+    const w = await newWorld();
     const rcv = await receiver('dlq');
     rcv.respond({ status: 422 });
     const secret = newSecret();
@@ -653,7 +488,7 @@ describe('delivery to HTTP and robot targets (server with --allow-target-cidr 12
   });
 
   it('SSRF guard: the loopback allow-list does not open link-local or private targets', async () => {
-    const w = await world(server, admin, clients);
+    const w = await newWorld();
     const cases = ['http://169.254.169.254/latest/meta-data/', 'http://10.0.0.1:9/x'];
     const conns = [];
     for (const url of cases) {
@@ -677,7 +512,7 @@ describe('delivery to HTTP and robot targets (server with --allow-target-cidr 12
   async function robot(name) {
     const r = await new FakeRobot({ token: `tok${crypto.randomBytes(8).toString('hex')}`,
       secret: `SEC${crypto.randomBytes(16).toString('hex')}`, name }).start();
-    closers.push(r);
+    suite.closers.push(r);
     return r;
   }
 
@@ -693,7 +528,7 @@ describe('delivery to HTTP and robot targets (server with --allow-target-cidr 12
   };
 
   it('robot text: signed URL (timestamp, sign), template rendered with JSONPath vars, @mobiles', async () => {
-    const w = await world(server, admin, clients);
+    const w = await newWorld();
     const rb = await robot('text');
     const action = await w.robotAction({
       webhook_url: rb.webhookUrl(), secret: rb.secret, message_type: 'TEXT',
@@ -724,7 +559,7 @@ describe('delivery to HTTP and robot targets (server with --allow-target-cidr 12
   });
 
   it('robot markdown: title and text rendered', async () => {
-    const w = await world(server, admin, clients);
+    const w = await newWorld();
     const rb = await robot('markdown');
     const action = await w.robotAction({
       webhook_url: rb.webhookUrl(), secret: rb.secret, message_type: 'MARKDOWN',
@@ -745,7 +580,7 @@ describe('delivery to HTTP and robot targets (server with --allow-target-cidr 12
   });
 
   it('robot actionCard: title, text, singleTitle, singleURL; no secret = unsigned URL', async () => {
-    const w = await world(server, admin, clients);
+    const w = await newWorld();
     const rb = await robot('card');
     rb.secret = null; // this robot has no "加签" secret: the URL carries no timestamp/sign
     const origCheck = rb.check.bind(rb);
@@ -775,19 +610,28 @@ describe('delivery to HTTP and robot targets (server with --allow-target-cidr 12
     assert.equal(m.at, undefined, 'no "at" when no one is to be @-ed');
   });
 
-  it('robot errcode 130101 (too fast) then 0: retried, then delivered', async () => {
-    const w = await world(server, admin, clients);
-    const rb = await robot('too-fast');
-    rb.respond({ errcode: 130101, errmsg: 'send too fast, exceed 20 times per minute' });
+  // A robot (named name) whose first reply is reply (then errcode 0), a "hello ${name}" text
+  // action to it and a connection; publishes one event (id unique(idPrefix)) and waits until
+  // its delivery is final and the robot's checks passed. Returns the pieces, with the
+  // attempts of the delivery.
+  async function robotReplyCase(name, idPrefix, reply) {
+    const w = await newWorld();
+    const rb = await robot(name);
+    rb.respond(reply);
     const action = await w.robotAction({
       webhook_url: rb.webhookUrl(), secret: rb.secret, template: 'hello ${name}',
       vars: { name: '$.data.name' },
     });
     const conn = await w.connection(action.name);
-    const eventId = await w.publish({ id: unique('r130-ev'), data: Buffer.from(JSON.stringify(ROBOT_DATA)) });
+    const eventId = await w.publish({ id: unique(idPrefix), data: Buffer.from(JSON.stringify(ROBOT_DATA)) });
     const t = await w.waitFinal(eventId, conn.id);
     assertClean(rb);
-    const at = attempts(t, conn.id);
+    return { w, rb, action, conn, t, at: attempts(t, conn.id) };
+  }
+
+  it('robot errcode 130101 (too fast) then 0: retried, then delivered', async () => {
+    const { w, rb, action, t, at } = await robotReplyCase('too-fast', 'r130-ev',
+      { errcode: 130101, errmsg: 'send too fast, exceed 20 times per minute' });
     assert.deepEqual(at.map((s) => [s.attempt, s.outcome, s.http_status, String(s.errcode)]),
       [[1, 'RETRY', 200, '130101'], [2, 'DELIVERED', 200, '0']], describeTrace(t));
     assert.match(at[0].error, /130101/, `error: ${at[0].error}`);
@@ -798,18 +642,8 @@ describe('delivery to HTTP and robot targets (server with --allow-target-cidr 12
   });
 
   it('robot errcode 310000: dead and the action disabled with a reason; later events are not sent', async () => {
-    const w = await world(server, admin, clients);
-    const rb = await robot('refused');
-    rb.respond({ errcode: 310000, errmsg: 'keywords not in content' });
-    const action = await w.robotAction({
-      webhook_url: rb.webhookUrl(), secret: rb.secret, template: 'hello ${name}',
-      vars: { name: '$.data.name' },
-    });
-    const conn = await w.connection(action.name);
-    const eventId = await w.publish({ id: unique('r310-ev'), data: Buffer.from(JSON.stringify(ROBOT_DATA)) });
-    const t = await w.waitFinal(eventId, conn.id);
-    assertClean(rb);
-    const at = attempts(t, conn.id);
+    const { w, rb, action, conn, t, at } = await robotReplyCase('refused', 'r310-ev',
+      { errcode: 310000, errmsg: 'keywords not in content' });
     assert.deepEqual(at.map((s) => [s.attempt, s.outcome, String(s.errcode)]),
       [[1, 'DEAD', '310000']], describeTrace(t));
     const a = await until('the action to be disabled', async () => {
@@ -829,37 +663,16 @@ describe('delivery to HTTP and robot targets (server with --allow-target-cidr 12
 // ---------------------------------------------------------------------------------------
 
 describe('SSRF guard: a server WITHOUT --allow-target-cidr refuses loopback targets', () => {
-  let server;
-  let admin;
-  const clients = [];
+  const suite = serverSuite([], 'deliv-ssrf');
+  const newWorld = () => world(suite.server, suite.admin, suite.clients);
   let rcv;
 
   before(async () => {
-    rcv = await new Receiver('ssrf-victim').start();
-    server = new Server([], 'deliv-ssrf');
-    try {
-      await server.start();
-    } catch (e) {
-      server.cleanup();
-      server = null;
-      throw e;
-    }
-    admin = server.client();
-    clients.push(admin);
-  });
-
-  after(async () => {
-    if (rcv) await rcv.close();
-    if (!server) return;
-    for (const c of clients) c.close();
-    const code = await server.stop();
-    const log = server.logText();
-    server.cleanup();
-    assert.equal(code, 0, `evbridged exit code after SIGTERM: ${code}\n${log}`);
+    rcv = await startReceiver(suite, 'ssrf-victim');
   });
 
   it('127.0.0.1, localhost and [::1] targets are dead with an SSRF/loopback error; no request is made', async () => {
-    const w = await world(server, admin, clients);
+    const w = await newWorld();
     const urls = [rcv.url('/a'), `http://localhost:${rcv.port}/b`, `http://[::1]:${rcv.port}/c`];
     const conns = [];
     for (const url of urls) {
@@ -883,33 +696,15 @@ describe('SSRF guard: a server WITHOUT --allow-target-cidr refuses loopback targ
 // ---------------------------------------------------------------------------------------
 
 describe('kill -9 with deliveries in flight, restart on the same data dir', () => {
-  let server;
-  const clients = [];
+  const suite = serverSuite(ALLOW_LOOPBACK, 'deliv-restart', { admin: false });
   let rcv;
 
   before(async () => {
-    rcv = await new Receiver('restart').start();
-    server = new Server(ALLOW_LOOPBACK, 'deliv-restart');
-    try {
-      await server.start();
-    } catch (e) {
-      server.cleanup();
-      server = null;
-      throw e;
-    }
-  });
-
-  after(async () => {
-    if (rcv) await rcv.close();
-    if (!server) return;
-    for (const c of clients) c.close();
-    const code = await server.stop();
-    const log = server.logText();
-    server.cleanup();
-    assert.equal(code, 0, `evbridged exit code after SIGTERM: ${code}\n${log}`);
+    rcv = await startReceiver(suite, 'restart');
   });
 
   it('every event is delivered at least once; duplicates carry the same webhook-id', async () => {
+    const { server, clients } = suite;
     const N = 12;
     const admin = server.client();
     clients.push(admin);

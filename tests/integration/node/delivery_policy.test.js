@@ -17,142 +17,13 @@
 // fixed waits are the "nothing must arrive for N seconds" windows the policies promise.
 // Run: node --test delivery_policy.test.js   (EVB_BIN_DIR / EVB_PROTO_DIR as in harness.js)
 
-const { describe, it, before, after } = require('node:test');
+const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
 
+const { sleep, until, serverSuite } = require('./harness');
 const {
-  Client, Server, TYPE_CUSTOMER, TYPE_PRODUCT, unique, sleep, entry, createKey, newIsv,
-  describeResp,
-} = require('./harness');
-const { Receiver } = require('./receiver');
-
-const ALLOW_LOOPBACK = ['--allow-target-cidr', '127.0.0.0/8'];
-
-// A CUSTOM policy with small delays so retries are quick (no jitter: predictable gaps).
-const FAST_RETRY = {
-  strategy: 'CUSTOM', max_attempts: 5, base_delay_ms: 200, max_delay_ms: 1000, jitter: 0,
-};
-
-// ---------------------------------------------------------------------------------------
-// trace helpers (as in delivery.test.js)
-
-function describeTrace(resp) {
-  if (!resp) return '(no trace)';
-  return resp.steps.map((s, i) => `  ${i}: ${s.stage} t=${s.time}` +
-    (s.connection_id ? ` conn=${s.connection_id}` : '') +
-    (s.delivery_id ? ` delivery=${s.delivery_id}` : '') +
-    (s.stage === 'DELIVER' ? ` attempt=${s.attempt} outcome=${s.outcome} http=${s.http_status}` +
-      ` error=${JSON.stringify(s.error)}` : '')).join('\n');
-}
-
-function deliverSteps(resp, connectionId) {
-  return resp.steps.filter((s) => s.stage === 'DELIVER' &&
-    (connectionId === undefined || s.connection_id === connectionId));
-}
-
-const FINAL = new Set(['DELIVERED', 'DEAD']);
-
-function lastOutcome(resp, connectionId) {
-  const ds = deliverSteps(resp, connectionId);
-  return ds.length ? ds[ds.length - 1].outcome : null;
-}
-
-function oneDelivery(trace, connectionId) {
-  const ids = [...new Set(deliverSteps(trace, connectionId).map((s) => s.delivery_id))];
-  assert.equal(ids.length, 1, `one delivery expected on ${connectionId}:\n${describeTrace(trace)}`);
-  assert.ok(ids[0], `empty delivery_id:\n${describeTrace(trace)}`);
-  return ids[0];
-}
-
-// Polls fn() (async, returns a value or undefined/false) until it gives something truthy.
-async function until(what, fn, { timeoutMs = 20000, intervalMs = 100, describe } = {}) {
-  const deadline = Date.now() + timeoutMs;
-  let lastErr = null;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-      lastErr = null;
-    } catch (e) {
-      if (e instanceof assert.AssertionError) throw e;
-      lastErr = e;
-    }
-    if (Date.now() > deadline) {
-      const more = describe ? await Promise.resolve(describe()).catch((e) => `${e}`) : '';
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}` +
-        (lastErr ? `; last error: ${lastErr.code || ''} ${lastErr.details || lastErr.message}` : '') +
-        (more ? `\n${more}` : ''));
-    }
-    await sleep(intervalMs);
-  }
-}
-
-// A test's world: its ISV (key, client, connector), its org (org-admin key and client).
-async function world(server, admin, track) {
-  const isv = await newIsv(server, admin, [TYPE_CUSTOMER, TYPE_PRODUCT]);
-  track.push(isv.client);
-  const org = unique('porg');
-  const k = await createKey(admin, 'org-admin', org);
-  const orgClient = new Client(server.target, k.key);
-  track.push(orgClient);
-  const w = {
-    org,
-    orgClient,
-    connector: isv.conn.name,
-    async httpAction(http) {
-      return orgClient.unary('connectors', 'CreateAction', {
-        action: { name: unique('pact'), kind: 'HTTP', org, http: { method: 'POST', timeout_ms: 5000, ...http } },
-      });
-    },
-    async connection(action, fields = {}) {
-      return orgClient.unary('connectors', 'CreateConnection', {
-        connection: {
-          org,
-          name: unique('pcn'),
-          connector: w.connector,
-          action,
-          retry: FAST_RETRY,
-          dead_letter: true,
-          ...fields,
-        },
-      });
-    },
-    // Publishes the entries (fields objects) in ONE PutEvents call; returns the event ids.
-    async publishMany(list) {
-      const r = await isv.client.putEvents(w.connector, list.map((f) => entry(org, TYPE_CUSTOMER, f)));
-      assert.equal(r.failed_entry_count, 0, describeResp(r));
-      return r.results.map((x) => {
-        assert.equal(x.status, 'PUBLISHED', describeResp(r));
-        return x.event_id;
-      });
-    },
-    async publish(fields = {}) {
-      return (await w.publishMany([fields]))[0];
-    },
-    trace(eventId) {
-      return orgClient.unary('events', 'TraceEvent', { event_id: eventId, org, connector: w.connector });
-    },
-    async waitTrace(eventId, pred, what, timeoutMs = 20000) {
-      let last = null;
-      return until(what, async () => {
-        last = await w.trace(eventId);
-        return pred(last) ? last : null;
-      }, {
-        timeoutMs,
-        describe: () => `trace of ${eventId}:\n${describeTrace(last)}\n${server.logText(4000)}`,
-      });
-    },
-    async waitOutcome(eventId, connectionId, outcomes, timeoutMs = 20000) {
-      const want = new Set(outcomes);
-      return w.waitTrace(eventId, (t) => want.has(lastOutcome(t, connectionId)),
-        `the delivery of ${eventId} on ${connectionId} to become ${outcomes.join(' or ')}`, timeoutMs);
-    },
-    async waitFinal(eventId, connectionId, timeoutMs = 20000) {
-      return w.waitOutcome(eventId, connectionId, [...FINAL], timeoutMs);
-    },
-  };
-  return w;
-}
+  ALLOW_LOOPBACK, describeTrace, lastOutcome, oneDelivery, world, startReceiver,
+} = require('./delivery_harness');
 
 // ---------------------------------------------------------------------------------------
 // receiver-side helpers
@@ -199,42 +70,13 @@ function describeRecords(rcv, t0 = null) {
 // Independent tests (own ISV, org, actions, connections, receivers) run concurrently against
 // one server; the circuit-breaker test is the long one (~35 s).
 describe('delivery policies (server with --allow-target-cidr 127.0.0.0/8)', { concurrency: true }, () => {
-  let server;
-  let admin;
-  const clients = [];
-  const closers = [];
-
-  before(async () => {
-    server = new Server(ALLOW_LOOPBACK, 'dpol');
-    try {
-      await server.start();
-    } catch (e) {
-      server.cleanup();
-      server = null;
-      throw e;
-    }
-    admin = server.client();
-    clients.push(admin);
-  });
-
-  after(async () => {
-    for (const c of closers) await c.close();
-    if (!server) return;
-    for (const c of clients) c.close();
-    const code = await server.stop();
-    const log = server.logText();
-    server.cleanup();
-    assert.equal(code, 0, `evbridged exit code after SIGTERM: ${code}\n${log}`);
-  });
-
-  async function receiver(name) {
-    const r = await new Receiver(name).start();
-    closers.push(r);
-    return r;
-  }
+  const suite = serverSuite(ALLOW_LOOPBACK, 'dpol');
+  const newWorld = () => world(suite.server, suite.admin, suite.clients,
+    { prefix: 'p', http: { timeout_ms: 5000 } });
+  const receiver = (name) => startReceiver(suite, name);
 
   it('PER_SUBJECT: a retried head holds back only its subject; publish order and one in flight per subject', async () => {
-    const w = await world(server, admin, clients);
+    const w = await newWorld();
     const rcv = await receiver('per-subject');
     const FAILS = 3;
     let s1HeadFailures = 0;
@@ -291,7 +133,7 @@ describe('delivery policies (server with --allow-target-cidr 127.0.0.0/8)', { co
   });
 
   it('FAULT_TOLERANCE_NONE stops at a dead delivery until it is redriven; ALL (default) flows on', async () => {
-    const w = await world(server, admin, clients);
+    const w = await newWorld();
     const rcvNone = await receiver('ft-none');
     const rcvAll = await receiver('ft-all');
     let noneRejects2 = true;
@@ -353,7 +195,7 @@ describe('delivery policies (server with --allow-target-cidr 127.0.0.0/8)', { co
   });
 
   it('rate_limit_per_second 5: 20 events arrive at most ~5 per second after a burst of at most 5', async () => {
-    const w = await world(server, admin, clients);
+    const w = await newWorld();
     const rcv = await receiver('rate');
     const action = await w.httpAction({ url: rcv.url('/rate') });
     const conn = await w.connection(action.name, { rate_limit_per_second: 5 });
@@ -387,7 +229,7 @@ describe('delivery policies (server with --allow-target-cidr 127.0.0.0/8)', { co
   });
 
   it('max_concurrency 2: never more than 2 requests at once; the default (16) sends more than 2 at once', async () => {
-    const w = await world(server, admin, clients);
+    const w = await newWorld();
     const rcv2 = await receiver('conc-2');
     const rcvDef = await receiver('conc-default');
     for (const r of [rcv2, rcvDef]) r.defaultResponse = { status: 200, delayMs: 300 };
@@ -413,7 +255,7 @@ describe('delivery policies (server with --allow-target-cidr 127.0.0.0/8)', { co
   });
 
   it('circuit breaker: 5 consecutive failures open it for ~30 s (nothing sent), another action keeps delivering, then one probe', async () => {
-    const w = await world(server, admin, clients);
+    const w = await newWorld();
     const bad = await receiver('breaker-bad');
     const good = await receiver('breaker-good');
     let healed = false;
