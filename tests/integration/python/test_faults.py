@@ -21,7 +21,6 @@ EVB_FAULTS_LONG=1 runs the long mode: more kills over a longer load, a longer ou
 """
 
 import collections
-import http.server
 import os
 import random
 import socket
@@ -29,8 +28,6 @@ import sys
 import threading
 import time
 import unittest
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -38,8 +35,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import grpc  # noqa: E402
 
 from evbharness import (  # noqa: E402
-    DEDUPLICATED, PUBLISHED, TYPE_CUSTOMER, Client, Server, connector_pb2, create_connector,
-    create_key, describe, entry, events_pb2, health_pb2, main, put, unique)
+    PUBLISHED, Client, Server, connector_pb2, describe, entry, events_pb2, health_pb2, main,
+    put, unique)
+from evbdelivery import (  # noqa: E402
+    Publisher, Receiver, http_connection, isv_connector, metrics, stop_publishers, wait_for)
 
 pb = connector_pb2
 LONG = os.environ.get("EVB_FAULTS_LONG") == "1"
@@ -54,9 +53,6 @@ BATCH = 10
 PUBLISH_PAUSE_S = 0.03        # between a publisher's batches: keeps the drain short
 LOAD_AFTER_LAST_RESTART_S = 3.0 if LONG else 1.0
 DRAIN_TIMEOUT_S = 240 if LONG else 60
-# errors a publisher may see while the server is killed or restarting
-CRASH_CODES = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED,
-               grpc.StatusCode.DEADLINE_EXCEEDED)
 
 # campaign 2
 # keep below the 5th attempt of a retrying connection: 3.5 s short, 7.5 s long (see
@@ -67,94 +63,27 @@ RETRY_ORGS = 8
 # campaign 3
 IDLE_CONNECTIONS = 200
 
+POLL_S = 0.1   # wait_for's polling interval
+
 
 def log(msg):
     sys.stderr.write("faults: %s\n" % msg)
     sys.stderr.flush()
 
 
-class Receiver:
-    """Local webhook receiver. Records (path, status, webhook-id, ce-id) of every request;
-    answers 503 until `outage_until` (time.monotonic()), 200 afterwards."""
+class OutageReceiver(Receiver):
+    """The local webhook receiver: answers 503 until `outage_until` (time.monotonic()),
+    200 afterwards."""
 
     def __init__(self):
-        self.requests = []
-        self.lock = threading.Lock()
         self.outage_until = 0.0
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self):  # noqa: N802
-                n = int(self.headers.get("Content-Length") or 0)
-                self.rfile.read(n)
-                code = 503 if time.monotonic() < outer.outage_until else 200
-                with outer.lock:
-                    outer.requests.append((self.path, code, self.headers.get("webhook-id"),
-                                           self.headers.get("ce-id")))
-                self.send_response(code)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *a):
-                pass
-
-        class Quiet(http.server.ThreadingHTTPServer):
-            daemon_threads = True
-
-            def handle_error(self, request, client_address):
-                pass  # connections reset by a killed evbridged are expected
-
-        self.httpd = Quiet(("127.0.0.1", 0), Handler)
-        self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def url(self, path):
-        return "http://127.0.0.1:%d%s" % (self.port, path)
-
-    def snapshot(self, path=None, code=None):
-        with self.lock:
-            return [r for r in self.requests
-                    if (path is None or r[0] == path) and (code is None or r[1] == code)]
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-def wait_for(what, cond, timeout, log_text=None):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.1)
-    raise AssertionError("timed out after %ds waiting for %s%s"
-                         % (timeout, what, "\n" + log_text() if log_text else ""))
+        super().__init__(fail=lambda _ce_id, _n: time.monotonic() < self.outage_until)
 
 
 def metric(server, name):
     """The value of an unlabelled gauge from the server's /metrics (None if unreachable)."""
-    try:
-        port = int(server.admin_port_file.read_text().strip())
-        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5) as r:
-            text = r.read().decode()
-    except (OSError, ValueError, urllib.error.URLError):
-        return None
-    for line in text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    return None
-
-
-def setup_http_connection(admin, server, receiver, path, connector, org, retry):
-    act = admin.connectors.CreateAction(pb.CreateActionRequest(action=pb.Action(
-        name=unique("act"), org=org, kind=pb.HTTP,
-        http=pb.HttpTarget(url=receiver.url(path), timeout_ms=5000))))
-    return admin.connectors.CreateConnection(pb.CreateConnectionRequest(
-        connection=pb.Connection(org=org, name=unique("c"), connector=connector,
-                                 action=act.name, retry=retry, dead_letter=True)))
+    m = metrics(server)
+    return None if m is None else m.get((name, frozenset()))
 
 
 class Target:
@@ -173,66 +102,25 @@ class Target:
             self.target = target
 
 
-class CrashPublisher(threading.Thread):
-    """PutEvents in batches of BATCH; on a transport error it reconnects to the current
-    address and resends the same batch (same ids) until it gets an answer, so every batch
-    ends acknowledged: PUBLISHED, or DEDUPLICATED when the lost answer had committed it."""
+class CrashPublisher(Publisher):
+    """Publishes to the server's current address; after a transport error it reconnects
+    there and resends the batch."""
+
+    ID_FORMAT = "%s-%06d-%d"
+    RESEND_PAUSE_S = 0.05
 
     def __init__(self, holder, key, conn, org, name):
-        super().__init__(name=name, daemon=True)
-        self.holder, self.key, self.conn, self.org = holder, key, conn, org
-        self.published = []      # ids acknowledged PUBLISHED
-        self.deduplicated = []   # ids acknowledged DEDUPLICATED (after a resend)
-        self.retries = 0
-        self.bad = []
-        self.stop_flag = threading.Event()
+        super().__init__(key, conn, org, name, batch=BATCH, pause_s=PUBLISH_PAUSE_S)
+        self.holder = holder
 
-    def run(self):
-        cli = None
-        n = 0
-        try:
-            while not self.stop_flag.is_set():
-                ents = [entry(self.org, id_="%s-%06d-%d" % (self.name, n, k),
-                              data=b'{"n":%d,"k":%d}' % (n, k)) for k in range(BATCH)]
-                req = events_pb2.PutEventsRequest(connector=self.conn, entries=ents,
-                                                  request_id="%s-%d" % (self.name, n))
-                resend_deadline = time.monotonic() + 60
-                while True:
-                    if cli is None:
-                        cli = Client(self.holder.get(), self.key)
-                    try:
-                        resp = cli.events.PutEvents(req, timeout=10)
-                        break
-                    except grpc.RpcError as e:
-                        if e.code() not in CRASH_CODES or time.monotonic() > resend_deadline:
-                            self.bad.append("RPC error %s: %s" % (e.code(), e.details()))
-                            return
-                        self.retries += 1
-                        cli.close()
-                        cli = None
-                        time.sleep(0.05)
-                for e, r in zip(ents, resp.results):
-                    if r.status == PUBLISHED and r.event_id == e.id:
-                        self.published.append(e.id)
-                    elif r.status == DEDUPLICATED and r.event_id == e.id:
-                        self.deduplicated.append(e.id)
-                    else:
-                        self.bad.append("entry %s: %s" % (e.id, describe(resp)))
-                if len(resp.results) != len(ents):
-                    self.bad.append("%d results for %d entries" % (len(resp.results), len(ents)))
-                n += 1
-                time.sleep(PUBLISH_PAUSE_S)
-        except Exception as e:  # noqa: BLE001 - report everything
-            self.bad.append("exception %r" % e)
-        finally:
-            if cli is not None:
-                cli.close()
+    def target(self):
+        return self.holder.get()
 
 
 class FaultsTest(unittest.TestCase):
 
     def setUp(self):
-        self.receiver = Receiver()
+        self.receiver = OutageReceiver()
         self.addCleanup(self.receiver.close)
 
     def start_server(self, name, args=CIDR_ARGS):
@@ -241,14 +129,6 @@ class FaultsTest(unittest.TestCase):
         srv.start()
         return srv
 
-    def isv_connector(self, srv, admin):
-        isv = unique("isv")
-        _kid, isv_key = create_key(admin, "isv", isv)
-        cli = Client(srv.target, isv_key)
-        conn = create_connector(cli, isv, types=(TYPE_CUSTOMER,)).name
-        cli.close()
-        return isv_key, conn
-
     # ---- 1. crash under load ----
 
     def test_sigkill_under_load(self):
@@ -256,11 +136,11 @@ class FaultsTest(unittest.TestCase):
         srv = self.start_server("faults-crash")
         admin_key = srv.admin_key()
         admin = Client(srv.target, admin_key)
-        isv_key, conn = self.isv_connector(srv, admin)
+        isv_key, conn = isv_connector(admin, srv.target)
         org = unique("org")
         retry = pb.RetryPolicy(strategy=pb.CUSTOM, max_attempts=100, base_delay_ms=100,
                                max_delay_ms=1000, jitter=0)
-        setup_http_connection(admin, srv, self.receiver, "/crash", conn, org, retry)
+        http_connection(admin, self.receiver, "/crash", org, conn, retry)
         admin.close()
 
         holder = Target(srv.target)
@@ -276,13 +156,7 @@ class FaultsTest(unittest.TestCase):
             srv.start()
             holder.set(srv.target)
         time.sleep(LOAD_AFTER_LAST_RESTART_S)
-        for p in pubs:
-            p.stop_flag.set()
-        for p in pubs:
-            p.join(90)
-            self.assertFalse(p.is_alive(), "publisher %s hangs" % p.name)
-        problems = [(p.name, p.bad[:5]) for p in pubs if p.bad]
-        self.assertFalse(problems, "unexpected results: %s\n%s" % (problems, srv.log_text()))
+        stop_publishers(self, pubs, srv.log_text)
         published = [i for p in pubs for i in p.published]
         acked = published + [i for p in pubs for i in p.deduplicated]
         self.assertEqual(len(acked), len(set(acked)), "an id acknowledged twice")
@@ -292,11 +166,11 @@ class FaultsTest(unittest.TestCase):
         acked_set = set(acked)
 
         def drained():
-            got = {r[3] for r in self.receiver.snapshot("/crash", 200)}
-            return (acked_set <= got and metric(srv, "evb_deliveries_pending") == 0
+            return (acked_set <= self.receiver.ok_ids("/crash")
+                    and metric(srv, "evb_deliveries_pending") == 0
                     and metric(srv, "evb_deliveries_in_flight") == 0)
         t0 = time.monotonic()
-        wait_for("the deliveries to drain", drained, DRAIN_TIMEOUT_S, srv.log_text)
+        wait_for("the deliveries to drain", drained, DRAIN_TIMEOUT_S, srv.log_text, POLL_S)
         drain_s = time.monotonic() - t0
 
         # the store holds every acknowledged event (GetEvent) ...
@@ -324,11 +198,11 @@ class FaultsTest(unittest.TestCase):
                 break
         # ... nothing was delivered that is not stored, one webhook-id per event
         reqs = self.receiver.snapshot("/crash")
-        self.assertTrue(all(r[1] == 200 for r in reqs))
+        self.assertTrue(all(r.code == 200 for r in reqs))
         wids = collections.defaultdict(set)
-        for _path, _code, wid, ce_id in reqs:
-            self.assertTrue(wid, "a delivery without webhook-id")
-            wids[ce_id].add(wid)
+        for r in reqs:
+            self.assertTrue(r.wid, "a delivery without webhook-id")
+            wids[r.ce_id].add(r.wid)
         not_stored = set(wids) - stored
         self.assertFalse(not_stored, "delivered but not stored: %s" % sorted(not_stored)[:10])
         multi = {k: v for k, v in wids.items() if len(v) != 1}
@@ -343,7 +217,7 @@ class FaultsTest(unittest.TestCase):
             "on resend), %d stored, %d resends, %d deliveries to the receiver, %d duplicates, "
             "0 lost, drained in %.1f s"
             % (SEED, len(kill_times), len(acked), len(published), len(acked) - len(published),
-               len(stored), sum(p.retries for p in pubs), len(reqs), duplicates, drain_s))
+               len(stored), sum(p.resends for p in pubs), len(reqs), duplicates, drain_s))
         self.assertEqual(srv.stop(), 0, srv.log_text())
 
     # ---- 2. target outage ----
@@ -359,19 +233,18 @@ class FaultsTest(unittest.TestCase):
         srv = self.start_server("faults-outage")
         admin = Client(srv.target, srv.admin_key())
         self.addCleanup(admin.close)
-        isv_key, conn = self.isv_connector(srv, admin)
+        isv_key, conn = isv_connector(admin, srv.target)
         retry = pb.RetryPolicy(strategy=pb.CUSTOM, max_attempts=50, base_delay_ms=500,
                                max_delay_ms=(4000 if LONG else 1000), jitter=0)
         orgs = []
         for i in range(RETRY_ORGS):
             org = unique("org-r%d" % i)
-            setup_http_connection(admin, srv, self.receiver, "/retry/%d" % i, conn, org, retry)
+            http_connection(admin, self.receiver, "/retry/%d" % i, org, conn, retry)
             orgs.append(org)
         dl_org = unique("org-dl")
         dl_retry = pb.RetryPolicy(strategy=pb.CUSTOM, max_attempts=2, base_delay_ms=100,
                                   max_delay_ms=100, jitter=0)
-        dl_conn = setup_http_connection(admin, srv, self.receiver, "/dl", conn, dl_org,
-                                        dl_retry).id
+        dl_conn = http_connection(admin, self.receiver, "/dl", dl_org, conn, dl_retry).id
 
         self.receiver.outage_until = time.monotonic() + outage
         isv = Client(srv.target, isv_key)
@@ -384,7 +257,7 @@ class FaultsTest(unittest.TestCase):
         def dead_letters():
             return list(admin.events.ListDeadLetters(events_pb2.ListDeadLettersRequest(
                 org=dl_org, connection_id=dl_conn)).dead_letters)
-        wait_for("2 dead letters", lambda: len(dead_letters()) == 2, 30, srv.log_text)
+        wait_for("2 dead letters", lambda: len(dead_letters()) == 2, 30, srv.log_text, POLL_S)
         self.assertLess(time.monotonic(), self.receiver.outage_until,
                         "dead-lettered only after the outage: the test did not test it")
         dls = dead_letters()
@@ -394,7 +267,7 @@ class FaultsTest(unittest.TestCase):
 
         def retried_all():
             return all(self.receiver.snapshot("/retry/%d" % i, 200) for i in range(RETRY_ORGS))
-        wait_for("every retried delivery", retried_all, 30 + outage * 3, srv.log_text)
+        wait_for("every retried delivery", retried_all, 30 + outage * 3, srv.log_text, POLL_S)
         failed_attempts = 0
         for i in range(RETRY_ORGS):
             ok = self.receiver.snapshot("/retry/%d" % i, 200)
@@ -402,7 +275,7 @@ class FaultsTest(unittest.TestCase):
             self.assertEqual(len(ok), 1, "/retry/%d delivered %d times" % (i, len(ok)))
             self.assertGreaterEqual(len(fails), 2, "/retry/%d: %d failed attempts"
                                     % (i, len(fails)))
-            self.assertEqual({x[2] for x in ok + fails}, {ok[0][2]}, "webhook-id changed")
+            self.assertEqual({x.wid for x in ok + fails}, {ok[0].wid}, "webhook-id changed")
             failed_attempts += len(fails)
         self.assertEqual(len(self.receiver.snapshot("/dl", 200)), 0)
 
@@ -411,8 +284,8 @@ class FaultsTest(unittest.TestCase):
         self.assertEqual(rr.redriven, 2)
         wait_for("the redriven deliveries",
                  lambda: len(self.receiver.snapshot("/dl", 200)) == 2 and not dead_letters(),
-                 30, srv.log_text)
-        self.assertEqual(sorted(x[3] for x in self.receiver.snapshot("/dl", 200)),
+                 30, srv.log_text, POLL_S)
+        self.assertEqual(sorted(x.ce_id for x in self.receiver.snapshot("/dl", 200)),
                          ["dl-0", "dl-1"])
         log("outage: %.1f s of 503; %d events delivered through %d failed attempts; "
             "2 dead-lettered during the outage and delivered after RedriveDeadLetters"
@@ -425,7 +298,7 @@ class FaultsTest(unittest.TestCase):
         srv = self.start_server("faults-hostile", args=())
         admin = Client(srv.target, srv.admin_key())
         self.addCleanup(admin.close)
-        isv_key, conn = self.isv_connector(srv, admin)
+        isv_key, conn = isv_connector(admin, srv.target)
         org = unique("org")
 
         socks = []

@@ -27,7 +27,6 @@ package postgresql) and psql.
 """
 
 import collections
-import http.server
 import json
 import os
 import shutil
@@ -37,9 +36,7 @@ import tempfile
 import threading
 import time
 import unittest
-import urllib.error
 import urllib.parse
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -48,32 +45,22 @@ import grpc  # noqa: E402
 
 from evbharness import (  # noqa: E402
     DEDUPLICATED, KEEP_TMP, PUBLISHED, REJECTED, REPO, TYPE_CUSTOMER, TYPE_PRODUCT, Client,
-    HarnessError, Server, admin_pb2, connector_pb2, create_connector, create_key, describe,
-    entry, events_pb2, main, registry_pb2, rpc_code, unique)
+    HarnessError, Server, admin_pb2, connector_pb2, create_key, describe, entry, events_pb2,
+    main, registry_pb2, rpc_code, unique)
+from evbdelivery import (  # noqa: E402
+    Publisher, Receiver, http_connection, isv_connector, metrics, stop_publishers, wait_for)
 from test_subscribe import Sub  # noqa: E402 - the Subscribe stream helper
 
 pb = connector_pb2
 CIDR_ARGS = ("--allow-target-cidr", "127.0.0.0/8")
 PROPAGATION_S = 2.0          # the documented bound for configuration changes
 LEASE_MS = 3000              # --delivery-lease-ms of the kill test's nodes
-CRASH_CODES = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED,
-               grpc.StatusCode.DEADLINE_EXCEEDED)
 D2020 = "https://json-schema.org/draft/2020-12/schema"
 
 
 def log(msg):
     sys.stderr.write("multinode: %s\n" % msg)
     sys.stderr.flush()
-
-
-def wait_for(what, cond, timeout, detail=None, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(step)
-    raise AssertionError("timed out after %.0fs waiting for %s%s"
-                         % (timeout, what, "\n" + detail() if detail else ""))
 
 
 # ---------------------------------------------------------------------------------------
@@ -149,11 +136,6 @@ def tearDownModule():  # noqa: N802
 # the webhook receiver
 # ---------------------------------------------------------------------------------------
 
-class Req(collections.namedtuple("Req", "t path code wid ce_id port")):
-    """One request as the receiver saw it: arrival time (monotonic), path, the status it
-    answered, webhook-id (the delivery id), ce-id (the event id) and the sender's TCP port."""
-
-
 def tcp_ports_to(pid, remote_port):
     """Local ports of the process's TCP connections to 127.0.0.1:remote_port (Linux /proc):
     tells which node sent a request."""
@@ -175,70 +157,6 @@ def tcp_ports_to(pid, remote_port):
         if len(f) > 9 and f[9] in inodes and int(f[2].split(":")[1], 16) == remote_port:
             ports.add(int(f[1].split(":")[1], 16))
     return ports
-
-
-class Receiver:
-    """Records every request at its arrival. delay_s: how long each answer takes (keeps
-    transfers in flight); fail(ce_id, n): whether to answer 503 to the n-th (1-based)
-    request for that event at that path."""
-
-    def __init__(self, delay_s=0.0, fail=None):
-        self.requests = []
-        self.lock = threading.Lock()
-        self.delay_s = delay_s
-        self.fail = fail
-        self.seen = collections.Counter()
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self):  # noqa: N802
-                t = time.monotonic()
-                n = int(self.headers.get("Content-Length") or 0)
-                self.rfile.read(n)
-                wid, ce_id = self.headers.get("webhook-id"), self.headers.get("ce-id")
-                with outer.lock:
-                    outer.seen[(self.path, ce_id)] += 1
-                    k = outer.seen[(self.path, ce_id)]
-                    code = 503 if outer.fail is not None and outer.fail(ce_id, k) else 200
-                    outer.requests.append(Req(t, self.path, code, wid, ce_id,
-                                              self.client_address[1]))
-                if outer.delay_s:
-                    time.sleep(outer.delay_s)
-                self.send_response(code)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *a):
-                pass
-
-        class Quiet(http.server.ThreadingHTTPServer):
-            daemon_threads = True
-            request_queue_size = 256
-
-            def handle_error(self, request, client_address):
-                pass  # connections reset by a killed node are expected
-
-        self.httpd = Quiet(("127.0.0.1", 0), Handler)
-        self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def url(self, path):
-        return "http://127.0.0.1:%d%s" % (self.port, path)
-
-    def snapshot(self, path=None, code=None):
-        with self.lock:
-            return [r for r in self.requests
-                    if (path is None or r.path == path) and (code is None or r.code == code)]
-
-    def ok_ids(self, path):
-        return {r.ce_id for r in self.snapshot(path, 200)}
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 def check_webhook_ids(tc, reqs, what):
@@ -274,31 +192,10 @@ def traces(admin, event_ids, limit=5):
     return "\n".join(out)
 
 
-def metrics(server):
-    """{(name, frozenset(labels)): value} from the node's /metrics; {} if unreachable."""
-    try:
-        port = int(server.admin_port_file.read_text().strip())
-        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5) as r:
-            text = r.read().decode()
-    except (OSError, ValueError, urllib.error.URLError):
-        return {}
-    out = {}
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        head, _, val = line.rpartition(" ")
-        name, _, lab = head.partition("{")
-        labels = frozenset(tuple(kv.split("=", 1)) for kv in lab.rstrip("}").split(",") if kv)
-        try:
-            out[(name, labels)] = float(val)
-        except ValueError:
-            pass
-    return out
-
-
 def metric(server, name, **labels):
+    """The sum of name's samples whose labels include labels (0 if unreachable)."""
     want = frozenset((k, '"%s"' % v) for k, v in labels.items())
-    return sum(v for (n, ls), v in metrics(server).items() if n == name and want <= ls)
+    return sum(v for (n, ls), v in (metrics(server) or {}).items() if n == name and want <= ls)
 
 
 # ---------------------------------------------------------------------------------------
@@ -355,31 +252,12 @@ class MultiNodeCase(unittest.TestCase):
         return c
 
     def new_receiver(self, **kw):
-        self.receiver = Receiver(**kw)
+        self.receiver = Receiver(backlog=256, **kw)
         self.addCleanup(self.receiver.close)
         return self.receiver
 
     def logs(self):
         return "\n".join(s.log_text(6000) for s in self.nodes)
-
-    def isv_setup(self, admin, node):
-        """An ISV key and its connector (type TYPE_CUSTOMER), created through admin."""
-        isv = unique("isv")
-        _kid, key = create_key(admin, "isv", isv)
-        cli = Client(node.target, key)
-        conn = create_connector(cli, isv, types=(TYPE_CUSTOMER,)).name
-        cli.close()
-        return key, conn
-
-    def http_connection(self, admin, org, connector, path, retry=None, **kw):
-        act = admin.connectors.CreateAction(pb.CreateActionRequest(action=pb.Action(
-            name=unique("act"), org=org, kind=pb.HTTP,
-            http=pb.HttpTarget(url=self.receiver.url(path), timeout_ms=5000))))
-        c = pb.Connection(org=org, name=unique("c"), connector=connector, action=act.name,
-                          dead_letter=True, **kw)
-        if retry is not None:
-            c.retry.CopyFrom(retry)
-        return admin.connectors.CreateConnection(pb.CreateConnectionRequest(connection=c))
 
     def stop_nodes(self):
         # open client connections would hold a node's shutdown for its whole grace period
@@ -395,74 +273,19 @@ class MultiNodeCase(unittest.TestCase):
 # publishers
 # ---------------------------------------------------------------------------------------
 
-class Publisher(threading.Thread):
-    """PutEvents in batches to its node; when the node is gone (a transport error) it resends
-    the same batch (same ids) to the next live node until it gets an answer, so every batch
-    ends acknowledged: PUBLISHED, or DEDUPLICATED when the lost answer had committed it."""
+class FailoverPublisher(Publisher):
+    """Publishes to its node; when the node is gone (a transport error) it resends the batch
+    to the next node (of nodes)."""
 
     def __init__(self, nodes, start_idx, key, conn, org, name, batch=10, pause_s=0.03):
-        super().__init__(name=name, daemon=True)
-        self.nodes, self.idx, self.key, self.conn, self.org = nodes, start_idx, key, conn, org
-        self.batch, self.pause_s = batch, pause_s
-        self.published, self.deduplicated = [], []
-        self.failovers = 0
-        self.bad = []
-        self.stop_flag = threading.Event()
+        super().__init__(key, conn, org, name, batch=batch, pause_s=pause_s)
+        self.nodes, self.idx = nodes, start_idx
 
-    def run(self):
-        cli = None
-        n = 0
-        try:
-            while not self.stop_flag.is_set():
-                ents = [entry(self.org, id_="%s-%05d-%d" % (self.name, n, k),
-                              data=b'{"n":%d,"k":%d}' % (n, k)) for k in range(self.batch)]
-                req = events_pb2.PutEventsRequest(connector=self.conn, entries=ents,
-                                                  request_id="%s-%d" % (self.name, n))
-                deadline = time.monotonic() + 60
-                while True:
-                    if cli is None:
-                        cli = Client(self.nodes[self.idx].target, self.key)
-                    try:
-                        resp = cli.events.PutEvents(req, timeout=10)
-                        break
-                    except grpc.RpcError as e:
-                        if e.code() not in CRASH_CODES or time.monotonic() > deadline:
-                            self.bad.append("RPC error %s: %s" % (e.code(), e.details()))
-                            return
-                        cli.close()
-                        cli = None
-                        self.failovers += 1
-                        self.idx = (self.idx + 1) % len(self.nodes)
-                        time.sleep(0.02)
-                for e, r in zip(ents, resp.results):
-                    if r.status == PUBLISHED and r.event_id == e.id:
-                        self.published.append(e.id)
-                    elif r.status == DEDUPLICATED and r.event_id == e.id:
-                        self.deduplicated.append(e.id)
-                    else:
-                        self.bad.append("entry %s: %s" % (e.id, describe(resp)))
-                if len(resp.results) != len(ents):
-                    self.bad.append("%d results for %d entries" % (len(resp.results), len(ents)))
-                n += 1
-                time.sleep(self.pause_s)
-        except Exception as e:  # noqa: BLE001 - report everything
-            self.bad.append("exception %r" % e)
-        finally:
-            if cli is not None:
-                cli.close()
+    def target(self):
+        return self.nodes[self.idx].target
 
-    def acked(self):
-        return self.published + self.deduplicated
-
-
-def stop_publishers(tc, pubs):
-    for p in pubs:
-        p.stop_flag.set()
-    for p in pubs:
-        p.join(90)
-        tc.assertFalse(p.is_alive(), "publisher %s hangs" % p.name)
-    problems = [(p.name, p.bad[:5]) for p in pubs if p.bad]
-    tc.assertFalse(problems, "unexpected results: %s\n%s" % (problems, tc.logs()))
+    def failover(self):
+        self.idx = (self.idx + 1) % len(self.nodes)
 
 
 # ---------------------------------------------------------------------------------------
@@ -485,9 +308,9 @@ class MultiNodeTest(MultiNodeCase):
 
         rcv = self.new_receiver()
         admin_a = self.admins[0]
-        isv_key, conn = self.isv_setup(admin_a, a)
+        isv_key, conn = isv_connector(admin_a, a.target)
         org = unique("org")
-        http_conn = self.http_connection(admin_a, org, conn, "/x").id
+        http_conn = http_connection(admin_a, rcv, "/x", org, conn).id
         stream_act = admin_a.connectors.CreateAction(pb.CreateActionRequest(action=pb.Action(
             name=unique("stream"), kind=pb.STREAM, org=org))).name
         stream_conn = admin_a.connectors.CreateConnection(pb.CreateConnectionRequest(
@@ -582,16 +405,16 @@ class MultiNodeTest(MultiNodeCase):
         nodes = self.start_nodes(3, ("--delivery-lease-ms", str(LEASE_MS)))
         rcv = self.new_receiver(delay_s=0.4)   # every node has transfers in flight at the kill
         admin = self.admins[0]
-        isv_key, conn = self.isv_setup(admin, nodes[0])
+        isv_key, conn = isv_connector(admin, nodes[0].target)
         org = unique("org")
         retry = pb.RetryPolicy(strategy=pb.CUSTOM, max_attempts=100, base_delay_ms=200,
                                max_delay_ms=1000, jitter=0)
-        self.http_connection(admin, org, conn, "/k", retry=retry, max_concurrency=64)
+        http_connection(admin, rcv, "/k", org, conn, retry=retry, max_concurrency=64)
         wait_for("every node to route the connection",
                  lambda: all(len(x.connectors.ListConnections(pb.ListConnectionsRequest(
                      org=org)).connections) == 1 for x in self.admins), PROPAGATION_S + 3)
         time.sleep(PROPAGATION_S)   # routing caches: the connection is in every snapshot
-        pubs = [Publisher(nodes, i, isv_key, conn, org, "p%d" % i, batch=10, pause_s=0.05)
+        pubs = [FailoverPublisher(nodes, i, isv_key, conn, org, "p%d" % i, batch=10, pause_s=0.05)
                 for i in range(len(nodes))]
         for p in pubs:
             p.start()
@@ -602,7 +425,7 @@ class MultiNodeTest(MultiNodeCase):
         victim.kill()   # SIGKILL
         t_kill = time.monotonic()
         time.sleep(2.0)   # load on the survivors (the victim's publisher failed over)
-        stop_publishers(self, pubs)
+        stop_publishers(self, pubs, self.logs)
         acked = [i for p in pubs for i in p.acked()]
         published = [i for p in pubs for i in p.published]
         self.assertEqual(len(acked), len(set(acked)), "an id acknowledged twice")
@@ -650,7 +473,7 @@ class MultiNodeTest(MultiNodeCase):
             "webhook-id; %d leases of the dead node sent again), 0 lost; store drained "
             "%.1f s after the kill"
             % (LEASE_MS, len(acked), len(published), len(acked) - len(published),
-               sum(p.failovers for p in pubs), len(reqs), before_kill, dups, len(taken_over),
+               sum(p.resends for p in pubs), len(reqs), before_kill, dups, len(taken_over),
                drained_s))
         for s in survivors:
             self.assertIsNone(s.proc.poll(), "a survivor died\n" + s.log_text())
@@ -660,7 +483,7 @@ class MultiNodeTest(MultiNodeCase):
 
     def test_3_dedup_race_across_nodes(self):
         a, b = self.start_nodes(2)
-        isv_key, conn = self.isv_setup(self.admins[0], a)
+        isv_key, conn = isv_connector(self.admins[0], a.target)
         cli = [self.client(a, isv_key), self.client(b, isv_key)]
         wait_for("B to know the ISV key", lambda: rpc_code(
             cli[1].connectors.GetConnector, pb.GetConnectorRequest(name=conn))[0]
@@ -741,17 +564,17 @@ class MultiNodeTest(MultiNodeCase):
         # the first attempt of every 5th event fails: retries are pending at the pause
         rcv = self.new_receiver(fail=lambda ce_id, k: k == 1 and ce_id.endswith("-3"))
         admin = self.admins[0]
-        isv_key, conn = self.isv_setup(admin, nodes[0])
+        isv_key, conn = isv_connector(admin, nodes[0].target)
         org = unique("org")
         retry = pb.RetryPolicy(strategy=pb.CUSTOM, max_attempts=50, base_delay_ms=2500,
                                max_delay_ms=2500, jitter=0)
-        cid = self.http_connection(admin, org, conn, "/p", retry=retry).id
+        cid = http_connection(admin, rcv, "/p", org, conn, retry=retry).id
         wait_for("every node to know the connection",
                  lambda: all(rpc_code(x.connectors.GetConnection, pb.GetConnectionRequest(
                      id=cid))[0] == grpc.StatusCode.OK for x in self.admins),
                  PROPAGATION_S + 3)
         time.sleep(PROPAGATION_S)
-        pubs = [Publisher(nodes, i, isv_key, conn, org, "q%d" % i, batch=5, pause_s=0.05)
+        pubs = [FailoverPublisher(nodes, i, isv_key, conn, org, "q%d" % i, batch=5, pause_s=0.05)
                 for i in range(2)]   # publishing through A and B
         for p in pubs:
             p.start()
@@ -759,7 +582,7 @@ class MultiNodeTest(MultiNodeCase):
         self.admins[2].connectors.PauseConnection(pb.PauseConnectionRequest(id=cid))
         t_pause = time.monotonic()
         time.sleep(PROPAGATION_S + 2.5)   # longer than a retry delay: retries would show
-        stop_publishers(self, pubs)
+        stop_publishers(self, pubs, self.logs)
         t_stop = time.monotonic()
         held = metric(nodes[1], "evb_deliveries_held")
         time.sleep(0.5)
@@ -876,7 +699,7 @@ class MultiNodeTest(MultiNodeCase):
                 lambda: put_b(long_a) == PUBLISHED)
 
         # a connector updated on A: B, which has it cached for PutEvents, follows
-        isv_key2, conn = self.isv_setup(admin_a, a)
+        isv_key2, conn = isv_connector(admin_a, a.target)
         pub_b = self.client(b, isv_key2)
         wait_for("B to know the connector", lambda: rpc_code(
             pub_b.connectors.GetConnector, pb.GetConnectorRequest(name=conn))[0]
