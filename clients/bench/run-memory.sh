@@ -277,7 +277,7 @@ drain = samples("drain")
 drain_pending = [r for r in drain if r[2] > 0]
 drain_max = max((r[0] for r in drain_pending), default=None)
 drain_max_anon = max((r[1] for r in drain_pending), default=None)
-first_pending = drain[0][2] if drain else None
+max_pending = max((r[2] for r in drain), default=None)
 held = (g("backlog-held", "held") or 0) + (g("backlog-held", "pending") or 0)
 bl = j("backlog")
 
@@ -307,8 +307,8 @@ row(2, f"{held:,} deliveries held (connection paused)", "backlog-held",
     f"pending; data directory {mib(db)} MiB; VmHWM includes publishing them "
     f"({bl.get('events_per_sec', 0):,.0f} events/s)")
 p(f"| 2 | draining (resumed; sampled every 0.25 s while deliveries were pending) | "
-  f"max {mib(drain_max)} | max {mib(drain_max_anon)} | – | – | {len(drain_pending)} samples, pending "
-  f"{first_pending if first_pending is not None else '–':,} at the first; drained at "
+  f"max {mib(drain_max)} | max {mib(drain_max_anon)} | – | – | {len(drain_pending)} samples, "
+  f"at most {max_pending if max_pending is not None else '–':,} pending; drained at "
   f"{bl.get('delivered_per_sec', 0):,.0f} deliveries/s |")
 row(2, "drained", "drained", f"{g('drained', 'delivered') or 0:,} delivered, "
     f"{g('drained', 'pending') or 0} pending")
@@ -338,12 +338,14 @@ row(4, "… after 20,000 events routed to it", "stalled-published",
     f"{sp.get('pending', '–'):,} pending in the store" if sp else "did not complete")
 p()
 idle_max = max(g("idle-start") or 1e12, g("idle-5s") or 1e12)
-pend_max = max(g("backlog-held") or 1e12, drain_max or 0)
+# VmHWM once drained: the peak over publishing, holding and draining them (the 0.25 s
+# samples can miss a short peak)
+pend_max = max(g("backlog-held") or 1e12, drain_max or 0, g("drained", "hwm_kb") or 1e12)
 goals = [
     ("RSS < 64 MiB idle", f"{mib(idle_max)} MiB", idle_max < 64 * MiB),
-    (f"RSS < 256 MiB with {count:,} deliveries pending (held, and while draining)",
-     f"{mib(pend_max)} MiB (peak while publishing them: {mib(g('backlog-held', 'hwm_kb'))} MiB)",
-     pend_max < 256 * MiB and held >= count),
+    (f"RSS < 256 MiB with {count:,} deliveries pending (peak from publishing them to drained: "
+     f"VmHWM)", f"{mib(pend_max)} MiB (held: {mib(g('backlog-held'))} MiB, sampled while "
+     f"draining: at most {mib(drain_max)} MiB)", pend_max < 256 * MiB and held >= count),
 ]
 p("| goal | measured | met |")
 p("|---|---|---|")
@@ -358,8 +360,9 @@ summary = {
     "idle_anon_kb": g("idle-5s", "anon_kb"), "idle_file_kb": g("idle-5s", "file_kb"),
     "held_deliveries": held, "held_rss_kb": g("backlog-held"),
     "held_anon_kb": g("backlog-held", "anon_kb"), "publish_hwm_kb": g("backlog-held", "hwm_kb"),
-    "drain_max_rss_kb": drain_max, "drain_first_pending": first_pending,
+    "drain_max_rss_kb": drain_max, "drain_max_pending": max_pending,
     "drained_rss_kb": g("drained"), "drained_5s_rss_kb": g("drained-5s"),
+    "pending_peak_kb": pend_max,
     "overload": over,
     "stalled_subscriber": {"before_rss_kb": g("stalled-before"), "rss_kb": sp.get("rss_kb"),
                            "in_flight": sp.get("in_flight"), "pending": sp.get("pending")},
