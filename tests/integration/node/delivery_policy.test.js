@@ -7,7 +7,8 @@
 //  - fault tolerance NONE: strictly in order, one at a time, the connection stops at a dead
 //    delivery until it is redriven (then it and the ones behind it go out in order);
 //    FAULT_TOLERANCE_ALL (the default) for contrast: the dead one is skipped, the rest flow;
-//  - rate_limit_per_second: a burst of at most the rate, then the rate sustained;
+//  - rate_limit_per_second: a burst of at most the rate, then the rate sustained (arrivals
+//    measured at the receiver, with one of slack per second for scheduling jitter);
 //  - max_concurrency: the receiver never sees more concurrent requests of the connection; the
 //    default (16) lets more than 2 go at once;
 //  - the circuit breaker per action: open after 5 consecutive failed attempts, nothing sent to
@@ -222,9 +223,12 @@ describe('delivery policies (server with --allow-target-cidr 127.0.0.0/8)', { co
     const inWindow = (start) => ts.filter((t) => t >= start && t < start + 1000).length;
     // first second: the burst (5) + ~5 refills, with slack for a claim racing the refill
     assert.ok(inWindow(t0) <= 12, `first second: burst 5 + ~5 refill, got ${inWindow(t0)}:\n${dump}`);
+    // then one per 200 ms: 5 or 6 starts per second (the window's edges), plus one for
+    // arrival jitter — a request sent late (a busy CPU) lands next to the one sent after it
+    // (seen: 7 at load 6 on 2 CPUs). Sent all at once, 20 would break this and the bound above.
     for (const start of ts.filter((t) => t >= t0 + 1000)) {
-      assert.ok(inWindow(start) <= 6,
-        `sustained rate: ${inWindow(start)} arrivals in the second from +${start - t0} ms (<= 6):\n${dump}`);
+      assert.ok(inWindow(start) <= 7,
+        `sustained rate: ${inWindow(start)} arrivals in the second from +${start - t0} ms (<= 7):\n${dump}`);
     }
   });
 
