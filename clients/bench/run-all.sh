@@ -45,7 +45,7 @@ while [ $# -gt 0 ]; do
     --skip-memory) do_memory=0; shift ;;
     --perf) do_perf=1; shift ;;
     --smoke) smoke=1; shift ;;
-    -h | --help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run-all.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
 done
