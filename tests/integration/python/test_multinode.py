@@ -692,8 +692,16 @@ class MultiNodeTest(MultiNodeCase):
             r = isv_b.events.PutEvents(events_pb2.PutEventsRequest(connector=bound, entries=[
                 entry(org, T, id_="s-%d" % next(seq), data=data)]))
             return r.results[0].status
-        wait_for("B to validate with v1", lambda: put_b(b'{"a":"abc"}') == PUBLISHED,
-                 PROPAGATION_S + 3)
+        def put_b_once_known(data):
+            # the isv key and the connector were just made on A: B may not know them yet
+            try:
+                return put_b(data)
+            except grpc.RpcError as e:
+                if e.code() in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.NOT_FOUND):
+                    return None
+                raise
+        wait_for("B to know the isv key and connector and validate with v1",
+                 lambda: put_b_once_known(b'{"a":"abc"}') == PUBLISHED, PROPAGATION_S + 3)
         self.assertEqual(put_b(long_a), REJECTED, "v1 (maxLength 5) must reject 8 characters")
         measure("schema (new latest version)", lambda: register(10),
                 lambda: put_b(long_a) == PUBLISHED)
