@@ -110,3 +110,11 @@ void evb_router_view_fini(evb_router_view *v)
     v->members = NULL;
     v->doc = NULL;
 }
+
+int evb_router_pattern_match(const evb_pattern *p, const evb_event *ev)
+{
+    evb_router_view v;
+    int m = evb_router_view_init(&v, ev, 1, NULL) == EVB_OK && evb_pattern_match_view(p, &v.view);
+    evb_router_view_fini(&v);
+    return m;
+}

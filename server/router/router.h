@@ -40,6 +40,12 @@ void evb_router_free(evb_router *r);
 evb_err evb_router_route(evb_router *r, const evb_event *ev, const evb_json *data, evb_route *out);
 void evb_route_fini(evb_route *rt);
 
+/* 1 when pattern p matches ev as routing matches it (its attributes and, parsed with our
+ * strict parser, its payload: see router_int.h), else 0 (also when out of memory). For
+ * callers outside ingest (replay) so that they answer as routing does. Thread-safe. */
+struct evb_pattern;
+int evb_router_pattern_match(const struct evb_pattern *p, const evb_event *ev);
+
 /* The event as the JSON object patterns and transforms see: context attributes and
  * extensions at the top, the payload under "data" (parsed when JSON, else a string or
  * omitted when absent). New reference; NULL when out of memory. */

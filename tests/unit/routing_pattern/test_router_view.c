@@ -2,9 +2,10 @@
  * the same event (evb_router_event_json, which delivery, transforms and replay use): for
  * events with JSON, text, binary, malformed and missing payloads, extensions and absent
  * attributes, every pattern must answer the same on both, whether routing parses the payload
- * itself or is handed the document validation parsed. The one intended difference is
- * checked too: a JSON payload jansson's default decoding refuses (an integer beyond int64,
- * a string with U+0000) is matched by the view, where the jansson object leaves "data" out.
+ * itself or is handed the document validation parsed (and evb_router_pattern_match, for
+ * callers outside ingest, with them). The one intended difference is checked too: a JSON
+ * payload jansson's default decoding refuses (an integer beyond int64, a string with U+0000)
+ * is matched by the view, where the jansson object leaves "data" out.
  */
 #include <stdio.h>
 
@@ -118,9 +119,11 @@ static void test_same_answers(void)
             int a = evb_pattern_match(pats[i], js);
             int o = evb_pattern_match_view(pats[i], &own.view);
             int g = evb_pattern_match_view(pats[i], &given.view);
+            int r = evb_router_pattern_match(pats[i], &ev);
             hits += (size_t)a;
-            EVB_CHECK_ROW(a == o && a == g, "case %zu pattern %s: json %d, view %d, given %d", c,
-                          PATTERNS[i], a, o, g);
+            EVB_CHECK_ROW(a == o && a == g && a == r,
+                          "case %zu pattern %s: json %d, view %d, given %d, router %d", c,
+                          PATTERNS[i], a, o, g, r);
         }
         evb_router_view_fini(&own);
         evb_router_view_fini(&given);
