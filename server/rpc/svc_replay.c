@@ -52,13 +52,8 @@ static evb_err replay_page(evb_services *svc, const evb_connection_rec *c,
     for (size_t i = 0; rc == EVB_OK && i < n && *count + (int64_t)k < REPLAY_MAX; i++) {
         if (!type_ok(json_object_get(f->cfg, "event_types"), evs[i]->type))
             continue;
-        if (f->pattern != NULL) {
-            json_t *js = evb_router_event_json(evs[i], 1);
-            int m = js != NULL && evb_pattern_match(f->pattern, js);
-            json_decref(js);
-            if (!m)
-                continue;
-        }
+        if (f->pattern != NULL && !evb_router_pattern_match(f->pattern, evs[i]))
+            continue; /* as routing at ingest decides */
         if ((rc = evb_uuid7(ids[k], sizeof ids[k])) != EVB_OK)
             break;
         pick[k] = evs[i];
