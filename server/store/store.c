@@ -188,7 +188,6 @@ static evb_err open_writer_db(evb_store *s, evb_error *err)
 
 static void free_store(evb_store *s)
 {
-    store_checkpointer_stop(s);
     for (int i = 0; i < WS__COUNT; i++)
         sqlite3_finalize(s->wst[i]);
     if (s->wdb != NULL)
@@ -200,8 +199,6 @@ static void free_store(evb_store *s)
     pthread_cond_destroy(&s->cv_space);
     pthread_mutex_destroy(&s->rmu);
     pthread_cond_destroy(&s->rcv);
-    pthread_mutex_destroy(&s->ckpt_mu);
-    pthread_cond_destroy(&s->ckpt_cv);
     free(s->batch);
     free(s->results);
     free(s->dir);
@@ -230,10 +227,6 @@ evb_err store_sqlite_open(const evb_store_options *opt, evb_store **out, evb_err
     pthread_cond_init(&s->cv_space, NULL);
     pthread_mutex_init(&s->rmu, NULL);
     pthread_cond_init(&s->rcv, NULL);
-    pthread_mutex_init(&s->ckpt_mu, NULL);
-    pthread_cond_init(&s->ckpt_cv, NULL);
-    atomic_init(&s->n_checkpoints, 0);
-    atomic_init(&s->ckpt_copied, 0);
     atomic_init(&s->ready, 0);
     atomic_init(&s->n_commits, 0);
     atomic_init(&s->test_fail_commits, 0);
@@ -267,8 +260,6 @@ evb_err store_sqlite_open(const evb_store_options *opt, evb_store **out, evb_err
         e = take_lock(s, err);
     if (e == EVB_OK)
         e = open_writer_db(s, err);
-    if (e == EVB_OK && (e = store_checkpointer_start(s)) != EVB_OK)
-        evb_error_set(err, e, NULL, "cannot start the checkpoint thread for %s", s->db_path);
     if (e == EVB_OK) {
         atomic_store(&s->ready, 1);
         e = store_writer_start(s);

@@ -74,12 +74,6 @@ void store_sync_complete(evb_store *s, store_job *j, evb_err err);
 evb_err store_writer_start(evb_store *s);
 void store_writer_stop(evb_store *s); /* drains the queue, joins */
 
-/* WAL checkpoints on a thread of their own (checkpointer.c). Start after the writer
- * connection is open and before the writer thread runs: installs the writer connection's
- * WAL hook. Stop (joins; a no-op if not started) after the writer thread has stopped. */
-evb_err store_checkpointer_start(evb_store *s);
-void store_checkpointer_stop(evb_store *s);
-
 /* ---- writer connection: cached statements (writer thread only, or open/close) ---- */
 
 enum store_wstmt_slot {
@@ -205,16 +199,6 @@ struct evb_store {
     atomic_int test_fail_commits;     /* test hook: the commit hook vetoes commits */
     atomic_uint_fast64_t routing_gen; /* bumped after each committed action/connection change */
     atomic_uint_fast64_t config_gen;  /* bumped after each committed configuration change */
-
-    /* WAL checkpoints off the writer (checkpointer.c); wanted/stop guarded by ckpt_mu */
-    sqlite3 *ckpt_db;
-    pthread_t ckpt_thread;
-    int ckpt_started;
-    pthread_mutex_t ckpt_mu;
-    pthread_cond_t ckpt_cv;
-    int ckpt_wanted, ckpt_busy, ckpt_stop;
-    atomic_int ckpt_copied;             /* WAL frames its last checkpoint had copied */
-    atomic_uint_fast64_t n_checkpoints; /* checkpoint runs of the thread (tests) */
 
     /* read-only connection pool (guarded by rmu) */
     pthread_mutex_t rmu;

@@ -1380,14 +1380,14 @@ static void test_ext_encode(void)
     CU_ASSERT_TRUE(compared > 1000 && refused > 1000);
 }
 
-/* ---- WAL checkpoints off the writer ---- */
+/* ---- the WAL stays bounded ---- */
 
-/* ~45 MB of events in commits of 25: the checkpoint thread copies the WAL while the writer
- * goes on, and the WAL file stays bounded (checkpointer.c: the writer checkpoints itself
- * past 8,000 pages, so the file stays under ~(8,000 + one commit) frames). */
-static void test_wal_checkpoints(void)
+/* ~45 MB of events in commits of 25: SQLite's automatic checkpoints (every 1,000 pages,
+ * inside the writer's commits) keep the WAL file near 4 MB; it must not grow with the data.
+ * (A checkpoint thread was tried and dropped: docs/benchmarks.md, PutEvents path profile.) */
+static void test_wal_bounded(void)
 {
-    if (skip_on_pg("WAL checkpoints (SQLite's)"))
+    if (skip_on_pg("the WAL file (SQLite's)"))
         return;
     char *dir = tmpdir_new("store");
     evb_store *s = open_store(dir);
@@ -1397,7 +1397,6 @@ static void test_wal_checkpoints(void)
     memcpy(data, "{\"p\":\"", 6);
     memcpy(data + DATA - 2, "\"}", 2);
     data[DATA] = '\0';
-    uint64_t ck0 = atomic_load(&s->n_checkpoints);
     off_t max_wal = 0;
     char wal[1024];
     snprintf(wal, sizeof wal, "%s/evbridge.db-wal", dir);
@@ -1420,12 +1419,10 @@ static void test_wal_checkpoints(void)
         if (stat(wal, &st) == 0 && st.st_size > max_wal)
             max_wal = st.st_size;
     }
-    uint64_t runs = atomic_load(&s->n_checkpoints) - ck0;
-    printf("\n    %d x %d B: %llu background checkpoints, WAL file at most %.1f MB ", BATCH * BATCHES,
-           DATA, (unsigned long long)runs, (double)max_wal / 1e6);
-    CU_ASSERT_TRUE(runs > 0);
+    printf("\n    %d x %d B: WAL file at most %.1f MB ", BATCH * BATCHES, DATA,
+           (double)max_wal / 1e6);
     CU_ASSERT_TRUE(max_wal > 0);
-    CU_ASSERT_TRUE(max_wal < 40 * 1000 * 1000); /* (8,000 + 1,000) frames of 4,120 bytes */
+    CU_ASSERT_TRUE(max_wal < 12 * 1000 * 1000); /* ~1,000 frames of 4,120 bytes + a commit */
     CU_ASSERT_EQUAL(count_events(s), BATCH * BATCHES);
     free(data);
     evb_store_close(s);
@@ -1484,7 +1481,7 @@ static const store_test tests[] = {
     {"connectors", test_connectors},
     {"api keys", test_keys},
     {"concurrent reads", test_concurrent_reads},
-    {"WAL checkpoints off the writer", test_wal_checkpoints},
+    {"the WAL stays bounded", test_wal_bounded},
     {"extensions encoded as jansson did", test_ext_encode},
     {NULL, NULL},
 };
