@@ -20,6 +20,8 @@
 #                                 [--skip-validate] [--skip-pattern] [--skip-memory] [--perf]
 #        clients/bench/run-all.sh --smoke [--build-dir DIR]   (ctest bench-smoke: ~2 s of
 #            evb-bench --deliver against a fresh evbridged; passes when events flowed)
+# env: BENCH_REV — the revision the figures name (default: git rev-parse of this tree; set it
+#      when running from an exported copy); run-validate.sh and run-memory.sh honour it too.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)

@@ -73,7 +73,7 @@ sanitize=$(cache_get EVB_SANITIZE)
         "load average (1, 5, 15 min) before the run ${load_before}, after ${load_after}" \
         "(other work shared the machine when these are high)."
     echo "- evbridge $(sed -n 's/.*"version":"\([^"]*\)".*/\1/p' "$tmp"/evb-*.json | head -n1)" \
-        "(\`$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)\`)," \
+        "(\`${BENCH_REV:-$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)}\`)," \
         "build type ${build_type:-default}${sanitize:+, EVB_SANITIZE=$sanitize}," \
         "$("$cc_path" --version 2>/dev/null | head -n1)," \
         "jansson $(pkg-config --modversion jansson 2>/dev/null || echo '?')," \
