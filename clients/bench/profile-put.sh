@@ -89,7 +89,9 @@ for line in sys.stdin:
     if "PROGRAM TOTALS" in line:
         tot = int(line.split()[0].replace(",", ""))
         continue
-    m = re.match(r"^\s*([\d,]+) \(\s*[\d.]+%\)\s+.*?:(\S+)", line)
+    # "N (p%)  file:function [object]"; with the sources at hand callgrind_annotate also
+    # lists "N (p%)  /abs/file:function" (no object) for the same cost: skip those
+    m = re.match(r"^\s*([\d,]+) \(\s*[\d.]+%\)\s+.*?:(\S+) \[", line)
     if m:
         d[m.group(2)] = d.get(m.group(2), 0) + int(m.group(1).replace(",", ""))
 def g(*fs):
