@@ -54,14 +54,8 @@ while [ $# -gt 0 ]; do
 done
 
 bin="$build/bin"
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
+. "$here/bench-lib.sh"
+bench_setup
 
 # start_server NAME: a fresh evbridged; sets $addr and $keyfile.
 start_server() {
@@ -99,11 +93,7 @@ sys.exit(0 if ok else 1)'
     exit $?
 fi
 
-if [ ! -f "$build/CMakeCache.txt" ]; then
-    cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-fi
-cmake --build "$build" -j"$(nproc)" --target evbridged evb-bench echo_server store_bench \
-    pattern_bench >/dev/null
+bench_build RelWithDebInfo -- evbridged evb-bench echo_server store_bench pattern_bench
 res="${out:-$tmp/results}"
 mkdir -p "$res"
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)

@@ -51,19 +51,10 @@ while [ $# -gt 0 ]; do
 done
 
 bin="$build/bin"
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
+. "$here/bench-lib.sh"
+bench_setup
 
-if [ ! -f "$build/CMakeCache.txt" ]; then
-    cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-fi
-cmake --build "$build" -j"$(nproc)" --target evbridged evb-bench >/dev/null
+bench_build RelWithDebInfo -- evbridged evb-bench
 res="${out:-$tmp/results}"
 mkdir -p "$res"
 : >"$res/snaps.jsonl"

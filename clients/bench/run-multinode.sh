@@ -38,21 +38,12 @@ while [ $# -gt 0 ]; do
 done
 
 bin="$build/bin"
-tmp=$(mktemp -d)
+. "$here/bench-lib.sh"
+bench_setup
 pgdir=$(mktemp -d /tmp/evb-pg-XXXXXX) # beside, not inside $tmp: the postgres user must reach it
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-    "$root/scripts/pg-cluster.sh" stop "$pgdir" >/dev/null 2>&1 || true
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
+bench_cleanup_extra() { "$root/scripts/pg-cluster.sh" stop "$pgdir" >/dev/null 2>&1 || true; }
 
-if [ ! -f "$build/CMakeCache.txt" ]; then
-    cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-fi
-cmake --build "$build" -j"$(nproc)" --target evbridged evb-bench >/dev/null
+bench_build RelWithDebInfo -- evbridged evb-bench
 res="${out:-$tmp/results}"
 mkdir -p "$res"
 started=$(date -u '+%Y-%m-%d %H:%M UTC')

@@ -32,16 +32,13 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-if [ ! -f "$build/CMakeCache.txt" ]; then
-    cmake -S "$root" -B "$build" >/dev/null
-fi
-cmake --build "$build" -j"$(nproc)" --target validate_bench >/dev/null
+. "$here/bench-lib.sh"
+bench_build "" -- validate_bench
 bin="$build/bin/validate_bench"
 
 (cd "$here/ajv" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+bench_setup
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 "$bin" --dump "$tmp/data" --no-run
