@@ -130,6 +130,25 @@ static bool is_punct_escape(char c)
     return c != '\0' && strchr("^$\\.*+?()[]{}|/-", c) != NULL;
 }
 
+/* The escape at b->p ('\\' and one character), in and out of classes: \d \w are added to
+ * cls (*ch -1), an escaped punctuation character is put in *ch. False for anything else. */
+static bool take_escape(bld *b, uint64_t cls[2], int *ch)
+{
+    *ch = -1;
+    if (b->end - b->p < 2)
+        return false;
+    char e = b->p[1];
+    b->p += 2;
+    if (e == 'd' || e == 'w') {
+        add_class_escape(cls, e);
+        return true;
+    }
+    if (!is_punct_escape(e))
+        return false;
+    *ch = (unsigned char)e;
+    return true;
+}
+
 /* One class member: a literal or escaped literal in *ch (true), or \d \w added to cls. */
 static bool class_char(bld *b, uint64_t cls[2], int *ch)
 {
@@ -137,20 +156,8 @@ static bool class_char(bld *b, uint64_t cls[2], int *ch)
     if (b->p >= b->end)
         return false;
     char c = *b->p;
-    if (c == '\\') {
-        if (b->end - b->p < 2)
-            return false;
-        char e = b->p[1];
-        b->p += 2;
-        if (e == 'd' || e == 'w') {
-            add_class_escape(cls, e);
-            return true;
-        }
-        if (!is_punct_escape(e))
-            return false;
-        *ch = (unsigned char)e;
-        return true;
-    }
+    if (c == '\\')
+        return take_escape(b, cls, ch);
     if (c < 0x20 || c > 0x7e || c == '[' || c == ']')
         return false;
     b->p++;
@@ -197,17 +204,11 @@ static bool parse_atom(bld *b, uint64_t cls[2])
     if (c == '[')
         return parse_class(b, cls);
     if (c == '\\') {
-        if (b->end - b->p < 2)
+        int e;
+        if (!take_escape(b, cls, &e))
             return false;
-        char e = b->p[1];
-        b->p += 2;
-        if (e == 'd' || e == 'w') {
-            add_class_escape(cls, e);
-            return true;
-        }
-        if (!is_punct_escape(e))
-            return false;
-        add(cls, (unsigned char)e, (unsigned char)e);
+        if (e >= 0)
+            add(cls, (unsigned char)e, (unsigned char)e);
         return true;
     }
     if (c < 0x20 || c > 0x7e || strchr("^$.*+?()[]{}|", c) != NULL)
