@@ -57,6 +57,10 @@ static const opt_def opts[] = {
      "pending; 0 = keep forever"},
     {"stream-max-inflight", "EVB_STREAM_MAX_INFLIGHT", T_INT, OFF(stream_max_inflight), "64", 1,
      4096, "PublishStream requests being processed per stream before reading pauses"},
+    {"max-calls-per-connection", "EVB_MAX_CALLS_PER_CONNECTION", T_INT,
+     OFF(max_calls_per_connection), "100", 1, 100000,
+     "gRPC calls in progress at once per client connection (HTTP/2 streams; a client queues "
+     "more on its side); each buffers its request in the server"},
     {"sync", "EVB_SYNC", T_STR, OFF(sync), "full", 0, 0,
      "full (acknowledged events survive power loss) | normal (survive a crash)"},
     {"grace-ms", "EVB_GRACE_MS", T_INT, OFF(grace_ms), "5000", 0, 600000,

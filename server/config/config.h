@@ -26,6 +26,7 @@ typedef struct evb_config {
     int64_t dedup_window_s;    /* default 86400 */
     int64_t retention_s;       /* default 604800 (7 days); 0 = keep forever */
     int stream_max_inflight;   /* PublishStream requests in flight per stream; default 64 */
+    int max_calls_per_connection; /* gRPC calls at once per client connection; default 100 */
     char *sync;                /* full|normal; default full */
     int grace_ms;              /* shutdown grace period; default 5000 */
     char *tls_cert;            /* PEM file paths; all NULL = plaintext */

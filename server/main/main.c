@@ -307,6 +307,7 @@ static int serve(const evb_config *cfg, evb_store *store, evb_auth *auth, evb_sc
         .listen = cfg->listen,
         .threads = cfg->threads,
         .max_message_bytes = (size_t)cfg->max_message_bytes,
+        .max_concurrent_streams = cfg->max_calls_per_connection,
         .grace_ms = cfg->grace_ms,
     };
     tls_files tls;

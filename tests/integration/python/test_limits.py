@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """PutEvents limits: entry count, entry size, request size, dedup window; default values
-and the --max-entries / --max-entry-bytes / --max-request-bytes / --dedup-window flags."""
+and the --max-entries / --max-entry-bytes / --max-request-bytes / --dedup-window flags; the
+calls a client connection may have in progress (--max-calls-per-connection)."""
 
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -11,7 +13,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import grpc  # noqa: E402
 
 from evbharness import (  # noqa: E402
-    DEDUPLICATED, PUBLISHED, REJECTED, ServerTestCase, describe, entry, main, put, unique)
+    DEDUPLICATED, PUBLISHED, REJECTED, ServerTestCase, describe, entry, health_pb2, main, put,
+    unique)
 
 
 def json_of_size(n):
@@ -115,6 +118,58 @@ class CustomLimitsTest(ServerTestCase):
         r3 = put(cli, conn.name, [entry(org, id_="win")])
         self.assertEqual(r3.results[0].status, PUBLISHED,
                          "same id after the dedup window: " + describe(r3))
+
+    def test_still_serving(self):
+        self.assertServing()
+
+
+class CallsPerConnectionTest(ServerTestCase):
+    """--max-calls-per-connection 1: while a PublishStream is open on a connection, another
+    call on that connection waits on the client's side (HTTP/2 MAX_CONCURRENT_STREAMS); a
+    second connection is not affected; the waiting call goes through once the stream ends."""
+    SERVER_ARGS = ("--max-calls-per-connection", "1")
+
+    def health(self, cli, timeout):
+        return cli.health.Check(health_pb2.HealthCheckRequest(), timeout=timeout)
+
+    def test_one_call_per_connection(self):
+        cli = self.server.client()
+        self.addCleanup(cli.close)
+        self.health(cli, 10)  # connected: the server's SETTINGS are known to the client
+        release = threading.Event()
+        self.addCleanup(release.set)
+
+        def idle():
+            release.wait(30)
+            return
+            yield  # a generator that sends nothing until released
+
+        ended = {}
+
+        def stream():
+            try:
+                ended["replies"] = list(cli.events.PublishStream(idle(), timeout=30))
+            except grpc.RpcError as e:
+                ended["code"] = e.code()
+        t = threading.Thread(target=stream, daemon=True)
+        t.start()
+        time.sleep(0.5)  # the stream is open and holds the connection's one call
+        self.assertRpcError(grpc.StatusCode.DEADLINE_EXCEEDED, self.health, cli, 1)
+        # another connection has its own call (a channel of its own: by default grpcio
+        # channels to one target share their connection)
+        other = grpc.insecure_channel(self.server.target,
+                                      options=[("grpc.use_local_subchannel_pool", 1)])
+        self.addCleanup(other.close)
+        check = other.unary_unary("/grpc.health.v1.Health/Check",
+                                  request_serializer=lambda m: m.SerializeToString(),
+                                  response_deserializer=health_pb2.HealthCheckResponse.FromString)
+        self.assertEqual(check(health_pb2.HealthCheckRequest(), timeout=10).status,
+                         health_pb2.HealthCheckResponse.SERVING)
+        release.set()
+        t.join(10)
+        self.assertFalse(t.is_alive(), "the stream did not end")
+        self.assertEqual(ended.get("replies"), [], "stream outcome %r" % ended)
+        self.health(cli, 10)  # the connection's call is free again
 
     def test_still_serving(self):
         self.assertServing()

@@ -26,6 +26,7 @@ static void test_defaults(void)
     CU_ASSERT_EQUAL(cfg.dedup_window_s, 86400);
     CU_ASSERT_PTR_NULL(cfg.tls_cert);
     CU_ASSERT_STRING_EQUAL(cfg.sync, "full");
+    CU_ASSERT_EQUAL(cfg.max_calls_per_connection, 100);
     evb_config_fini(&cfg);
 }
 
@@ -34,13 +35,20 @@ static void test_flags_and_env(void)
     evb_config cfg;
     setenv("EVB_MAX_ENTRIES", "7", 1);
     setenv("EVB_DATA_DIR", "/tmp/envdir", 1);
-    const char *argv[] = {"evbridged", "--data-dir", "/tmp/flagdir", "--listen=127.0.0.1:0",
-                          "--threads", "3"};
-    CU_ASSERT_EQUAL_FATAL(parse(&cfg, 6, argv), EVB_CONFIG_RUN);
+    const char *argv[] = {"evbridged",
+                          "--data-dir",
+                          "/tmp/flagdir",
+                          "--listen=127.0.0.1:0",
+                          "--threads",
+                          "3",
+                          "--max-calls-per-connection",
+                          "8"};
+    CU_ASSERT_EQUAL_FATAL(parse(&cfg, 8, argv), EVB_CONFIG_RUN);
     CU_ASSERT_STRING_EQUAL(cfg.data_dir, "/tmp/flagdir"); /* flag beats env */
     CU_ASSERT_EQUAL(cfg.max_entries, 7);                  /* env beats default */
     CU_ASSERT_STRING_EQUAL(cfg.listen, "127.0.0.1:0");
     CU_ASSERT_EQUAL(cfg.threads, 3);
+    CU_ASSERT_EQUAL(cfg.max_calls_per_connection, 8);
     evb_config_fini(&cfg);
     unsetenv("EVB_MAX_ENTRIES");
     unsetenv("EVB_DATA_DIR");
@@ -57,6 +65,7 @@ static void test_errors(void)
         {3, {"evbridged", "--threads", "x"}},
         {3, {"evbridged", "--max-entries", "0"}},
         {3, {"evbridged", "--max-entries", "12abc"}},
+        {3, {"evbridged", "--max-calls-per-connection", "0"}},
         {3, {"evbridged", "--log-level", "loud"}},
         {3, {"evbridged", "--tls-cert", "a.pem"}},
         {2, {"evbridged", "stray"}},
@@ -76,10 +85,10 @@ static void test_help_lists_every_flag(void)
     const char *argv[] = {"evbridged", "--help"};
     CU_ASSERT_EQUAL(evb_config_parse(&cfg, 2, (char **)argv, mem, mem), EVB_CONFIG_EXIT_OK);
     fclose(mem);
-    const char *flags[] = {"--listen", "--data-dir", "--threads", "--max-entries",
-                           "--max-entry-bytes", "--max-request-bytes", "--dedup-window",
-                           "--tls-cert", "--tls-key", "--tls-client-ca", "EVB_LISTEN",
-                           "default 127.0.0.1:50051"};
+    const char *flags[] = {"--listen",        "--data-dir",        "--threads",
+                           "--max-entries",   "--max-entry-bytes", "--max-request-bytes",
+                           "--dedup-window",  "--tls-cert",        "--tls-key",
+                           "--tls-client-ca", "EVB_LISTEN",        "default 127.0.0.1:50051"};
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
         CU_ASSERT_PTR_NOT_NULL(strstr(text, flags[i]));
     free(text);
