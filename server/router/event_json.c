@@ -12,6 +12,22 @@
 #include "server/router/router.h"
 #include "server/router/router_int.h"
 
+enum { N_ATTRS = 10 };
+
+/* The context attributes both views list, in their order (NULL values are left out). */
+static void event_attrs(const evb_event *ev, const char *names[N_ATTRS],
+                        const char *values[N_ATTRS])
+{
+    static const char *const n[N_ATTRS] = {"id",      "source",   "specversion",     "type",
+                                           "subject", "time",     "datacontenttype", "dataschema",
+                                           "orgid",   "connector"};
+    const char *v[N_ATTRS] = {
+        ev->id,   ev->source,          "1.0",          ev->type, ev->subject,
+        ev->time, ev->datacontenttype, ev->dataschema, ev->org,  ev->connector};
+    memcpy(names, n, sizeof n);
+    memcpy(values, v, sizeof v);
+}
+
 static void set_opt(json_t *o, const char *k, const char *v)
 {
     if (v != NULL)
@@ -23,16 +39,10 @@ json_t *evb_router_event_json(const evb_event *ev, int with_data)
     json_t *o = json_object();
     if (o == NULL)
         return NULL;
-    set_opt(o, "id", ev->id);
-    set_opt(o, "source", ev->source);
-    json_object_set_new(o, "specversion", json_string("1.0"));
-    set_opt(o, "type", ev->type);
-    set_opt(o, "subject", ev->subject);
-    set_opt(o, "time", ev->time);
-    set_opt(o, "datacontenttype", ev->datacontenttype);
-    set_opt(o, "dataschema", ev->dataschema);
-    set_opt(o, "orgid", ev->org);
-    set_opt(o, "connector", ev->connector);
+    const char *names[N_ATTRS], *values[N_ATTRS];
+    event_attrs(ev, names, values);
+    for (size_t i = 0; i < N_ATTRS; i++)
+        set_opt(o, names[i], values[i]);
     for (size_t i = 0; i < ev->n_ext; i++)
         set_opt(o, ev->ext[i].name, ev->ext[i].value);
     if (with_data && ev->data_len > 0) {
@@ -59,21 +69,15 @@ evb_err evb_router_view_init(evb_router_view *v, const evb_event *ev, int with_d
 {
     memset(&v->view, 0, sizeof v->view);
     v->doc = NULL;
-    size_t cap = 11 + ev->n_ext;
+    size_t cap = N_ATTRS + 1 + ev->n_ext; /* + data */
     v->members = cap <= EVB_ROUTER_VIEW_STACK ? v->stack : malloc(cap * sizeof *v->members);
     if (v->members == NULL)
         return EVB_ERR_NOMEM;
     v->view.members = v->members;
-    add_member(v, "id", ev->id);
-    add_member(v, "source", ev->source);
-    add_member(v, "specversion", "1.0");
-    add_member(v, "type", ev->type);
-    add_member(v, "subject", ev->subject);
-    add_member(v, "time", ev->time);
-    add_member(v, "datacontenttype", ev->datacontenttype);
-    add_member(v, "dataschema", ev->dataschema);
-    add_member(v, "orgid", ev->org);
-    add_member(v, "connector", ev->connector);
+    const char *names[N_ATTRS], *values[N_ATTRS];
+    event_attrs(ev, names, values);
+    for (size_t i = 0; i < N_ATTRS; i++)
+        add_member(v, names[i], values[i]);
     /* extension names are not context attribute names (ingest rejects those): distinct */
     for (size_t i = 0; i < ev->n_ext; i++)
         add_member(v, ev->ext[i].name, ev->ext[i].value);
